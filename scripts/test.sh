@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every check Natter has, in the order that fails fastest: formatting, lints for both
+# builds, the Rust tests, then the Playwright suite against a debug build and a release
+# smoke run (hydration must work with wasm-opt too).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-tools.sh --test
+export PATH="$HOME/.cargo/bin:$PWD/.tools/node_modules/.bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "clippy (server)"
+cargo clippy --features ssr --all-targets -- -D warnings
+say "clippy (client)"
+cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+say "Rust tests"
+cargo test --features ssr
+say "end-to-end tests (debug build)"
+(cd end2end && npx playwright test)
+say "end-to-end smoke test (release build)"
+cargo leptos build --release
+(cd end2end && NATTER_E2E_SKIP_BUILD=1 NATTER_SERVER_BIN=target/release/natter \
+  npx playwright test tests/shell.spec.ts tests/demo.spec.ts)
+# Leave a debug client in target/site for the next debug run.
+say "all checks passed"

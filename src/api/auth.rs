@@ -1,0 +1,187 @@
+//! Accounts: sign up, log in, log out, who am I.
+
+use crate::error::AppError;
+use crate::model::{DemoAccountList, User};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {
+    super::support::{answer, client_ip, request_headers, set_cookie},
+    crate::model::{check_login_input, normalize_username, NewAccount, Role},
+    crate::server::{auth as session, internal, store::StoreError, AppState},
+};
+
+/// Usernames of the accounts seeded in demo mode.
+pub const DEMO_USERNAMES: [&str; 4] = ["alice", "bob", "carol", "admin"];
+
+#[server(endpoint = "signup")]
+pub async fn signup(
+    username: String,
+    display_name: String,
+    password: String,
+) -> Result<User, AppError> {
+    answer(
+        async move {
+            let state = AppState::current()?;
+            let taken = || AppError::invalid("username", "That username is taken.");
+            let account = match NewAccount::parse(&username, &display_name, &password) {
+                Ok(a) => a,
+                Err(AppError::Invalid(mut errors)) => {
+                    // Say that the name is taken together with the other problems.
+                    if errors.iter().all(|e| e.field != "username")
+                        && state
+                            .store
+                            .login_record(&username)
+                            .await
+                            .map_err(|e| internal("checking a username", e))?
+                            .is_some()
+                    {
+                        errors.extend(match taken() {
+                            AppError::Invalid(e) => e,
+                            _ => Vec::new(),
+                        });
+                    }
+                    return Err(AppError::Invalid(errors));
+                }
+                Err(other) => return Err(other),
+            };
+            let headers = request_headers();
+            let hash = session::hash_password(account.password.clone()).await?;
+            let (token, token_hash) = session::new_token();
+            let (created_at, expires_at) = session::session_times(&state.settings);
+            let ua = session::user_agent(&headers);
+            let user = state
+                .store
+                .create_user(
+                    &account.username,
+                    &account.display_name,
+                    &hash,
+                    Role::User,
+                    Some(crate::server::store::NewSession {
+                        token_hash: &token_hash,
+                        created_at,
+                        expires_at,
+                        user_agent: ua.as_deref(),
+                    }),
+                    created_at,
+                )
+                .await
+                .map_err(|e| match e {
+                    StoreError::UsernameTaken => taken(),
+                    other => internal("creating a user", other),
+                })?;
+            set_cookie(session::session_cookie(
+                Some(&token),
+                (expires_at - created_at) / 1000,
+                &state.settings,
+                &headers,
+            ));
+            tracing::info!(user = %user.id, "account created");
+            Ok(user)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "login")]
+pub async fn login(username: String, password: String) -> Result<User, AppError> {
+    answer(
+        async move {
+            use std::time::Instant;
+            check_login_input(&username, &password)?;
+            let state = AppState::current()?;
+            let addr = client_ip().await;
+            let account = normalize_username(&username);
+            if let Err(wait) = state.login_throttle.check(&account, addr, Instant::now()) {
+                return Err(AppError::TooManyAttempts {
+                    retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                });
+            }
+            let record = state
+                .store
+                .login_record(&username)
+                .await
+                .map_err(|e| internal("reading a login", e))?;
+            let stored = record.as_ref().map(|r| r.password_hash.clone());
+            let ok = session::verify_password(password, stored).await?;
+            let Some(record) = record.filter(|_| ok) else {
+                state
+                    .login_throttle
+                    .record_failure(&account, addr, Instant::now());
+                return Err(AppError::WrongCredentials);
+            };
+            if record.blocked {
+                return Err(AppError::AccountBlocked);
+            }
+            state.login_throttle.record_success(&account, addr);
+            let headers = request_headers();
+            let cookie =
+                session::start_session(&state.store, &state.settings, &record.user.id, &headers)
+                    .await?;
+            set_cookie(cookie);
+            Ok(record.user)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    answer(
+        async move {
+            let state = AppState::current()?;
+            let headers = request_headers();
+            if let Some(token) = session::session_token(&headers) {
+                state
+                    .store
+                    .delete_session(&session::token_hash(&token))
+                    .await
+                    .map_err(|e| internal("ending a session", e))?;
+            }
+            set_cookie(session::session_cookie(None, 0, &state.settings, &headers));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The signed-in user, or `None` for a visitor.
+#[server(endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<User>, AppError> {
+    answer(
+        async move {
+            let state = AppState::current()?;
+            session::user_from_headers(&state.store, &request_headers()).await
+        }
+        .await,
+    )
+}
+
+/// The demo accounts and their password, in demo mode only.
+#[server(endpoint = "demo_accounts")]
+pub async fn demo_accounts() -> Result<Option<DemoAccountList>, AppError> {
+    answer(
+        async move {
+            let state = AppState::current()?;
+            if !state.settings.demo_mode {
+                return Ok(None);
+            }
+            let users = state
+                .store
+                .users_by_username(&DEMO_USERNAMES)
+                .await
+                .map_err(|e| internal("listing demo users", e))?;
+            Ok(Some(DemoAccountList {
+                password: state.settings.demo_password.clone(),
+                users: users
+                    .into_iter()
+                    .map(|u| crate::model::DemoUser {
+                        username: u.username,
+                        display_name: u.display_name,
+                    })
+                    .collect(),
+            }))
+        }
+        .await,
+    )
+}

@@ -1,0 +1,49 @@
+//! Server functions, by area. Each is thin: who is asking, may they, call into `server`,
+//! answer. They are reached at `/api/<name>` by POST only.
+
+pub mod auth;
+
+#[cfg(feature = "ssr")]
+pub(crate) mod support {
+    use crate::error::AppError;
+    use axum::http::{HeaderMap, HeaderValue, StatusCode};
+    use leptos::prelude::use_context;
+    use leptos_axum::ResponseOptions;
+
+    /// Gives an error answer its proper HTTP status (401, 403, 422, 429, ...).
+    pub fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+        if let Err(e) = &result {
+            if let Some(response) = use_context::<ResponseOptions>() {
+                response.set_status(
+                    StatusCode::from_u16(e.status_code())
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                );
+            }
+        }
+        result
+    }
+
+    pub fn request_headers() -> HeaderMap {
+        use_context::<axum::http::request::Parts>()
+            .map(|p| p.headers)
+            .unwrap_or_default()
+    }
+
+    pub fn set_cookie(value: HeaderValue) {
+        if let Some(response) = use_context::<ResponseOptions>() {
+            response.append_header(axum::http::header::SET_COOKIE, value);
+        }
+    }
+
+    /// The address the request came from (the peer of the TCP connection).
+    pub async fn client_ip() -> std::net::IpAddr {
+        use axum::extract::ConnectInfo;
+        match leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>().await {
+            Ok(ConnectInfo(addr)) => addr.ip(),
+            Err(e) => {
+                tracing::warn!("no peer address for a request: {e}");
+                std::net::IpAddr::from([0, 0, 0, 0])
+            }
+        }
+    }
+}

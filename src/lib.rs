@@ -1,0 +1,22 @@
+//! Natter: self-hosted real-time messaging and calling for the browser.
+//!
+//! One crate, two builds: the `ssr` feature builds the axum server binary, the `hydrate`
+//! feature builds the WebAssembly client. Modules shared by both hold plain types and
+//! components; `server` compiles only into the server.
+
+pub mod api;
+pub mod app;
+pub mod error;
+pub mod model;
+pub mod pages;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,241 @@
+//! Plain types shared by the server and the browser, and the validation rules for what a
+//! person types, so that both sides agree on them.
+
+use crate::error::{AppError, FieldError};
+use serde::{Deserialize, Serialize};
+
+pub const USERNAME_MAX_CHARS: usize = 32;
+pub const DISPLAY_NAME_MAX_CHARS: usize = 64;
+pub const PASSWORD_MIN_CHARS: usize = 8;
+/// Bounds the work one login or sign-up can cause in the password hash.
+pub const PASSWORD_MAX_CHARS: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+impl User {
+    /// The letter shown in the avatar circle.
+    pub fn initial(&self) -> String {
+        self.display_name
+            .chars()
+            .next()
+            .map(|c| c.to_uppercase().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// What the login page shows in demo mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoAccountList {
+    pub password: String,
+    pub users: Vec<DemoUser>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoUser {
+    pub username: String,
+    pub display_name: String,
+}
+
+/// A validated sign-up. The only way to get one is [`NewAccount::parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+impl NewAccount {
+    /// Checks every field at once so the person sees all problems together.
+    pub fn parse(username: &str, display_name: &str, password: &str) -> Result<Self, AppError> {
+        let mut errors = Vec::new();
+        let username = username.trim();
+        if let Err(e) = check_username(username) {
+            errors.push(e);
+        }
+        let display_name = display_name.trim();
+        if display_name.is_empty() {
+            errors.push(FieldError::new("display_name", "Display name is required."));
+        } else if display_name.chars().count() > DISPLAY_NAME_MAX_CHARS {
+            errors.push(FieldError::new(
+                "display_name",
+                format!("Display name must be at most {DISPLAY_NAME_MAX_CHARS} characters."),
+            ));
+        } else if display_name.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                "display_name",
+                "Display name may not contain control characters.",
+            ));
+        }
+        if let Err(e) = check_password(password) {
+            errors.push(e);
+        }
+        if errors.is_empty() {
+            Ok(NewAccount {
+                username: username.to_string(),
+                display_name: display_name.to_string(),
+                password: password.to_string(),
+            })
+        } else {
+            Err(AppError::Invalid(errors))
+        }
+    }
+}
+
+fn check_username(username: &str) -> Result<(), FieldError> {
+    if username.is_empty() {
+        return Err(FieldError::new("username", "Username is required."));
+    }
+    if username.chars().count() > USERNAME_MAX_CHARS {
+        return Err(FieldError::new(
+            "username",
+            format!("Username must be at most {USERNAME_MAX_CHARS} characters."),
+        ));
+    }
+    if !username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(FieldError::new(
+            "username",
+            "Username may contain only letters, digits and underscores.",
+        ));
+    }
+    Ok(())
+}
+
+fn check_password(password: &str) -> Result<(), FieldError> {
+    let n = password.chars().count();
+    if n < PASSWORD_MIN_CHARS {
+        return Err(FieldError::new(
+            "password",
+            format!("Password must be at least {PASSWORD_MIN_CHARS} characters."),
+        ));
+    }
+    if n > PASSWORD_MAX_CHARS {
+        return Err(FieldError::new(
+            "password",
+            format!("Password must be at most {PASSWORD_MAX_CHARS} characters."),
+        ));
+    }
+    Ok(())
+}
+
+/// The form of a username that uniqueness is checked on: "Alice" and "alice" are one name.
+pub fn normalize_username(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
+/// Checks a login form for empty fields before anything else happens.
+pub fn check_login_input(username: &str, password: &str) -> Result<(), AppError> {
+    let mut errors = Vec::new();
+    if username.trim().is_empty() {
+        errors.push(FieldError::new("username", "Username is required."));
+    }
+    if password.is_empty() {
+        errors.push(FieldError::new("password", "Password is required."));
+    }
+    if password.chars().count() > PASSWORD_MAX_CHARS || username.chars().count() > 256 {
+        return Err(AppError::WrongCredentials);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_valid_sign_up_is_trimmed() {
+        let a = NewAccount::parse("  alice_1 ", " Alice Liddell ", "correct horse").unwrap();
+        assert_eq!(a.username, "alice_1");
+        assert_eq!(a.display_name, "Alice Liddell");
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let e = NewAccount::parse("", "   ", "short").unwrap_err();
+        assert_eq!(
+            e.field("username").as_deref(),
+            Some("Username is required.")
+        );
+        assert_eq!(
+            e.field("display_name").as_deref(),
+            Some("Display name is required.")
+        );
+        assert_eq!(
+            e.field("password").as_deref(),
+            Some("Password must be at least 8 characters.")
+        );
+    }
+
+    #[test]
+    fn over_long_names_and_odd_characters_are_refused() {
+        let long = "a".repeat(33);
+        let e = NewAccount::parse(&long, &"b".repeat(65), "password1").unwrap_err();
+        assert_eq!(
+            e.field("username").as_deref(),
+            Some("Username must be at most 32 characters.")
+        );
+        assert_eq!(
+            e.field("display_name").as_deref(),
+            Some("Display name must be at most 64 characters.")
+        );
+        let e = NewAccount::parse("al ice", "Alice", "password1").unwrap_err();
+        assert!(e.field("username").is_some());
+        let e = NewAccount::parse("alice", "Al\u{0}ice", "password1").unwrap_err();
+        assert!(e.field("display_name").is_some());
+    }
+
+    #[test]
+    fn display_names_count_characters_not_bytes() {
+        let name = "é".repeat(64);
+        assert!(NewAccount::parse("alice", &name, "password1").is_ok());
+    }
+
+    #[test]
+    fn usernames_compare_without_case() {
+        assert_eq!(normalize_username(" Alice "), normalize_username("alice"));
+    }
+
+    #[test]
+    fn an_empty_login_names_the_missing_fields() {
+        let e = check_login_input(" ", "").unwrap_err();
+        assert!(e.field("username").is_some());
+        assert!(e.field("password").is_some());
+        assert!(check_login_input("alice", "x").is_ok());
+    }
+}

@@ -1,0 +1,227 @@
+//! Passwords, session tokens and the session cookie.
+
+use super::config::{CookieSecure, Settings};
+use super::store::{NewSession, Store};
+use super::{internal, now_ms};
+use crate::error::AppError;
+use crate::model::User;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Argon2, PasswordVerifier};
+use axum::http::{header, HeaderMap, HeaderValue};
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
+
+pub const SESSION_COOKIE: &str = "natter_session";
+
+/// Hashes a password with argon2id (the crate's defaults: m=19456 KiB, t=2, p=1), off the
+/// async threads because it takes tens of milliseconds by design.
+pub async fn hash_password(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| internal("password hashing task", e))?
+    .map_err(|e| internal("password hashing", e))
+}
+
+/// Checks a password against a stored hash. With no stored hash (unknown user) it checks
+/// against a fixed dummy hash, so that both cases take the same time.
+pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool, AppError> {
+    let known = stored.is_some();
+    let stored = match stored {
+        Some(s) => s,
+        None => dummy_hash().to_string(),
+    };
+    let ok = tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| internal("password check task", e))?
+    .map_err(|e| internal("stored password hash unreadable", e))?;
+    Ok(ok && known)
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(b"not a real password", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// A fresh session token (256 random bits) and the hash the database keeps of it.
+pub fn new_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The session token the request carries, if any.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether the request came over https, directly or through a proxy that says so.
+fn over_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// The `Set-Cookie` value for a session token; `None` as token clears the cookie.
+pub fn session_cookie(
+    token: Option<&str>,
+    max_age_secs: i64,
+    settings: &Settings,
+    request: &HeaderMap,
+) -> HeaderValue {
+    let secure = match settings.cookie_secure {
+        CookieSecure::Always => true,
+        CookieSecure::Never => false,
+        CookieSecure::Auto => over_https(request),
+    };
+    let (value, max_age) = match token {
+        Some(t) => (t, max_age_secs),
+        None => ("", 0),
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    );
+    // The token is base64url, so the value is always a valid header.
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Describes a session to create now for the given settings.
+pub fn session_times(settings: &Settings) -> (i64, i64) {
+    let now = now_ms();
+    (now, now + i64::from(settings.session_days) * 86_400_000)
+}
+
+pub fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(256).collect())
+}
+
+/// Creates a session for the user and returns the cookie that carries it.
+pub async fn start_session(
+    store: &Store,
+    settings: &Settings,
+    user_id: &str,
+    request: &HeaderMap,
+) -> Result<HeaderValue, AppError> {
+    let (token, hash) = new_token();
+    let (created_at, expires_at) = session_times(settings);
+    let ua = user_agent(request);
+    store
+        .create_session(
+            user_id,
+            &NewSession {
+                token_hash: &hash,
+                created_at,
+                expires_at,
+                user_agent: ua.as_deref(),
+            },
+        )
+        .await
+        .map_err(|e| internal("creating a session", e))?;
+    Ok(session_cookie(
+        Some(&token),
+        (expires_at - created_at) / 1000,
+        settings,
+        request,
+    ))
+}
+
+/// The signed-in user of a request, if its session is live.
+pub async fn user_from_headers(
+    store: &Store,
+    headers: &HeaderMap,
+) -> Result<Option<User>, AppError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    store
+        .session_user(&token_hash(&token), now_ms())
+        .await
+        .map_err(|e| internal("looking up a session", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_password_verifies_only_against_its_own_hash() {
+        let h = hash_password("correct horse".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_password("correct horse".into(), Some(h.clone()))
+            .await
+            .unwrap());
+        assert!(!verify_password("wrong horse".into(), Some(h))
+            .await
+            .unwrap());
+        assert!(!verify_password("correct horse".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn the_session_cookie_is_http_only_and_lax_and_secure_behind_https() {
+        let settings = Settings::load("t", None, &|_| None).unwrap();
+        let plain = session_cookie(Some("tok"), 60, &settings, &HeaderMap::new());
+        let plain = plain.to_str().unwrap();
+        assert!(plain.contains("natter_session=tok"));
+        assert!(plain.contains("HttpOnly"));
+        assert!(plain.contains("SameSite=Lax"));
+        assert!(!plain.contains("Secure"));
+        let mut https = HeaderMap::new();
+        https.insert("x-forwarded-proto", "https".parse().unwrap());
+        let secure = session_cookie(Some("tok"), 60, &settings, &https);
+        assert!(secure.to_str().unwrap().ends_with("; Secure"));
+    }
+
+    #[test]
+    fn the_token_is_read_from_among_other_cookies() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            "theme=dark; natter_session=abc123; x=y".parse().unwrap(),
+        );
+        assert_eq!(session_token(&h).as_deref(), Some("abc123"));
+        let (token, hash) = new_token();
+        assert_eq!(token.len(), 43);
+        assert_eq!(hash, token_hash(&token));
+        assert_ne!(hash, token);
+    }
+}

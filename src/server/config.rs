@@ -1,0 +1,267 @@
+//! Runtime settings: the `[natter]` table of Leptos.toml, each overridable by an environment
+//! variable `NATTER_<NAME>` (for example `NATTER_DEMO_MODE=false`). An invalid value stops
+//! the server with a message that names the setting and where it came from.
+
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieSecure {
+    /// Secure when the request arrived over https (directly or per `X-Forwarded-Proto`).
+    Auto,
+    Always,
+    Never,
+}
+
+impl FromStr for CookieSecure {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "auto" => Ok(CookieSecure::Auto),
+            "always" | "true" => Ok(CookieSecure::Always),
+            "never" | "false" => Ok(CookieSecure::Never),
+            _ => Err(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Overrides `site-addr` of `[package.metadata.leptos]`.
+    pub site_addr: Option<std::net::SocketAddr>,
+    pub database_url: String,
+    pub demo_mode: bool,
+    pub demo_password: String,
+    pub cookie_secure: CookieSecure,
+    pub session_days: u32,
+    pub login_failures_per_account: u32,
+    pub login_failures_per_address: u32,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The settings Natter knows, with what each accepts. Used to refuse unknown keys too.
+const KNOWN: &[&str] = &[
+    "site_addr",
+    "database_url",
+    "demo_mode",
+    "demo_password",
+    "cookie_secure",
+    "session_days",
+    "login_failures_per_account",
+    "login_failures_per_address",
+    "max_body_bytes",
+];
+
+struct Sources<'a> {
+    table: Option<&'a toml::Table>,
+    file: &'a str,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Sources<'_> {
+    /// The raw text of a setting and a description of where it came from, env first.
+    fn raw(&self, key: &str) -> Option<(String, String)> {
+        let var = format!("NATTER_{}", key.to_uppercase());
+        if let Some(v) = (self.env)(&var) {
+            return Some((v, format!("environment variable {var}")));
+        }
+        let value = self.table?.get(key)?;
+        let text = match value {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Some((text, format!("`{key}` in [natter] of {}", self.file)))
+    }
+
+    fn get<T: FromStr>(
+        &self,
+        key: &str,
+        default: T,
+        expected: &str,
+        valid: impl Fn(&T) -> bool,
+    ) -> Result<T, ConfigError> {
+        match self.raw(key) {
+            None => Ok(default),
+            Some((text, source)) => match text.trim().parse::<T>() {
+                Ok(v) if valid(&v) => Ok(v),
+                _ => Err(ConfigError(format!(
+                    "invalid setting {source} = {text:?}: expected {expected}"
+                ))),
+            },
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings from the parsed config file (if any) and the environment.
+    pub fn load(
+        file: &str,
+        table: Option<&toml::Table>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        if let Some(t) = table {
+            if let Some(unknown) = t.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+                return Err(ConfigError(format!(
+                    "unknown setting `{unknown}` in [natter] of {file}; known settings: {}",
+                    KNOWN.join(", ")
+                )));
+            }
+        }
+        let s = Sources { table, file, env };
+        let site_addr = match s.raw("site_addr") {
+            None => None,
+            Some((text, source)) => Some(text.trim().parse().map_err(|_| {
+                ConfigError(format!(
+                    "invalid setting {source} = {text:?}: expected an address like 127.0.0.1:3000"
+                ))
+            })?),
+        };
+        Ok(Settings {
+            site_addr,
+            database_url: s.get(
+                "database_url",
+                "sqlite://data/natter.db".to_string(),
+                "a URL like sqlite://data/natter.db",
+                |u: &String| u.starts_with("sqlite:") && u.len() > "sqlite:".len(),
+            )?,
+            demo_mode: s.get("demo_mode", true, "true or false", |_| true)?,
+            demo_password: s.get(
+                "demo_password",
+                "natter-demo".to_string(),
+                "at least 8 characters",
+                |p: &String| p.chars().count() >= crate::model::PASSWORD_MIN_CHARS,
+            )?,
+            cookie_secure: s.get(
+                "cookie_secure",
+                CookieSecure::Auto,
+                "auto, always or never",
+                |_| true,
+            )?,
+            session_days: s.get(
+                "session_days",
+                30,
+                "a whole number of days from 1 to 365",
+                |d| (1..=365).contains(d),
+            )?,
+            login_failures_per_account: s.get(
+                "login_failures_per_account",
+                5,
+                "a whole number from 1 to 1000",
+                |n| (1..=1000).contains(n),
+            )?,
+            login_failures_per_address: s.get(
+                "login_failures_per_address",
+                20,
+                "a whole number from 1 to 100000",
+                |n| (1..=100_000).contains(n),
+            )?,
+            max_body_bytes: s.get(
+                "max_body_bytes",
+                64 * 1024,
+                "a number of bytes from 1024 to 16777216",
+                |n| (1024..=16 * 1024 * 1024).contains(n),
+            )?,
+        })
+    }
+
+    /// Loads `[natter]` from the file at `path` (a missing file means all defaults).
+    pub fn from_file(path: &str) -> Result<Settings, ConfigError> {
+        let env = |k: &str| std::env::var(k).ok();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Settings::load(path, None, &env)
+            }
+            Err(e) => return Err(ConfigError(format!("cannot read {path}: {e}"))),
+        };
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e| ConfigError(format!("{path} is not valid TOML: {e}")))?;
+        let natter = match doc.get("natter") {
+            None => None,
+            Some(toml::Value::Table(t)) => Some(t),
+            Some(_) => return Err(ConfigError(format!("[natter] in {path} must be a table"))),
+        };
+        Settings::load(path, natter, &env)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn no_configuration_means_the_embedded_defaults() {
+        let s = Settings::load("Leptos.toml", None, &no_env).unwrap();
+        assert_eq!(s.database_url, "sqlite://data/natter.db");
+        assert!(s.demo_mode);
+        assert_eq!(s.login_failures_per_account, 5);
+        assert_eq!(s.site_addr, None);
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let table: toml::Table = "demo_mode = true\nsession_days = 7".parse().unwrap();
+        let env = |k: &str| (k == "NATTER_DEMO_MODE").then(|| "false".to_string());
+        let s = Settings::load("Leptos.toml", Some(&table), &env).unwrap();
+        assert!(!s.demo_mode);
+        assert_eq!(s.session_days, 7);
+    }
+
+    #[test]
+    fn an_invalid_value_names_the_setting_and_its_source() {
+        let env = |k: &str| (k == "NATTER_SESSION_DAYS").then(|| "forever".to_string());
+        let e = Settings::load("Leptos.toml", None, &env).unwrap_err();
+        assert!(e.0.contains("NATTER_SESSION_DAYS"), "{e}");
+        assert!(e.0.contains("forever"), "{e}");
+
+        let table: toml::Table = "demo_mode = \"maybe\"".parse().unwrap();
+        let e = Settings::load("Leptos.toml", Some(&table), &no_env).unwrap_err();
+        assert!(
+            e.0.contains("`demo_mode` in [natter] of Leptos.toml"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_setting_is_refused() {
+        let table: toml::Table = "demo_mod = true".parse().unwrap();
+        let e = Settings::load("Leptos.toml", Some(&table), &no_env).unwrap_err();
+        assert!(e.0.contains("unknown setting `demo_mod`"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_numbers_and_bad_urls_are_refused() {
+        let env = |k: &str| (k == "NATTER_LOGIN_FAILURES_PER_ACCOUNT").then(|| "0".to_string());
+        assert!(Settings::load("f", None, &env).is_err());
+        let env = |k: &str| (k == "NATTER_DATABASE_URL").then(|| "mysql://x".to_string());
+        assert!(Settings::load("f", None, &env).is_err());
+        let env = |k: &str| (k == "NATTER_SITE_ADDR").then(|| "localhost".to_string());
+        assert!(Settings::load("f", None, &env).is_err());
+    }
+
+    #[test]
+    fn the_shipped_leptos_toml_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let doc: toml::Table = text.parse().unwrap();
+        let natter = doc.get("natter").and_then(|v| v.as_table());
+        assert!(natter.is_some());
+        Settings::load(path, natter, &no_env).unwrap();
+    }
+}

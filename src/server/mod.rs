@@ -1,0 +1,48 @@
+//! Everything that runs only in the server binary.
+
+pub mod auth;
+pub mod config;
+pub mod csrf;
+pub mod startup;
+pub mod store;
+pub mod throttle;
+
+use crate::error::AppError;
+use config::Settings;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+use store::Store;
+use throttle::LoginThrottle;
+
+/// What every request handler and server function can reach.
+#[derive(Clone, axum::extract::FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub login_throttle: Arc<LoginThrottle>,
+}
+
+impl AppState {
+    /// The state inside a server function or a server-rendered component.
+    pub fn current() -> Result<AppState, AppError> {
+        leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+            tracing::error!("AppState missing from the request context");
+            AppError::Internal
+        })
+    }
+}
+
+/// Logs an internal failure with its context and returns the error the browser may see.
+pub fn internal(context: &str, err: impl std::fmt::Display) -> AppError {
+    tracing::error!("{context}: {err}");
+    AppError::Internal
+}
+
+/// Milliseconds since the Unix epoch: how the database stores time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,99 @@
+//! Builds the server from its configuration: store, demo data, router, listener.
+
+use super::config::Settings;
+use super::store::Store;
+use super::throttle::LoginThrottle;
+use super::{auth, csrf, now_ms, AppState};
+use crate::api::auth::DEMO_USERNAMES;
+use crate::app::{shell, App};
+use crate::model::Role;
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+
+/// Seeds the demo accounts into a database that has no users yet.
+pub async fn seed_demo(store: &Store, settings: &Settings) -> anyhow_free::Result<bool> {
+    if !settings.demo_mode || store.user_count().await? > 0 {
+        return Ok(false);
+    }
+    let hash = auth::hash_password(settings.demo_password.clone())
+        .await
+        .map_err(|e| anyhow_free::Error(e.to_string()))?;
+    for username in DEMO_USERNAMES {
+        let mut display = username.to_string();
+        if let Some(first) = display.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        let role = if username == "admin" {
+            Role::Admin
+        } else {
+            Role::User
+        };
+        store
+            .create_user(username, &display, &hash, role, None, now_ms())
+            .await?;
+    }
+    Ok(true)
+}
+
+/// A tiny error type for start-up, where every failure ends the process with a message.
+pub mod anyhow_free {
+    #[derive(Debug)]
+    pub struct Error(pub String);
+    impl std::fmt::Display for Error {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl<E: std::error::Error> From<E> for Error {
+        fn from(e: E) -> Self {
+            Error(e.to_string())
+        }
+    }
+    pub type Result<T> = std::result::Result<T, Error>;
+}
+
+pub async fn build_state(
+    leptos_options: LeptosOptions,
+    settings: Settings,
+) -> anyhow_free::Result<AppState> {
+    let store = Store::open(&settings.database_url).await.map_err(|e| {
+        anyhow_free::Error(format!(
+            "cannot open the database {}: {e}",
+            settings.database_url
+        ))
+    })?;
+    if seed_demo(&store, &settings).await? {
+        tracing::info!("seeded demo users {}", DEMO_USERNAMES.join(", "));
+    }
+    let removed = store.delete_expired_sessions(now_ms()).await?;
+    if removed > 0 {
+        tracing::info!("removed {removed} expired sessions");
+    }
+    Ok(AppState {
+        leptos_options,
+        login_throttle: Arc::new(LoginThrottle::new(
+            settings.login_failures_per_account,
+            settings.login_failures_per_address,
+        )),
+        store,
+        settings: Arc::new(settings),
+    })
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let max_body = state.settings.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes_with_context(&state, routes, || (), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(csrf::guard))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
+        .with_state(state)
+}

@@ -1,0 +1,309 @@
+//! The database. SQLite (WAL) is the embedded default; every query is written in SQL that
+//! ports to PostgreSQL ($n placeholders, RETURNING, ON CONFLICT, times as i64 milliseconds)
+//! so that a second implementation can sit beside this one with the same public methods.
+
+use crate::model::{normalize_username, Role, User};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::Row;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("that username is taken")]
+    UsernameTaken,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A new session to store together with (or for) a user.
+pub struct NewSession<'a> {
+    pub token_hash: &'a str,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<&'a str>,
+}
+
+/// What a login needs to check a password.
+pub struct LoginRecord {
+    pub user: User,
+    pub password_hash: String,
+    pub blocked: bool,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User> {
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
+    })
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<Store> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged write survives a power cut, not only a process crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    pub async fn user_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Creates a user, and a session for them if one is given, in one transaction: either
+    /// both exist afterwards or neither does.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        password_hash: &str,
+        role: Role,
+        session: Option<NewSession<'_>>,
+        now: i64,
+    ) -> Result<User> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "INSERT INTO users (id, username, username_normalized, display_name, password_hash, role, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             RETURNING id, username, display_name, role",
+        )
+        .bind(&id)
+        .bind(username)
+        .bind(normalize_username(username))
+        .bind(display_name)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::UsernameTaken
+            } else {
+                StoreError::Database(e)
+            }
+        })?;
+        let user = user_from_row(&row)?;
+        if let Some(s) = session {
+            insert_session(&mut tx, &user.id, &s).await?;
+        }
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn login_record(&self, username: &str) -> Result<Option<LoginRecord>> {
+        let row = sqlx::query(
+            "SELECT id, username, display_name, role, password_hash, blocked_at
+             FROM users WHERE username_normalized = $1",
+        )
+        .bind(normalize_username(username))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(LoginRecord {
+                user: user_from_row(&row)?,
+                password_hash: row.try_get("password_hash")?,
+                blocked: row.try_get::<Option<i64>, _>("blocked_at")?.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn create_session(&self, user_id: &str, session: &NewSession<'_>) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_session(&mut conn, user_id, session).await
+    }
+
+    /// The user behind a live session: not expired, not blocked.
+    pub async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.display_name, u.role
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1 AND s.expires_at > $2 AND u.blocked_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes expired sessions; returns how many.
+    pub async fn delete_expired_sessions(&self, now: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    pub async fn users_by_username(&self, usernames: &[&str]) -> Result<Vec<User>> {
+        let mut users = Vec::new();
+        for name in usernames {
+            let row = sqlx::query(
+                "SELECT id, username, display_name, role FROM users WHERE username_normalized = $1",
+            )
+            .bind(normalize_username(name))
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(row) = row {
+                users.push(user_from_row(&row)?);
+            }
+        }
+        Ok(users)
+    }
+}
+
+async fn insert_session(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: &str,
+    s: &NewSession<'_>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, created_at, expires_at, user_agent)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(s.token_hash)
+    .bind(user_id)
+    .bind(s.created_at)
+    .bind(s.expires_at)
+    .bind(s.user_agent)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A fresh database in its own temporary directory.
+    pub(crate) async fn fresh_store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/natter.db", dir.path().display());
+        (Store::open(&url).await.unwrap(), dir)
+    }
+
+    fn session(hash: &str, expires_at: i64) -> NewSession<'_> {
+        NewSession {
+            token_hash: hash,
+            created_at: 0,
+            expires_at,
+            user_agent: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_username_that_differs_only_in_case_is_taken() {
+        let (store, _dir) = fresh_store().await;
+        store
+            .create_user("alice", "Alice", "h", Role::User, None, 1)
+            .await
+            .unwrap();
+        let err = store
+            .create_user("ALICE", "Other", "h", Role::User, None, 2)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::UsernameTaken), "{err}");
+        assert_eq!(store.user_count().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_sign_up_leaves_no_user_behind() {
+        let (store, _dir) = fresh_store().await;
+        let bob = store
+            .create_user("bob", "Bob", "h", Role::User, Some(session("s1", 10)), 1)
+            .await
+            .unwrap();
+        // The session insert fails (its id is taken), so the user insert must roll back too.
+        let err = store
+            .create_user(
+                "carol",
+                "Carol",
+                "h",
+                Role::User,
+                Some(session("s1", 10)),
+                1,
+            )
+            .await;
+        assert!(err.is_err());
+        assert_eq!(store.user_count().await.unwrap(), 1);
+        assert!(store.login_record("carol").await.unwrap().is_none());
+        assert_eq!(store.session_user("s1", 5).await.unwrap(), Some(bob));
+    }
+
+    #[tokio::test]
+    async fn an_expired_or_deleted_session_finds_nobody() {
+        let (store, _dir) = fresh_store().await;
+        let u = store
+            .create_user("dave", "Dave", "h", Role::User, Some(session("s", 100)), 1)
+            .await
+            .unwrap();
+        assert_eq!(store.session_user("s", 99).await.unwrap(), Some(u.clone()));
+        assert_eq!(store.session_user("s", 100).await.unwrap(), None);
+        store
+            .create_session(&u.id, &session("t", 100))
+            .await
+            .unwrap();
+        store.delete_session("t").await.unwrap();
+        assert_eq!(store.session_user("t", 1).await.unwrap(), None);
+        assert_eq!(store.delete_expired_sessions(1000).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_database_runs_in_wal_mode() {
+        let (store, _dir) = fresh_store().await;
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
