@@ -13,14 +13,30 @@ use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 
+/// Why the server could not start; `main` prints it and exits non-zero.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<super::store::StoreError> for StartError {
+    fn from(e: super::store::StoreError) -> Self {
+        StartError(e.to_string())
+    }
+}
+
 /// Seeds the demo accounts into a database that has no users yet.
-pub async fn seed_demo(store: &Store, settings: &Settings) -> anyhow_free::Result<bool> {
+pub async fn seed_demo(store: &Store, settings: &Settings) -> Result<bool, StartError> {
     if !settings.demo_mode || store.user_count().await? > 0 {
         return Ok(false);
     }
     let hash = auth::hash_password(settings.demo_password.clone())
         .await
-        .map_err(|e| anyhow_free::Error(e.to_string()))?;
+        .map_err(|e| StartError(e.to_string()))?;
     for username in DEMO_USERNAMES {
         let mut display = username.to_string();
         if let Some(first) = display.get_mut(0..1) {
@@ -38,29 +54,12 @@ pub async fn seed_demo(store: &Store, settings: &Settings) -> anyhow_free::Resul
     Ok(true)
 }
 
-/// A tiny error type for start-up, where every failure ends the process with a message.
-pub mod anyhow_free {
-    #[derive(Debug)]
-    pub struct Error(pub String);
-    impl std::fmt::Display for Error {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(&self.0)
-        }
-    }
-    impl<E: std::error::Error> From<E> for Error {
-        fn from(e: E) -> Self {
-            Error(e.to_string())
-        }
-    }
-    pub type Result<T> = std::result::Result<T, Error>;
-}
-
 pub async fn build_state(
     leptos_options: LeptosOptions,
     settings: Settings,
-) -> anyhow_free::Result<AppState> {
+) -> Result<AppState, StartError> {
     let store = Store::open(&settings.database_url).await.map_err(|e| {
-        anyhow_free::Error(format!(
+        StartError(format!(
             "cannot open the database {}: {e}",
             settings.database_url
         ))
