@@ -11,10 +11,20 @@ use sqlx::Row;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod conversations;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("that username is taken")]
     UsernameTaken,
+    /// The user is not a member of the conversation (or it does not exist: the two are
+    /// deliberately indistinguishable to the asker).
+    #[error("not a member of that conversation")]
+    NotMember,
+    #[error("no such user")]
+    NoSuchUser,
+    #[error("that message id was already used for another message")]
+    ClientMsgIdReused,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
@@ -45,7 +55,7 @@ pub struct Store {
     pool: SqlitePool,
 }
 
-fn user_from_row(row: &SqliteRow) -> Result<User> {
+pub(crate) fn user_from_row(row: &SqliteRow) -> Result<User> {
     let role: String = row.try_get("role")?;
     Ok(User {
         id: row.try_get("id")?,
@@ -55,7 +65,7 @@ fn user_from_row(row: &SqliteRow) -> Result<User> {
     })
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 

@@ -1,0 +1,559 @@
+//! Conversations, members and the message write path.
+//!
+//! Every method takes the asking user and checks membership inside its own query, so no
+//! caller can forget to.
+
+use super::{is_unique_violation, user_from_row, Result, Store, StoreError};
+use crate::model::{ConversationKind, ConversationSummary, Message, MessageKind, User};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+const MESSAGE_COLUMNS: &str =
+    "m.id, m.conversation_id, m.seq, m.sender_id, m.client_msg_id, m.kind, m.body, m.created_at";
+
+fn message_from_row(row: &SqliteRow) -> Result<Message> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Message {
+        id: row.try_get("id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        seq: row.try_get("seq")?,
+        sender_id: row.try_get("sender_id")?,
+        client_msg_id: row.try_get("client_msg_id")?,
+        kind: match kind.as_str() {
+            "text" => MessageKind::Text,
+            "system" => MessageKind::System,
+            "call" => MessageKind::Call,
+            other => return Err(StoreError::Corrupt(format!("message kind {other:?}"))),
+        },
+        body: row.try_get("body")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// The outcome of a send: the stored message, and whether this call stored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub message: Message,
+    /// False when the same client id was sent before: the earlier message is returned.
+    pub created: bool,
+}
+
+impl Store {
+    /// The direct conversation between two users, created on first use: opening a DM
+    /// with the same person again returns the same conversation.
+    pub async fn open_direct(&self, me: &str, other: &str, now: i64) -> Result<String> {
+        let (a, b) = if me <= other {
+            (me, other)
+        } else {
+            (other, me)
+        };
+        let key = format!("{a}:{b}");
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(id) = exists {
+            return Ok(id);
+        }
+        let other_exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND blocked_at IS NULL")
+                .bind(other)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if other_exists.is_none() {
+            return Err(StoreError::NoSuchUser);
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO conversations (id, kind, direct_key, created_by, created_at, last_activity_at)
+             VALUES ($1, 'direct', $2, $3, $4, $4)",
+        )
+        .bind(&id)
+        .bind(&key)
+        .bind(me)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for user in [a, b] {
+            add_member(&mut tx, &id, user, "member", now).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// A group owned by `owner` with the given other members.
+    pub async fn create_group(
+        &self,
+        owner: &str,
+        title: &str,
+        members: &[String],
+        now: i64,
+    ) -> Result<String> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO conversations (id, kind, title, created_by, created_at, last_activity_at)
+             VALUES ($1, 'group', $2, $3, $4, $4)",
+        )
+        .bind(&id)
+        .bind(title)
+        .bind(owner)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        add_member(&mut tx, &id, owner, "owner", now).await?;
+        for user in members.iter().filter(|m| m.as_str() != owner) {
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND blocked_at IS NULL")
+                    .bind(user)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_none() {
+                return Err(StoreError::NoSuchUser);
+            }
+            add_member(&mut tx, &id, user, "member", now).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The write path. In one short transaction: membership, idempotency on
+    /// (sender, client_msg_id), `seq = last_seq + 1`, insert. Nothing is visible to anyone
+    /// before the commit, and a retried send returns the stored message instead of a
+    /// second one.
+    pub async fn send_message(
+        &self,
+        conversation_id: &str,
+        sender: &str,
+        client_msg_id: &str,
+        body: &str,
+        now: i64,
+    ) -> Result<Sent> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let member: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2")
+                .bind(conversation_id)
+                .bind(sender)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if member.is_none() {
+            return Err(StoreError::NotMember);
+        }
+        let earlier = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.sender_id = $1 AND m.client_msg_id = $2"
+        ))
+        .bind(sender)
+        .bind(client_msg_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = earlier {
+            let message = message_from_row(&row)?;
+            if message.conversation_id != conversation_id || message.body != body {
+                return Err(StoreError::ClientMsgIdReused);
+            }
+            return Ok(Sent {
+                message,
+                created: false,
+            });
+        }
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $2
+             WHERE id = $1 RETURNING last_seq",
+        )
+        .bind(conversation_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, kind, body, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'text', $6, $7)
+             RETURNING id, conversation_id, seq, sender_id, client_msg_id, kind, body, created_at",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(conversation_id)
+        .bind(seq)
+        .bind(sender)
+        .bind(client_msg_id)
+        .bind(body)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::ClientMsgIdReused
+            } else {
+                StoreError::Database(e)
+            }
+        })?;
+        // The sender has read their own message.
+        sqlx::query(
+            "UPDATE members SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
+        )
+        .bind(conversation_id)
+        .bind(sender)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Sent {
+            message: message_from_row(&row)?,
+            created: true,
+        })
+    }
+
+    /// Up to `limit` messages with seq below `before` (newest first from the cursor,
+    /// returned oldest first), for a member only.
+    pub async fn messages_before(
+        &self,
+        conversation_id: &str,
+        reader: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m
+             JOIN members me ON me.conversation_id = m.conversation_id AND me.user_id = $2
+             WHERE m.conversation_id = $1 AND m.seq < $3
+             ORDER BY m.seq DESC LIMIT $4"
+        ))
+        .bind(conversation_id)
+        .bind(reader)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            self.require_member(conversation_id, reader).await?;
+        }
+        let mut messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        messages.reverse();
+        Ok(messages)
+    }
+
+    /// Up to `limit` messages with seq above `after`, oldest first, for a member only:
+    /// what a client missed while it was away.
+    pub async fn messages_after(
+        &self,
+        conversation_id: &str,
+        reader: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m
+             JOIN members me ON me.conversation_id = m.conversation_id AND me.user_id = $2
+             WHERE m.conversation_id = $1 AND m.seq > $3
+             ORDER BY m.seq ASC LIMIT $4"
+        ))
+        .bind(conversation_id)
+        .bind(reader)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            self.require_member(conversation_id, reader).await?;
+        }
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// Advances the reader's read mark (never backwards, never past the last message).
+    /// Returns the mark now stored.
+    pub async fn mark_read(&self, conversation_id: &str, reader: &str, seq: i64) -> Result<i64> {
+        let mark: Option<i64> = sqlx::query_scalar(
+            "UPDATE members SET last_read_seq = MAX(last_read_seq,
+                 MIN($3, (SELECT last_seq FROM conversations WHERE id = $1)))
+             WHERE conversation_id = $1 AND user_id = $2
+             RETURNING last_read_seq",
+        )
+        .bind(conversation_id)
+        .bind(reader)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        mark.ok_or(StoreError::NotMember)
+    }
+
+    pub async fn is_member(&self, conversation_id: &str, user: &str) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2")
+                .bind(conversation_id)
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn require_member(&self, conversation_id: &str, user: &str) -> Result<()> {
+        if self.is_member(conversation_id, user).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NotMember)
+        }
+    }
+
+    /// The members of a conversation, if `asker` is one of them.
+    pub async fn members(&self, conversation_id: &str, asker: &str) -> Result<Vec<User>> {
+        self.require_member(conversation_id, asker).await?;
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, u.display_name, u.role FROM members m
+             JOIN users u ON u.id = m.user_id
+             WHERE m.conversation_id = $1 ORDER BY u.display_name",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// The user's conversations, most recently active first.
+    pub async fn conversations_of(&self, user: &str) -> Result<Vec<ConversationSummary>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.kind, c.title, c.last_seq, c.last_activity_at, me.last_read_seq,
+                    p.id AS peer_id, p.username AS peer_username,
+                    p.display_name AS peer_display_name, p.role AS peer_role
+             FROM members me
+             JOIN conversations c ON c.id = me.conversation_id
+             LEFT JOIN members pm ON c.kind = 'direct'
+                  AND pm.conversation_id = c.id AND pm.user_id <> me.user_id
+             LEFT JOIN users p ON p.id = pm.user_id
+             WHERE me.user_id = $1
+             ORDER BY c.last_activity_at DESC, c.id DESC",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut list = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            let kind = match row.try_get::<String, _>("kind")?.as_str() {
+                "direct" => ConversationKind::Direct,
+                _ => ConversationKind::Group,
+            };
+            let peer = match row.try_get::<Option<String>, _>("peer_id")? {
+                Some(peer_id) => Some(User {
+                    id: peer_id,
+                    username: row.try_get("peer_username")?,
+                    display_name: row.try_get("peer_display_name")?,
+                    role: crate::model::Role::parse(&row.try_get::<String, _>("peer_role")?)
+                        .unwrap_or(crate::model::Role::User),
+                }),
+                None => None,
+            };
+            let last_seq: i64 = row.try_get("last_seq")?;
+            let last_message = if last_seq > 0 {
+                let m = sqlx::query(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = $1 AND m.seq = $2"
+                ))
+                .bind(&id)
+                .bind(last_seq)
+                .fetch_optional(&self.pool)
+                .await?;
+                m.as_ref().map(message_from_row).transpose()?
+            } else {
+                None
+            };
+            let title = match (&kind, &peer) {
+                (ConversationKind::Direct, Some(p)) => p.display_name.clone(),
+                _ => row
+                    .try_get::<Option<String>, _>("title")?
+                    .unwrap_or_default(),
+            };
+            list.push(ConversationSummary {
+                id,
+                kind,
+                title,
+                peer,
+                last_seq,
+                last_read_seq: row.try_get("last_read_seq")?,
+                last_activity_at: row.try_get("last_activity_at")?,
+                last_message,
+            });
+        }
+        Ok(list)
+    }
+}
+
+async fn add_member(
+    conn: &mut sqlx::SqliteConnection,
+    conversation_id: &str,
+    user: &str,
+    role: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO members (conversation_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (conversation_id, user_id) DO NOTHING",
+    )
+    .bind(conversation_id)
+    .bind(user)
+    .bind(role)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::fresh_store;
+    use super::*;
+    use crate::model::Role;
+
+    async fn user(store: &Store, name: &str) -> String {
+        store
+            .create_user(name, name, "h", Role::User, None, 1)
+            .await
+            .unwrap()
+            .id
+    }
+
+    #[tokio::test]
+    async fn opening_a_dm_with_the_same_person_again_reuses_it() {
+        let (store, _dir) = fresh_store().await;
+        let (a, b) = (user(&store, "ann").await, user(&store, "ben").await);
+        let first = store.open_direct(&a, &b, 1).await.unwrap();
+        assert_eq!(store.open_direct(&b, &a, 2).await.unwrap(), first);
+        assert_eq!(store.conversations_of(&a).await.unwrap().len(), 1);
+        let list = store.conversations_of(&b).await.unwrap();
+        assert_eq!(list[0].title, "ann");
+        assert_eq!(list[0].peer.as_ref().map(|p| p.id.clone()), Some(a));
+    }
+
+    #[tokio::test]
+    async fn a_retried_send_creates_one_message() {
+        let (store, _dir) = fresh_store().await;
+        let (a, b) = (user(&store, "ann").await, user(&store, "ben").await);
+        let c = store.open_direct(&a, &b, 1).await.unwrap();
+        let first = store.send_message(&c, &a, "m-1", "hello", 2).await.unwrap();
+        let again = store.send_message(&c, &a, "m-1", "hello", 3).await.unwrap();
+        assert!(first.created);
+        assert!(!again.created);
+        assert_eq!(first.message, again.message);
+        let all = store.messages_after(&c, &b, 0, 100).await.unwrap();
+        assert_eq!(all.len(), 1);
+        // The same id for different content is a client bug, not a retry.
+        let reused = store.send_message(&c, &a, "m-1", "other", 4).await;
+        assert!(matches!(reused, Err(StoreError::ClientMsgIdReused)));
+    }
+
+    #[tokio::test]
+    async fn concurrent_sends_get_gap_free_unique_seqs() {
+        let (store, _dir) = fresh_store().await;
+        let (a, b) = (user(&store, "ann").await, user(&store, "ben").await);
+        let c = store.open_direct(&a, &b, 1).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let (store, c) = (store.clone(), c.clone());
+            let sender = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.push(tokio::spawn(async move {
+                store
+                    .send_message(&c, &sender, &format!("m-{i}"), &format!("message {i}"), 5)
+                    .await
+                    .unwrap()
+                    .message
+                    .seq
+            }));
+        }
+        let mut seqs = Vec::new();
+        for t in tasks {
+            seqs.push(t.await.unwrap());
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=100).collect::<Vec<i64>>());
+        let stored = store.messages_after(&c, &a, 0, 1000).await.unwrap();
+        let stored: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+        assert_eq!(stored, (1..=100).collect::<Vec<i64>>());
+    }
+
+    #[tokio::test]
+    async fn a_non_member_cannot_send_read_or_mark_read() {
+        let (store, _dir) = fresh_store().await;
+        let (a, b, eve) = (
+            user(&store, "ann").await,
+            user(&store, "ben").await,
+            user(&store, "eve").await,
+        );
+        let c = store.open_direct(&a, &b, 1).await.unwrap();
+        store
+            .send_message(&c, &a, "m-1", "secret", 2)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.send_message(&c, &eve, "e-1", "hi", 3).await,
+            Err(StoreError::NotMember)
+        ));
+        assert!(matches!(
+            store.messages_after(&c, &eve, 0, 50).await,
+            Err(StoreError::NotMember)
+        ));
+        assert!(matches!(
+            store.messages_before(&c, &eve, i64::MAX, 50).await,
+            Err(StoreError::NotMember)
+        ));
+        assert!(matches!(
+            store.mark_read(&c, &eve, 1).await,
+            Err(StoreError::NotMember)
+        ));
+        assert!(matches!(
+            store.members(&c, &eve).await,
+            Err(StoreError::NotMember)
+        ));
+        assert!(store.conversations_of(&eve).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn history_pages_backwards_by_seq_and_read_marks_only_advance() {
+        let (store, _dir) = fresh_store().await;
+        let (a, b) = (user(&store, "ann").await, user(&store, "ben").await);
+        let c = store.open_direct(&a, &b, 1).await.unwrap();
+        for i in 1..=120 {
+            store
+                .send_message(&c, &a, &format!("m-{i}"), &format!("{i}"), i)
+                .await
+                .unwrap();
+        }
+        let newest = store.messages_before(&c, &b, i64::MAX, 50).await.unwrap();
+        assert_eq!((newest[0].seq, newest[49].seq), (71, 120));
+        let older = store.messages_before(&c, &b, 71, 50).await.unwrap();
+        assert_eq!((older[0].seq, older[49].seq), (21, 70));
+        let oldest = store.messages_before(&c, &b, 21, 50).await.unwrap();
+        assert_eq!(oldest.len(), 20);
+
+        let list = store.conversations_of(&b).await.unwrap();
+        assert_eq!(list[0].unread(), 120);
+        assert_eq!(list[0].last_message.as_ref().map(|m| m.seq), Some(120));
+        assert_eq!(store.mark_read(&c, &b, 100).await.unwrap(), 100);
+        assert_eq!(store.mark_read(&c, &b, 50).await.unwrap(), 100);
+        assert_eq!(store.mark_read(&c, &b, 9999).await.unwrap(), 120);
+        assert_eq!(store.conversations_of(&b).await.unwrap()[0].unread(), 0);
+        // The sender has read what they sent.
+        assert_eq!(store.conversations_of(&a).await.unwrap()[0].unread(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_group_has_its_owner_and_members() {
+        let (store, _dir) = fresh_store().await;
+        let (a, b, c) = (
+            user(&store, "ann").await,
+            user(&store, "ben").await,
+            user(&store, "cat").await,
+        );
+        let g = store
+            .create_group(&a, "Team", &[b.clone(), c.clone()], 1)
+            .await
+            .unwrap();
+        let members = store.members(&g, &c).await.unwrap();
+        assert_eq!(members.len(), 3);
+        assert_eq!(store.conversations_of(&b).await.unwrap()[0].title, "Team");
+        assert!(matches!(
+            store.create_group(&a, "X", &["nobody".into()], 1).await,
+            Err(StoreError::NoSuchUser)
+        ));
+    }
+}
