@@ -16,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  type APIRequestContext,
   type BrowserContextOptions,
   type ConsoleMessage,
   type Locator,
@@ -437,4 +438,163 @@ export async function logInAsDemoUser(page: Page, name: 'Alice' | 'Bob' | 'Carol
  */
 export async function saveScreenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(screenshotDir, name), fullPage: true, animations: 'disabled' });
+}
+
+// ---------------------------------------------------------------------------
+// Chat helpers
+// ---------------------------------------------------------------------------
+
+/** A fresh account with a distinct display name (`<Label> <username>`), so names never collide. */
+export function freshAccount(prefix: string, label: string): NewAccount {
+  const username = uniqueName(prefix);
+  return { username, displayName: `${label} ${username}`, password: 'correct horse battery' };
+}
+
+/** The open conversation: a region labelled with its title. */
+export function chatWindow(page: Page, title: string): Locator {
+  return page.getByRole('region', { name: title, exact: true });
+}
+
+/** The message log of the open conversation. */
+export function messageLog(page: Page): Locator {
+  return page.getByRole('log', { name: 'Messages', exact: true });
+}
+
+/** Message bodies in the log with exactly this text (whitespace-normalised). */
+export function messageInLog(page: Page, text: string): Locator {
+  return messageLog(page).getByText(text, { exact: true });
+}
+
+/** The composer's text box. */
+export function composer(page: Page): Locator {
+  return page.getByRole('textbox', { name: 'Message', exact: true });
+}
+
+/** The typing indicator of the open conversation (a status region; not the "Reconnecting…" one). */
+export function typingIndicator(page: Page, title: string): Locator {
+  return chatWindow(page, title).getByRole('status').filter({ hasNotText: 'Reconnecting' });
+}
+
+/** The link to a conversation in the sidebar list, by the other person's display name. */
+export function conversationLink(page: Page, title: string): Locator {
+  return conversations(page).getByRole('link', { name: title });
+}
+
+/**
+ * "New conversation" -> search for the person -> click them. Ends on /c/<id> with the
+ * conversation on screen; returns the conversation id.
+ */
+export async function openDirectConversation(page: Page, other: NewAccount): Promise<string> {
+  await conversations(page).getByRole('button', { name: 'New conversation', exact: true }).click();
+  await page.getByLabel('Search people', { exact: true }).fill(other.username);
+  await page.getByRole('button', { name: `@${other.username}` }).click();
+  await expect(page).toHaveURL(/\/c\/[A-Za-z0-9-]+$/);
+  const id = new URL(page.url()).pathname.split('/').pop()!;
+  await expect(chatWindow(page, other.displayName)).toBeVisible();
+  return id;
+}
+
+/** Sends `text` from the composer with Enter and waits until the server has confirmed it. */
+export async function sendMessage(page: Page, text: string): Promise<void> {
+  const answered = page.waitForResponse(
+    (r) => new URL(r.url()).pathname === '/api/send_message' && r.request().method() === 'POST',
+  );
+  await composer(page).fill(text);
+  await composer(page).press('Enter');
+  const response = await answered;
+  expect(response.status(), `POST /api/send_message for ${JSON.stringify(text)}`).toBe(200);
+}
+
+/**
+ * Calls a server function the way the app does: POST, form-encoded, from this site's
+ * origin. With a page's `request`, the browser context's cookies go along.
+ */
+export function callServerFn(
+  request: APIRequestContext,
+  origin: string,
+  name: string,
+  form: Record<string, string | number>,
+) {
+  return request.post(`/api/${name}`, {
+    form,
+    headers: { Origin: new URL(origin).origin },
+    maxRedirects: 0,
+  });
+}
+
+/** Signs up through the server function (no UI): the session cookie lands in `request`'s jar. */
+export async function signUpViaApi(request: APIRequestContext, origin: string, account: NewAccount): Promise<void> {
+  const response = await callServerFn(request, origin, 'signup', {
+    username: account.username,
+    display_name: account.displayName,
+    password: account.password,
+  });
+  expect(response.status(), `sign-up of ${account.username}: ${await response.text()}`).toBeLessThan(300);
+}
+
+/** Any JSON frame seen on one of a page's WebSockets to /ws. */
+export type SocketFrame = { type?: string; topic?: string; code?: string; [key: string]: unknown };
+
+/**
+ * Records the frames of every WebSocket to /ws a page opens (the app's own and any
+ * a test opens with page.evaluate). Create it before the page loads the app.
+ */
+export class SocketWatch {
+  /** Frames received, by socket, in the order the sockets were opened. */
+  readonly sockets: { url: string; received: SocketFrame[]; sent: SocketFrame[]; closed: boolean }[] = [];
+
+  constructor(page: Page) {
+    page.on('websocket', (ws) => {
+      if (new URL(ws.url()).pathname !== '/ws') return;
+      const entry = { url: ws.url(), received: [] as SocketFrame[], sent: [] as SocketFrame[], closed: false };
+      this.sockets.push(entry);
+      const parse = (payload: string | Buffer): SocketFrame => {
+        try {
+          return JSON.parse(payload.toString()) as SocketFrame;
+        } catch {
+          return { type: '(not json)', raw: payload.toString() };
+        }
+      };
+      ws.on('framereceived', (f) => entry.received.push(parse(f.payload)));
+      ws.on('framesent', (f) => entry.sent.push(parse(f.payload)));
+      ws.on('close', () => {
+        entry.closed = true;
+      });
+    });
+  }
+
+  /** Every frame received on any socket. */
+  allReceived(): SocketFrame[] {
+    return this.sockets.flatMap((s) => s.received);
+  }
+
+  /** Waits until the newest open socket was told it is subscribed to the conversation. */
+  async waitForSubscribed(conversationId: string, timeout = 10_000): Promise<void> {
+    const topic = `conversation:${conversationId}`;
+    await expect
+      .poll(
+        () => {
+          const open = this.sockets.filter((s) => !s.closed);
+          const current = open[open.length - 1];
+          return current?.received.some((f) => f.type === 'subscribed' && f.topic === topic) ?? false;
+        },
+        { message: `the page's WebSocket subscribed to ${topic}`, timeout },
+      )
+      .toBe(true);
+  }
+}
+
+/**
+ * Opens (or reuses) the direct conversation with `other` through the server functions,
+ * as the user whose cookies `request` carries; returns the conversation id.
+ */
+export async function openDirectViaApi(request: APIRequestContext, origin: string, other: NewAccount): Promise<string> {
+  const found = await callServerFn(request, origin, 'search_users', { query: other.username });
+  expect(found.status(), `search_users ${other.username}`).toBe(200);
+  const users = (await found.json()) as { id: string; username: string }[];
+  const user = users.find((u) => u.username === other.username);
+  expect(user, `search_users finds ${other.username}`).toBeTruthy();
+  const opened = await callServerFn(request, origin, 'open_direct', { user_id: user!.id });
+  expect(opened.status(), `open_direct with ${other.username}`).toBe(200);
+  return (await opened.json()) as string;
 }

@@ -1,9 +1,10 @@
 //! The HTML shell, the root component and the routes.
 
+use crate::pages::home::{NoConversation, OpenConversation};
 use crate::pages::{home::HomePage, login::LoginPage, not_found::NotFound, signup::SignupPage};
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -40,14 +41,16 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/natter.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
-        <Title formatter=|text: String| {
-            if text.is_empty() { "Natter".to_string() } else { format!("{text} · Natter") }
-        } />
         <Router>
             // Async: pages that need the signed-in user wait for it, so a redirect can
             // still be a real HTTP redirect.
             <Routes fallback=NotFound>
-                <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                // One shell for the list and every conversation: moving between them keeps
+                // the shell, its state and its realtime connection.
+                <ParentRoute path=path!("") view=HomePage ssr=SsrMode::Async>
+                    <Route path=path!("") view=NoConversation />
+                    <Route path=path!("c/:id") view=OpenConversation />
+                </ParentRoute>
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />
             </Routes>

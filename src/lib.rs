@@ -4,11 +4,16 @@
 //! feature builds the WebAssembly client. Modules shared by both hold plain types and
 //! components; `server` compiles only into the server.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
+#[cfg(feature = "hydrate")]
+pub mod client;
 pub mod error;
 pub mod model;
 pub mod pages;
+pub mod protocol;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

@@ -45,6 +45,7 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let shutdown = state.shutdown.clone();
     let app = startup::router(state);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
@@ -58,7 +59,11 @@ async fn main() -> std::process::ExitCode {
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Open sockets close with "going away" so clients reconnect to the next server.
+        let _ = shutdown.send(true);
+    })
     .await;
     match served {
         Ok(()) => ExitCode::SUCCESS,

@@ -287,6 +287,10 @@ pub struct ConversationSummary {
     pub last_read_seq: i64,
     pub last_activity_at: i64,
     pub last_message: Option<Message>,
+    /// For a direct conversation: whether the other person is online now.
+    pub peer_presence: Option<crate::protocol::PresenceState>,
+    /// For a direct conversation: when the other person was last connected.
+    pub peer_last_seen_at: Option<i64>,
 }
 
 impl ConversationSummary {
@@ -351,4 +355,11 @@ mod message_tests {
         assert!(check_client_msg_id("a b").is_err());
         assert!(check_client_msg_id(&"a".repeat(65)).is_err());
     }
+}
+
+/// A member of a conversation and how far they have read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user: User,
+    pub last_read_seq: i64,
 }

@@ -1,7 +1,10 @@
 use crate::api::auth::current_user;
+use crate::ui::chat_state::Chat;
+use crate::ui::chat_window::ChatWindow;
 use crate::ui::shell::AppShell;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
+use leptos_router::hooks::use_params_map;
 
 /// The signed-in app; visitors are sent to the login page.
 #[component]
@@ -29,4 +32,33 @@ pub fn HomePage() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// The conversation pane when none is open.
+#[component]
+pub fn NoConversation() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let first_name = move || {
+        chat.me.with(|u| {
+            u.display_name
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+    };
+    view! {
+        <div class="empty-state">
+            <h2>"Welcome, " {first_name}</h2>
+            <p>"Pick a conversation on the left, or start a new one."</p>
+        </div>
+    }
+}
+
+/// The conversation pane for `/c/:id`.
+#[component]
+pub fn OpenConversation() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id")));
+    move || id.get().map(|id| view! { <ChatWindow id /> })
 }

@@ -20,7 +20,7 @@ pub fn LoginPage() -> impl IntoView {
     });
 
     view! {
-        <Title text="Log in" />
+        <Title text="Log in · Natter" />
         <Suspense>
             {move || Suspend::new(async move {
                 match user.await {

@@ -8,7 +8,7 @@ pub fn NotFound() -> impl IntoView {
         response.set_status(axum::http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text="Not found" />
+        <Title text="Not found · Natter" />
         <main class="auth-page">
             <div class="auth-card">
                 <h1>"Page not found"</h1>

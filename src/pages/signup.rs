@@ -20,7 +20,7 @@ pub fn SignupPage() -> impl IntoView {
     });
 
     view! {
-        <Title text="Create your account" />
+        <Title text="Create your account · Natter" />
         <Suspense>
             {move || Suspend::new(async move {
                 match user.await {

@@ -3,9 +3,12 @@
 pub mod auth;
 pub mod config;
 pub mod csrf;
+pub mod hub;
+pub mod presence;
 pub mod startup;
 pub mod store;
 pub mod throttle;
+pub mod ws;
 
 use crate::error::AppError;
 use config::Settings;
@@ -21,6 +24,10 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub login_throttle: Arc<LoginThrottle>,
+    pub hub: Arc<hub::Hub>,
+    pub presence: Arc<presence::Presence>,
+    /// Set to true when the server begins to shut down; open sockets close on it.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {

@@ -79,6 +79,9 @@ pub async fn build_state(
         )),
         store,
         settings: Arc::new(settings),
+        hub: Arc::default(),
+        presence: Arc::default(),
+        shutdown: tokio::sync::watch::channel(false).0,
     })
 }
 
@@ -87,6 +90,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/ws", get(super::ws::upgrade))
         .leptos_routes_with_context(&state, routes, || (), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

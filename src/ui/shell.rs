@@ -1,12 +1,39 @@
 use crate::api::auth::Logout;
 use crate::model::User;
 use crate::pages::go_to;
+use crate::ui::chat_state::{Chat, ConnectionStatus};
+use crate::ui::conversation_list::ConversationList;
+use crate::ui::new_conversation::NewConversation;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::Outlet;
+use leptos_router::hooks::use_location;
 
 /// The signed-in layout: a top bar with the user, the conversation list, the conversation.
 #[component]
 pub fn AppShell(user: User) -> impl IntoView {
+    let chat = Chat::new(user.clone());
+    provide_context(chat);
+    #[cfg(feature = "hydrate")]
+    crate::client::realtime::start(chat);
+
+    // The open conversation is the one in the address, `/c/<id>`. SSR knows it too, so
+    // the first paint already shows the right pane.
+    let location = use_location();
+    let open_id = Memo::new(move |_| {
+        location.pathname.with(|path| {
+            path.strip_prefix("/c/")
+                .map(|id| id.trim_end_matches('/').to_string())
+                .filter(|id| !id.is_empty() && !id.contains('/'))
+        })
+    });
+    Effect::new(move |_| {
+        let id = open_id.get();
+        if chat.open.get_untracked() != id {
+            chat.open.set(id);
+        }
+    });
+
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {
@@ -20,14 +47,12 @@ pub fn AppShell(user: User) -> impl IntoView {
             .and_then(|r| r.err())
             .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
     };
-    let first_name = user
-        .display_name
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let title = move || match chat.total_unread() {
+        0 => "Natter".to_string(),
+        n => format!("({n}) Natter"),
+    };
     view! {
-        <Title text="" />
+        <Title text=title />
         <div class="shell">
             <header class="topbar">
                 <a class="brand" href="/">
@@ -46,16 +71,18 @@ pub fn AppShell(user: User) -> impl IntoView {
                 </div>
             </header>
             {logout_error}
-            <div class="panes">
+            <div class="panes" class:has-conversation=move || open_id.get().is_some()>
                 <nav class="sidebar" aria-label="Conversations">
-                    <h2 class="pane-title">"Conversations"</h2>
-                    <p class="empty">"No conversations yet."</p>
+                    <div class="sidebar-head">
+                        <h2 class="pane-title">"Conversations"</h2>
+                        <NewConversation />
+                    </div>
+                    {move || (chat.status.get() == ConnectionStatus::Reconnecting)
+                        .then(|| view! { <p class="connection-banner">"Reconnecting…"</p> })}
+                    <ConversationList />
                 </nav>
                 <main class="conversation-area">
-                    <div class="empty-state">
-                        <h2>{format!("Welcome, {first_name}")}</h2>
-                        <p>"Pick a conversation on the left to start chatting."</p>
-                    </div>
+                    <Outlet />
                 </main>
             </div>
         </div>

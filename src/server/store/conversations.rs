@@ -4,7 +4,7 @@
 //! caller can forget to.
 
 use super::{is_unique_violation, user_from_row, Result, Store, StoreError};
-use crate::model::{ConversationKind, ConversationSummary, Message, MessageKind, User};
+use crate::model::{ConversationKind, ConversationSummary, Member, Message, MessageKind, User};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
@@ -279,6 +279,25 @@ impl Store {
         mark.ok_or(StoreError::NotMember)
     }
 
+    /// Ids of the user's conversations: where their presence is announced.
+    pub async fn conversation_ids_of(&self, user: &str) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT conversation_id FROM members WHERE user_id = $1")
+                .bind(user)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn touch_last_seen(&self, user: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET last_seen_at = $2 WHERE id = $1")
+            .bind(user)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn is_member(&self, conversation_id: &str, user: &str) -> Result<bool> {
         let found: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2")
@@ -298,17 +317,24 @@ impl Store {
     }
 
     /// The members of a conversation, if `asker` is one of them.
-    pub async fn members(&self, conversation_id: &str, asker: &str) -> Result<Vec<User>> {
+    pub async fn members(&self, conversation_id: &str, asker: &str) -> Result<Vec<Member>> {
         self.require_member(conversation_id, asker).await?;
         let rows = sqlx::query(
-            "SELECT u.id, u.username, u.display_name, u.role FROM members m
+            "SELECT u.id, u.username, u.display_name, u.role, m.last_read_seq FROM members m
              JOIN users u ON u.id = m.user_id
              WHERE m.conversation_id = $1 ORDER BY u.display_name",
         )
         .bind(conversation_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(user_from_row).collect()
+        rows.iter()
+            .map(|row| {
+                Ok(Member {
+                    user: user_from_row(row)?,
+                    last_read_seq: row.try_get("last_read_seq")?,
+                })
+            })
+            .collect()
     }
 
     /// The user's conversations, most recently active first.
@@ -316,7 +342,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT c.id, c.kind, c.title, c.last_seq, c.last_activity_at, me.last_read_seq,
                     p.id AS peer_id, p.username AS peer_username,
-                    p.display_name AS peer_display_name, p.role AS peer_role
+                    p.display_name AS peer_display_name, p.role AS peer_role,
+                    p.last_seen_at AS peer_last_seen_at
              FROM members me
              JOIN conversations c ON c.id = me.conversation_id
              LEFT JOIN members pm ON c.kind = 'direct'
@@ -373,6 +400,8 @@ impl Store {
                 last_read_seq: row.try_get("last_read_seq")?,
                 last_activity_at: row.try_get("last_activity_at")?,
                 last_message,
+                peer_presence: None,
+                peer_last_seen_at: row.try_get("peer_last_seen_at")?,
             });
         }
         Ok(list)

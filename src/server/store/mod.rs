@@ -194,6 +194,28 @@ impl Store {
             .rows_affected())
     }
 
+    /// Users whose username or display name contains `query`, except `except`.
+    pub async fn search_users(&self, query: &str, except: &str, limit: i64) -> Result<Vec<User>> {
+        let escaped = query
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        let rows = sqlx::query(
+            "SELECT id, username, display_name, role FROM users
+             WHERE id <> $1 AND blocked_at IS NULL
+               AND (username_normalized LIKE $2 ESCAPE '\\' OR lower(display_name) LIKE $2 ESCAPE '\\')
+             ORDER BY username_normalized LIMIT $3",
+        )
+        .bind(except)
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
     pub async fn users_by_username(&self, usernames: &[&str]) -> Result<Vec<User>> {
         let mut users = Vec::new();
         for name in usernames {

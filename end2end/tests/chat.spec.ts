@@ -1,0 +1,533 @@
+import type { Page } from '@playwright/test';
+import {
+  type NewAccount,
+  SocketWatch,
+  callServerFn,
+  chatWindow,
+  composer,
+  conversationLink,
+  conversations,
+  expect,
+  freshAccount,
+  gotoHydrated,
+  messageInLog,
+  messageLog,
+  openDirectConversation,
+  openDirectViaApi,
+  saveScreenshot,
+  sendMessage,
+  signUp,
+  signUpViaApi,
+  test,
+  typingIndicator,
+  waitForHydration,
+} from '../fixtures';
+
+// Two people, each in their own browser context (own cookies, own WebSocket), talking
+// in a direct conversation. Every test signs up two fresh accounts: tests in one worker
+// share a server and database.
+
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 375, height: 667 };
+
+type Person = { account: NewAccount; page: Page; sockets: SocketWatch };
+
+async function twoPeople(page: Page, newSessionPage: () => Promise<Page>): Promise<[Person, Person]> {
+  const pageB = await newSessionPage();
+  const ann: Person = { account: freshAccount('ann_', 'Ann'), page, sockets: new SocketWatch(page) };
+  const ben: Person = { account: freshAccount('ben_', 'Ben'), page: pageB, sockets: new SocketWatch(pageB) };
+  await Promise.all([signUp(ann.page, ann.account), signUp(ben.page, ben.account)]);
+  return [ann, ben];
+}
+
+/**
+ * Ann opens the direct conversation with Ben (through the server function, so that only
+ * the first test depends on the "New conversation" picker), then both load it by its
+ * address. Returns once both tabs are subscribed to it, i.e. live.
+ */
+async function bothInConversation(ann: Person, ben: Person): Promise<string> {
+  const id = await openDirectViaApi(ann.page.request, ann.page.url(), ben.account);
+  await Promise.all([gotoHydrated(ann.page, `/c/${id}`), gotoHydrated(ben.page, `/c/${id}`)]);
+  await expect(chatWindow(ann.page, ben.account.displayName)).toBeVisible();
+  await expect(chatWindow(ben.page, ann.account.displayName)).toBeVisible();
+  await Promise.all([ann.sockets.waitForSubscribed(id), ben.sockets.waitForSubscribed(id)]);
+  return id;
+}
+
+/** Records every dialog (alert, confirm, ...) a page opens, dismissing it. */
+function recordDialogs(page: Page, into: string[]): void {
+  page.on('dialog', async (dialog) => {
+    into.push(`${dialog.type()}: ${dialog.message()}`);
+    await dialog.dismiss();
+  });
+}
+
+/** Counts the page's POSTs to /api/send_message. */
+function countSends(page: Page): { count: number } {
+  const counter = { count: 0 };
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/send_message') counter.count++;
+  });
+  return counter;
+}
+
+/** Sets a marker in the page's JS realm; it survives anything but a page load. */
+async function markPage(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    (window as unknown as Record<string, unknown>).__natterNoReload = true;
+  });
+}
+
+async function wasNotReloaded(page: Page): Promise<boolean> {
+  return page.evaluate(() => (window as unknown as Record<string, unknown>).__natterNoReload === true);
+}
+
+test('a message sent by one person appears for the other within a second, without reloading', async ({
+  page,
+  newSessionPage,
+}) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  // Ann finds Ben with "New conversation"; Ben has the conversation open.
+  const id = await openDirectConversation(ann.page, ben.account);
+  await expect(conversationLink(ann.page, ben.account.displayName)).toBeVisible();
+  await gotoHydrated(ben.page, `/c/${id}`);
+  await expect(chatWindow(ben.page, ann.account.displayName)).toBeVisible();
+  await Promise.all([ann.sockets.waitForSubscribed(id), ben.sockets.waitForSubscribed(id)]);
+  await markPage(ben.page);
+  await markPage(ann.page);
+
+  const text = 'Hello Ben, this is Ann';
+  await composer(ann.page).fill(text);
+  await composer(ann.page).press('Enter');
+  await expect(messageInLog(ben.page, text)).toBeVisible({ timeout: 1000 });
+  expect(await wasNotReloaded(ben.page), 'Ben’s page was not reloaded').toBe(true);
+  expect(await wasNotReloaded(ann.page), 'Ann’s page was not reloaded').toBe(true);
+
+  // Ann's own copy is confirmed (no longer pending) ...
+  await expect(chatWindow(ann.page, ben.account.displayName).getByText(/^(Sent|Seen)$/)).toBeVisible();
+  await expect(chatWindow(ann.page, ben.account.displayName).getByText('Sending…')).toHaveCount(0);
+  // ... and shown once on each side: the live event and the send's answer are one message.
+  // Give a late duplicate a moment to show up before counting.
+  await ann.page.waitForTimeout(500);
+  await expect(messageInLog(ann.page, text)).toHaveCount(1);
+  await expect(messageInLog(ben.page, text)).toHaveCount(1);
+
+  // And back the other way.
+  const reply = 'Hi Ann, got it';
+  await composer(ben.page).fill(reply);
+  await composer(ben.page).press('Enter');
+  await expect(messageInLog(ann.page, reply)).toBeVisible({ timeout: 1000 });
+  await ann.page.waitForTimeout(500);
+  await expect(messageInLog(ann.page, reply)).toHaveCount(1);
+  await expect(messageInLog(ben.page, reply)).toHaveCount(1);
+});
+
+test('typing shows for the other person and clears after sending', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  await bothInConversation(ann, ben);
+  const indicator = typingIndicator(ben.page, ann.account.displayName);
+  await expect(indicator).toHaveText('');
+
+  await composer(ann.page).pressSequentially('Just a sec');
+  await expect(indicator).toHaveText(`${ann.account.displayName} is typing…`);
+  // Ann sees no indicator for herself.
+  await expect(typingIndicator(ann.page, ben.account.displayName)).toHaveText('');
+
+  await composer(ann.page).press('Enter');
+  await expect(messageInLog(ben.page, 'Just a sec')).toBeVisible();
+  // Well before the 5 s expiry: it went because she sent, not because it timed out.
+  await expect(indicator).toHaveText('', { timeout: 1500 });
+});
+
+test('typing clears when the box is emptied or left, and expires on its own', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  await bothInConversation(ann, ben);
+  const indicator = typingIndicator(ben.page, ann.account.displayName);
+  const typing = `${ann.account.displayName} is typing…`;
+
+  // Emptying the box.
+  await composer(ann.page).pressSequentially('abc');
+  await expect(indicator).toHaveText(typing);
+  await composer(ann.page).press('ControlOrMeta+a');
+  await composer(ann.page).press('Delete');
+  await expect(composer(ann.page)).toHaveValue('');
+  await expect(indicator).toHaveText('', { timeout: 1500 });
+
+  // Leaving the box.
+  await composer(ann.page).pressSequentially('def');
+  await expect(indicator).toHaveText(typing);
+  await composer(ann.page).blur();
+  await expect(indicator).toHaveText('', { timeout: 1500 });
+
+  // Expiry: one typing update and then nothing (she stops, still in the box with text).
+  await composer(ann.page).focus();
+  await composer(ann.page).pressSequentially('g');
+  await expect(indicator).toHaveText(typing);
+  const shownAt = Date.now();
+  await ben.page.waitForTimeout(3000);
+  await expect(indicator, 'still shown 3 s after the last update').toHaveText(typing, { timeout: 100 });
+  await expect(indicator).toHaveText('', { timeout: 4000 });
+  const gone = Date.now() - shownAt;
+  expect(gone, 'the indicator expired about 5 s after the last update').toBeLessThan(7000);
+});
+
+test('the other person’s reading shows as Seen', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  // Ben stays on the start page, conversation not open.
+  const id = await openDirectViaApi(ann.page.request, ann.page.url(), ben.account);
+  await gotoHydrated(ann.page, `/c/${id}`);
+  await ann.sockets.waitForSubscribed(id);
+  await expect(conversationLink(ben.page, ann.account.displayName)).toBeVisible();
+
+  const annWindow = chatWindow(ann.page, ben.account.displayName);
+  await sendMessage(ann.page, 'Did you read the report?');
+  await expect(annWindow.getByText('Sent', { exact: true })).toBeVisible();
+  // Ben has not opened the conversation: it stays "Sent".
+  await ann.page.waitForTimeout(1000);
+  await expect(annWindow.getByText('Sent', { exact: true })).toBeVisible();
+  await expect(annWindow.getByText('Seen', { exact: true })).toHaveCount(0);
+
+  // Ben opens it (by its address: the list's links are the badge test's subject).
+  await gotoHydrated(ben.page, `/c/${id}`);
+  await expect(messageInLog(ben.page, 'Did you read the report?')).toBeVisible();
+
+  await expect(annWindow.getByText('Seen', { exact: true })).toBeVisible();
+  await expect(annWindow.getByText('Sent', { exact: true })).toHaveCount(0);
+});
+
+test('unread badges count up and clear when the conversation is opened', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  const id = await openDirectViaApi(ann.page.request, ann.page.url(), ben.account);
+  await gotoHydrated(ann.page, `/c/${id}`);
+  await ann.sockets.waitForSubscribed(id);
+  // Ben is on the start page with no conversation open; the new conversation reaches his list.
+  await expect(ben.page).toHaveURL('/');
+  const link = conversationLink(ben.page, ann.account.displayName);
+  await expect(link).toBeVisible();
+  await ben.sockets.waitForSubscribed(id);
+  await expect(ben.page).toHaveTitle('Natter');
+
+  await sendMessage(ann.page, 'First of two');
+  await sendMessage(ann.page, 'Second of two');
+
+  const badge = link.getByLabel(/^\d+ unread$/);
+  await expect(link.getByLabel('2 unread', { exact: true })).toBeVisible();
+  await expect(badge).toHaveText('2');
+  await expect(link).toContainText('Second of two');
+  await expect(ben.page).toHaveTitle('(2) Natter');
+  // Ann wrote them: nothing unread for her, and her preview says so.
+  await expect(conversationLink(ann.page, ben.account.displayName)).toContainText('You: Second of two');
+  await expect(conversationLink(ann.page, ben.account.displayName).getByLabel(/unread/)).toHaveCount(0);
+  await expect(ann.page).toHaveTitle('Natter');
+
+  await link.click();
+  await expect(ben.page).toHaveURL(`/c/${id}`);
+  await expect(chatWindow(ben.page, ann.account.displayName)).toBeVisible();
+  await expect(messageInLog(ben.page, 'Second of two')).toBeVisible();
+  // The list is still there, shows this conversation as the current one, without a badge.
+  await expect(link).toBeVisible();
+  await expect(link).toHaveAttribute('aria-current', 'page');
+  await expect(badge).toHaveCount(0);
+  await expect(ben.page).toHaveTitle('Natter');
+
+  // The server remembers it: after a reload it is still read.
+  await gotoHydrated(ben.page, '/');
+  await expect(link).toBeVisible();
+  await expect(link).toContainText('Second of two');
+  await expect(badge).toHaveCount(0);
+  await expect(ben.page).toHaveTitle('Natter');
+});
+
+test('a reload keeps the history', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  const id = await bothInConversation(ann, ben);
+  const lines = ['One from Ann', 'One from Ben', 'Two from Ann', 'Two from Ben'];
+  for (const [i, text] of lines.entries()) {
+    const [from, to] = i % 2 === 0 ? [ann, ben] : [ben, ann];
+    await sendMessage(from.page, text);
+    await expect(messageInLog(to.page, text)).toBeVisible();
+  }
+
+  for (const person of [ann, ben]) {
+    await person.page.reload();
+    await waitForHydration(person.page);
+    await expect(person.page).toHaveURL(`/c/${id}`);
+    for (const text of lines) await expect(messageInLog(person.page, text)).toHaveCount(1);
+    const bodies = await messageLog(person.page).locator('p').filter({ hasText: / from (Ann|Ben)$/ }).allTextContents();
+    expect(bodies, `${person.account.displayName}'s history after a reload, in order`).toEqual(lines);
+  }
+});
+
+test('a 200-message history scrolls back fully', async ({ page, request, baseURL }) => {
+  test.setTimeout(120_000);
+  const ann = freshAccount('ann_', 'Ann');
+  const ben = freshAccount('ben_', 'Ben');
+  await signUpViaApi(page.request, baseURL!, ann);
+  await signUpViaApi(request, baseURL!, ben);
+
+  const id = await openDirectViaApi(page.request, baseURL!, ben);
+
+  const TOTAL = 200;
+  for (let n = 1; n <= TOTAL; n++) {
+    const sent = await callServerFn(page.request, baseURL!, 'send_message', {
+      conversation_id: id,
+      client_msg_id: `bulk-${id.slice(-12)}-${n}`,
+      body: `message ${n}`,
+    });
+    expect(sent.status(), `send of message ${n}`).toBe(200);
+  }
+
+  await gotoHydrated(page, `/c/${id}`);
+  const log = messageLog(page);
+  const bodies = log.getByText(/^message \d+$/);
+  const beginning = log.getByText('This is the beginning of the conversation.', { exact: true });
+  // The first page: the newest 50, scrolled to the newest, with the composer on screen.
+  // The log is the part that scrolls; the page itself does not.
+  await expect(messageInLog(page, 'message 200')).toBeVisible();
+  const sizes = await log.evaluate((el) => ({
+    log: { scrollHeight: el.scrollHeight, clientHeight: el.clientHeight },
+    page: { scrollHeight: document.documentElement.scrollHeight, clientHeight: document.documentElement.clientHeight },
+  }));
+  expect(sizes.log.scrollHeight, `the log scrolls inside itself: ${JSON.stringify(sizes)}`).toBeGreaterThan(
+    sizes.log.clientHeight,
+  );
+  expect(sizes.page.scrollHeight, `the page does not scroll: ${JSON.stringify(sizes)}`).toBeLessThanOrEqual(
+    sizes.page.clientHeight,
+  );
+  await expect(messageInLog(page, 'message 200')).toBeInViewport();
+  await expect(composer(page)).toBeInViewport();
+  await expect(bodies).toHaveCount(50);
+  await expect(messageInLog(page, 'message 151')).toHaveCount(1);
+  await expect(messageInLog(page, 'message 150')).toHaveCount(0);
+  await expect(beginning).toHaveCount(0);
+
+  // Scroll to the top again and again, as a person would, until the beginning shows.
+  await expect(async () => {
+    await log.evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await expect(beginning).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 60_000 });
+
+  await expect(messageInLog(page, 'message 1')).toBeVisible();
+  await expect(messageInLog(page, 'message 1')).toBeInViewport();
+  await expect(bodies).toHaveCount(TOTAL);
+  const texts = await bodies.allTextContents();
+  expect(texts).toEqual(Array.from({ length: TOTAL }, (_, i) => `message ${i + 1}`));
+});
+
+test('markup in a message shows as text', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  const dialogs: string[] = [];
+  recordDialogs(ann.page, dialogs);
+  recordDialogs(ben.page, dialogs);
+  await bothInConversation(ann, ben);
+
+  const markup = '<img src=x onerror=alert(1)>';
+  const bold = '<b>not bold</b> & <script>alert(2)</script>';
+  await sendMessage(ann.page, markup);
+  await sendMessage(ann.page, bold);
+
+  for (const person of [ann, ben]) {
+    await expect(messageInLog(person.page, markup)).toBeVisible();
+    await expect(messageInLog(person.page, bold)).toBeVisible();
+    await expect(messageLog(person.page).locator('img, b, script')).toHaveCount(0);
+  }
+  // Ben's list preview of the newest message is text too.
+  await expect(conversationLink(ben.page, ann.account.displayName)).toContainText(bold);
+  await expect(conversations(ben.page).locator('img, b, script')).toHaveCount(0);
+
+  // And after a fresh load.
+  await ben.page.reload();
+  await waitForHydration(ben.page);
+  await expect(messageInLog(ben.page, markup)).toBeVisible();
+  await expect(messageLog(ben.page).locator('img, b, script')).toHaveCount(0);
+
+  // An onerror handler would have fired by now.
+  await ben.page.waitForTimeout(500);
+  expect(dialogs, 'dialogs opened by message content').toEqual([]);
+});
+
+test('empty and over-long messages are refused with a message and keep the text', async ({
+  page,
+  newSessionPage,
+  baseURL,
+}) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  const id = await bothInConversation(ann, ben);
+  const sends = countSends(ann.page);
+  const box = composer(ann.page);
+  const annWindow = chatWindow(ann.page, ben.account.displayName);
+  const EMPTY = 'A message cannot be empty.';
+
+  // Whitespace only, with Enter.
+  await box.fill('   ');
+  await box.press('Enter');
+  await expect(annWindow.getByText(EMPTY, { exact: true })).toBeVisible();
+  await expect(box).toHaveAttribute('aria-invalid', 'true');
+  await expect(box).toHaveAccessibleDescription(EMPTY);
+  await expect(box).toHaveValue('   ');
+
+  // Nothing at all, with the Send button.
+  await box.fill('');
+  await annWindow.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(annWindow.getByText(EMPTY, { exact: true })).toBeVisible();
+
+  // One character over the limit.
+  const tooLong = 'x'.repeat(4001);
+  await box.fill(tooLong);
+  await expect(annWindow.getByText(EMPTY, { exact: true })).toHaveCount(0);
+  await box.press('Enter');
+  const LONG = 'A message can have at most 4000 characters; this one has 4001.';
+  await expect(annWindow.getByText(LONG, { exact: true })).toBeVisible();
+  await expect(box).toHaveAttribute('aria-invalid', 'true');
+  await expect(box).toHaveValue(tooLong);
+
+  // None of it was sent: not asked for, not stored, not shown.
+  await ann.page.waitForTimeout(300);
+  expect(sends.count, 'POSTs to /api/send_message').toBe(0);
+  const stored = await callServerFn(ann.page.request, baseURL!, 'messages', { conversation_id: id });
+  expect(stored.status()).toBe(200);
+  expect(await stored.json()).toEqual([]);
+  await expect(messageLog(ann.page).getByText(/^x+$/)).toHaveCount(0);
+  await expect(messageLog(ben.page).getByText(/^x+$/)).toHaveCount(0);
+
+  // Exactly at the limit it goes, and the error goes away.
+  const atLimit = 'y'.repeat(4000);
+  await box.fill(atLimit);
+  await expect(annWindow.getByText(LONG, { exact: true })).toHaveCount(0);
+  await box.press('Enter');
+  await expect(messageInLog(ben.page, atLimit)).toBeVisible();
+  await expect(box).toHaveValue('');
+  await expect(box).not.toHaveAttribute('aria-invalid', 'true');
+  expect(sends.count).toBe(1);
+});
+
+test('Shift+Enter makes a new line and Enter sends', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  await bothInConversation(ann, ben);
+  const sends = countSends(ann.page);
+  const box = composer(ann.page);
+
+  await box.pressSequentially('line one');
+  await box.press('Shift+Enter');
+  await box.pressSequentially('line two');
+  await expect(box).toHaveValue('line one\nline two');
+  expect(sends.count, 'Shift+Enter did not send').toBe(0);
+
+  await box.press('Enter');
+  await expect(box).toHaveValue('');
+  const received = messageInLog(ben.page, 'line one line two');
+  await expect(received).toBeVisible();
+  // Two lines on screen, not one run together.
+  expect(await received.evaluate((el) => (el as HTMLElement).innerText)).toBe('line one\nline two');
+  await expect(messageInLog(ann.page, 'line one line two')).toHaveCount(1);
+  expect(sends.count).toBe(1);
+});
+
+test('a retried send creates one message', async ({ page, request, baseURL }) => {
+  const ann = freshAccount('ann_', 'Ann');
+  const ben = freshAccount('ben_', 'Ben');
+  await signUpViaApi(page.request, baseURL!, ann);
+  await signUpViaApi(request, baseURL!, ben);
+  const id = await openDirectViaApi(page.request, baseURL!, ben);
+
+  const form = { conversation_id: id, client_msg_id: `retry-${id.slice(-8)}-1`, body: 'Sent twice, stored once' };
+  const first = await callServerFn(page.request, baseURL!, 'send_message', form);
+  expect(first.status()).toBe(200);
+  const second = await callServerFn(page.request, baseURL!, 'send_message', form);
+  expect(second.status()).toBe(200);
+  type Message = { id: string; seq: number; body: string; client_msg_id: string };
+  const a = (await first.json()) as Message;
+  const b = (await second.json()) as Message;
+  expect(b.id).toBe(a.id);
+  expect(b.seq).toBe(a.seq);
+  expect(a.body).toBe(form.body);
+
+  const listed = await callServerFn(page.request, baseURL!, 'messages', { conversation_id: id });
+  expect(listed.status()).toBe(200);
+  const messages = (await listed.json()) as Message[];
+  expect(messages.map((m) => [m.id, m.seq, m.body])).toEqual([[a.id, a.seq, form.body]]);
+
+  // A new send after it gets the next seq: the retry did not use one up.
+  const next = await callServerFn(page.request, baseURL!, 'send_message', {
+    ...form,
+    client_msg_id: `retry-${id.slice(-8)}-2`,
+    body: 'The next one',
+  });
+  expect(((await next.json()) as Message).seq).toBe(a.seq + 1);
+
+  // The app shows it once.
+  await gotoHydrated(page, `/c/${id}`);
+  await expect(messageInLog(page, form.body)).toHaveCount(1);
+  await expect(messageInLog(page, 'The next one')).toBeVisible();
+});
+
+test('a failed send shows Not sent, and Retry delivers it once', async ({
+  page,
+  newSessionPage,
+  allowConsoleErrors,
+}) => {
+  // The aborted request is logged by the browser.
+  allowConsoleErrors(/net::ERR_FAILED/);
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  await bothInConversation(ann, ben);
+  const annWindow = chatWindow(ann.page, ben.account.displayName);
+
+  // The network drops the send before it reaches the server.
+  await ann.page.route('**/api/send_message', (route) => route.abort('failed'));
+  await composer(ann.page).fill('Through the tunnel');
+  await composer(ann.page).press('Enter');
+  await expect(annWindow.getByText(/^Not sent: /)).toBeVisible();
+  const retry = annWindow.getByRole('button', { name: 'Retry', exact: true });
+  await expect(retry).toBeVisible();
+  await expect(messageInLog(ann.page, 'Through the tunnel')).toHaveCount(1);
+  await expect(messageInLog(ben.page, 'Through the tunnel')).toHaveCount(0);
+
+  await ann.page.unroute('**/api/send_message');
+  await retry.click();
+  await expect(messageInLog(ben.page, 'Through the tunnel')).toBeVisible();
+  await expect(annWindow.getByText(/^Not sent: /)).toHaveCount(0);
+  await expect(annWindow.getByText(/^(Sent|Seen)$/)).toBeVisible();
+  await ann.page.waitForTimeout(500);
+  await expect(messageInLog(ann.page, 'Through the tunnel')).toHaveCount(1);
+  await expect(messageInLog(ben.page, 'Through the tunnel')).toHaveCount(1);
+});
+
+test('a conversation looks right on a desktop, in dark mode and on a phone', async ({ page, newSessionPage }) => {
+  await page.setViewportSize(DESKTOP);
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  const id = await bothInConversation(ann, ben);
+  const lines: [Person, string][] = [
+    [ann, 'Hi Ben! Are we still on for lunch tomorrow?'],
+    [ben, 'Yes! 12:30 at the usual place?'],
+    [ann, 'Perfect.\nI will bring the slides for the review afterwards.'],
+    [ben, 'Great, see you then!'],
+  ];
+  for (const [from, text] of lines) {
+    const to = from === ann ? ben : ann;
+    await sendMessage(from.page, text);
+    await expect(messageInLog(to.page, text.replace('\n', ' '))).toBeVisible();
+  }
+  // Both had the conversation open throughout: each one's last message shows as seen.
+  await expect(chatWindow(ann.page, ben.account.displayName).getByText('Seen', { exact: true })).toBeVisible();
+  await expect(chatWindow(ben.page, ann.account.displayName).getByText('Seen', { exact: true })).toBeVisible();
+
+  await ann.page.emulateMedia({ colorScheme: 'light' });
+  await saveScreenshot(ann.page, 'chat-light.png');
+  await ann.page.emulateMedia({ colorScheme: 'dark' });
+  await saveScreenshot(ann.page, 'chat-dark.png');
+
+  // Ben opens the conversation on a phone.
+  await ben.page.setViewportSize(PHONE);
+  await gotoHydrated(ben.page, `/c/${id}`);
+  await expect(chatWindow(ben.page, ann.account.displayName)).toBeVisible();
+  await expect(messageInLog(ben.page, 'Great, see you then!')).toBeVisible();
+  await saveScreenshot(ben.page, 'chat-phone.png');
+  // On a phone the conversation takes the screen: newest message and composer in view,
+  // nothing to scroll sideways.
+  await expect(composer(ben.page)).toBeInViewport();
+  await expect(messageInLog(ben.page, 'Great, see you then!')).toBeInViewport();
+  const width = await ben.page.evaluate(() => document.documentElement.scrollWidth);
+  expect(width, 'document width on a 375 px screen').toBeLessThanOrEqual(PHONE.width);
+});

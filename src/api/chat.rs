@@ -1,0 +1,222 @@
+//! Conversations and messages. Membership is checked by the store inside each query.
+
+use crate::error::AppError;
+use crate::model::{ConversationSummary, Member, Message, User};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {
+    super::support::{answer, request_headers},
+    crate::model::{check_client_msg_id, parse_message_body, MESSAGE_MAX_CHARS},
+    crate::protocol::{Event, Topic},
+    crate::server::{auth, internal, now_ms, store::StoreError, AppState},
+};
+
+/// How many messages one page of history holds.
+pub const PAGE_SIZE: i64 = 50;
+
+#[cfg(feature = "ssr")]
+async fn signed_in() -> Result<(AppState, User), AppError> {
+    let state = AppState::current()?;
+    match auth::user_from_headers(&state.store, &request_headers()).await? {
+        Some(user) => Ok((state, user)),
+        None => Err(AppError::Unauthorized),
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn store_error(context: &str, e: StoreError) -> AppError {
+    match e {
+        StoreError::NotMember => AppError::Forbidden,
+        StoreError::NoSuchUser => AppError::NotFound,
+        StoreError::ClientMsgIdReused => {
+            AppError::invalid("client_msg_id", "That message id was already used.")
+        }
+        other => internal(context, other),
+    }
+}
+
+#[server(endpoint = "conversations")]
+pub async fn list_conversations() -> Result<Vec<ConversationSummary>, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            let mut list = state
+                .store
+                .conversations_of(&me.id)
+                .await
+                .map_err(|e| store_error("listing conversations", e))?;
+            for c in &mut list {
+                if let Some(peer) = &c.peer {
+                    c.peer_presence = Some(state.presence.state_of(&peer.id));
+                }
+            }
+            Ok(list)
+        }
+        .await,
+    )
+}
+
+/// People to start a conversation with, by username or display name.
+#[server(endpoint = "search_users")]
+pub async fn search_users(query: String) -> Result<Vec<User>, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            let query: String = query.trim().chars().take(64).collect();
+            state
+                .store
+                .search_users(&query, &me.id, 20)
+                .await
+                .map_err(|e| store_error("searching users", e))
+        }
+        .await,
+    )
+}
+
+/// The direct conversation with `user_id`, created on first use.
+#[server(endpoint = "open_direct")]
+pub async fn open_direct(user_id: String) -> Result<String, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            if user_id == me.id {
+                return Err(AppError::invalid(
+                    "user_id",
+                    "Pick someone else to talk to.",
+                ));
+            }
+            let id = state
+                .store
+                .open_direct(&me.id, &user_id, now_ms())
+                .await
+                .map_err(|e| store_error("opening a conversation", e))?;
+            for user in [&me.id, &user_id] {
+                state
+                    .hub
+                    .publish(&Topic::User(user.clone()), Event::ConversationsChanged);
+            }
+            Ok(id)
+        }
+        .await,
+    )
+}
+
+/// The send path: who asks -> may they (membership, in the store's transaction) -> valid
+/// -> persist (idempotent on `client_msg_id`) -> only after commit, publish.
+#[server(endpoint = "send_message")]
+pub async fn send_message(
+    conversation_id: String,
+    client_msg_id: String,
+    body: String,
+) -> Result<Message, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            check_client_msg_id(&client_msg_id)?;
+            let body = parse_message_body(&body, MESSAGE_MAX_CHARS)?;
+            let sent = state
+                .store
+                .send_message(&conversation_id, &me.id, &client_msg_id, &body, now_ms())
+                .await
+                .map_err(|e| store_error("sending a message", e))?;
+            if sent.created {
+                state.hub.publish(
+                    &Topic::Conversation(conversation_id),
+                    Event::MessageCreated {
+                        message: sent.message.clone(),
+                    },
+                );
+            }
+            Ok(sent.message)
+        }
+        .await,
+    )
+}
+
+/// A page of history: the newest messages before `before_seq` (or the newest of all).
+#[server(endpoint = "messages")]
+pub async fn load_messages(
+    conversation_id: String,
+    before_seq: Option<i64>,
+) -> Result<Vec<Message>, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            state
+                .store
+                .messages_before(
+                    &conversation_id,
+                    &me.id,
+                    before_seq.unwrap_or(i64::MAX),
+                    PAGE_SIZE,
+                )
+                .await
+                .map_err(|e| store_error("loading messages", e))
+        }
+        .await,
+    )
+}
+
+/// What a client missed: messages after `after_seq`, oldest first, a page at a time.
+#[server(endpoint = "messages_after")]
+pub async fn messages_after(
+    conversation_id: String,
+    after_seq: i64,
+) -> Result<Vec<Message>, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            state
+                .store
+                .messages_after(&conversation_id, &me.id, after_seq, PAGE_SIZE)
+                .await
+                .map_err(|e| store_error("loading missed messages", e))
+        }
+        .await,
+    )
+}
+
+/// Marks the conversation read up to `seq`; other members and the user's other tabs hear.
+#[server(endpoint = "mark_read")]
+pub async fn mark_read(conversation_id: String, seq: i64) -> Result<i64, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            let mark = state
+                .store
+                .mark_read(&conversation_id, &me.id, seq)
+                .await
+                .map_err(|e| store_error("marking read", e))?;
+            state.hub.publish(
+                &Topic::Conversation(conversation_id.clone()),
+                Event::ReadMarked {
+                    conversation_id,
+                    user_id: me.id.clone(),
+                    seq: mark,
+                },
+            );
+            state
+                .hub
+                .publish(&Topic::User(me.id), Event::ConversationsChanged);
+            Ok(mark)
+        }
+        .await,
+    )
+}
+
+/// The members of a conversation, for members only.
+#[server(endpoint = "members")]
+pub async fn conversation_members(conversation_id: String) -> Result<Vec<Member>, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            state
+                .store
+                .members(&conversation_id, &me.id)
+                .await
+                .map_err(|e| store_error("listing members", e))
+        }
+        .await,
+    )
+}

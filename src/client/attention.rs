@@ -1,0 +1,39 @@
+//! Getting the user's attention: a short sound for a message in a conversation that is
+//! not on screen, and a desktop notification when the tab is hidden (if allowed).
+
+use crate::model::Message;
+use crate::ui::chat_state::Chat;
+use leptos::prelude::*;
+use web_sys::{HtmlAudioElement, Notification, NotificationOptions, NotificationPermission};
+
+pub fn message_arrived(chat: Chat, message: &Message) {
+    let hidden = document().hidden();
+    let on_screen =
+        !hidden && chat.open.get_untracked().as_deref() == Some(&message.conversation_id);
+    if on_screen {
+        return;
+    }
+    if let Ok(audio) = HtmlAudioElement::new_with_src("/sounds/message.wav") {
+        // Browsers refuse sound before the user has interacted with the page; that is fine.
+        let _ = audio.play();
+    }
+    if hidden && Notification::permission() == NotificationPermission::Granted {
+        let title = chat.conversations.with_untracked(|l| {
+            l.as_ref()
+                .and_then(|l| l.iter().find(|c| c.id == message.conversation_id))
+                .map(|c| c.title.clone())
+                .unwrap_or_else(|| "Natter".to_string())
+        });
+        let options = NotificationOptions::new();
+        options.set_body(&message.body.chars().take(140).collect::<String>());
+        options.set_tag(&message.conversation_id);
+        let _ = Notification::new_with_options(&title, &options);
+    }
+}
+
+/// Asks for permission to show desktop notifications (from a click: browsers require it).
+pub fn ask_permission() {
+    if Notification::permission() == NotificationPermission::Default {
+        let _ = Notification::request_permission();
+    }
+}

@@ -1,0 +1,262 @@
+//! The tab's one WebSocket. Keeps [`Chat`] live: subscribes to every conversation in the
+//! list, applies events, and after a reconnect fetches by seq what it missed before it
+//! shows live events again. Reconnects with exponential backoff and jitter.
+
+use crate::api::chat::{list_conversations, messages_after};
+use crate::protocol::{ClientFrame, Event, PresenceState, ServerFrame, Topic, CLOSE_SESSION_ENDED};
+use crate::ui::chat_state::{now_ms, Chat, ConnectionStatus, Typist};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+/// How long a typing indicator lasts without a refresh.
+pub const TYPING_TTL_MS: f64 = 5000.0;
+
+thread_local! {
+    static SOCKET: RefCell<Option<WebSocket>> = const { RefCell::new(None) };
+    static SUBSCRIBED: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
+    static ATTEMPT: Cell<u32> = const { Cell::new(0) };
+    static STARTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Sends a frame if the socket is open; typing and presence are best-effort by design.
+pub fn send(frame: &ClientFrame) {
+    let Ok(text) = serde_json::to_string(frame) else {
+        return;
+    };
+    SOCKET.with(|s| {
+        if let Some(ws) = s.borrow().as_ref() {
+            if ws.ready_state() == WebSocket::OPEN {
+                let _ = ws.send_with_str(&text);
+            }
+        }
+    });
+}
+
+/// Starts the connection once per page, and keeps the subscriptions in step with the list.
+pub fn start(chat: Chat) {
+    if STARTED.with(|s| s.replace(true)) {
+        return;
+    }
+    reload_list(chat);
+    connect(chat);
+    // Subscribe to every listed conversation (again after each reconnect).
+    Effect::new(move |_| {
+        let open = chat.status.get() == ConnectionStatus::Open;
+        let ids: Vec<String> = chat.conversations.with(|l| {
+            l.as_ref()
+                .map(|l| l.iter().map(|c| c.id.clone()).collect())
+                .unwrap_or_default()
+        });
+        if !open {
+            return;
+        }
+        for id in ids {
+            let new = SUBSCRIBED.with(|s| s.borrow_mut().insert(id.clone()));
+            if new {
+                send(&ClientFrame::Subscribe {
+                    topic: Topic::Conversation(id.clone()),
+                });
+                catch_up(chat, id);
+            }
+        }
+    });
+    // Away while the tab is hidden; online again when it is seen.
+    let _ = window_event_listener(leptos::ev::visibilitychange, move |_| {
+        let state = if document().hidden() {
+            PresenceState::Away
+        } else {
+            PresenceState::Online
+        };
+        send(&ClientFrame::Presence { state });
+    });
+    // Typing indicators expire on their own.
+    let _ = set_interval_with_handle(
+        move || {
+            let now = now_ms();
+            let stale = chat
+                .typing
+                .with_untracked(|t| t.values().flatten().any(|x| x.until_ms <= now));
+            if stale {
+                chat.typing.update(|t| {
+                    for list in t.values_mut() {
+                        list.retain(|x| x.until_ms > now);
+                    }
+                });
+            }
+        },
+        std::time::Duration::from_millis(500),
+    );
+}
+
+pub fn reload_list(chat: Chat) {
+    spawn_local(async move {
+        if let Ok(list) = list_conversations().await {
+            chat.note_list_presence(&list);
+            chat.conversations.set(Some(list));
+        }
+    });
+}
+
+/// Fetches what this tab missed in a conversation it holds messages of, page by page.
+pub fn catch_up(chat: Chat, conversation_id: String) {
+    let Some(mut after) = chat.last_seq(&conversation_id) else {
+        return;
+    };
+    spawn_local(async move {
+        loop {
+            match messages_after(conversation_id.clone(), after).await {
+                Ok(page) if !page.is_empty() => {
+                    after = page.last().map(|m| m.seq).unwrap_or(after);
+                    let full = page.len() as i64 >= crate::api::chat::PAGE_SIZE;
+                    for m in &page {
+                        chat.note_message(m);
+                    }
+                    chat.add_messages(&conversation_id, page);
+                    if !full {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+    });
+}
+
+fn socket_url() -> Option<String> {
+    let location = window().location();
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    Some(format!("{scheme}://{}/ws", location.host().ok()?))
+}
+
+fn connect(chat: Chat) {
+    let Some(url) = socket_url() else { return };
+    let ws = match WebSocket::new(&url) {
+        Ok(ws) => ws,
+        Err(_) => return schedule_reconnect(chat),
+    };
+
+    let on_open = Closure::<dyn FnMut()>::new(move || {
+        ATTEMPT.with(|a| a.set(0));
+        SUBSCRIBED.with(|s| s.borrow_mut().clear());
+        // The list may have changed while we were away.
+        reload_list(chat);
+        chat.status.set(ConnectionStatus::Open);
+    });
+    ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    on_open.forget();
+
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        if let Some(text) = e.data().as_string() {
+            if let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) {
+                apply(chat, frame);
+            }
+        }
+    });
+    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+
+    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
+        SOCKET.with(|s| s.borrow_mut().take());
+        if e.code() == CLOSE_SESSION_ENDED {
+            crate::pages::go_to("/login");
+            return;
+        }
+        chat.status.set(ConnectionStatus::Reconnecting);
+        schedule_reconnect(chat);
+    });
+    ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    on_close.forget();
+
+    SOCKET.with(|s| *s.borrow_mut() = Some(ws));
+}
+
+/// 0.5 s, 1 s, 2 s, ... up to 30 s, each times a random 0.5 to 1.5 so that a server
+/// restart is not met by every client at the same instant.
+fn schedule_reconnect(chat: Chat) {
+    let attempt = ATTEMPT.with(|a| {
+        let n = a.get();
+        a.set(n.saturating_add(1));
+        n
+    });
+    let base = (500.0 * 2f64.powi(attempt.min(6) as i32)).min(30_000.0);
+    let delay = base * (0.5 + js_sys::Math::random());
+    set_timeout(
+        move || connect(chat),
+        std::time::Duration::from_millis(delay as u64),
+    );
+}
+
+fn apply(chat: Chat, frame: ServerFrame) {
+    let ServerFrame::Event { event, .. } = frame else {
+        return;
+    };
+    match event {
+        Event::MessageCreated { message } => {
+            let id = message.conversation_id.clone();
+            let known = chat
+                .conversations
+                .with_untracked(|l| l.as_ref().is_some_and(|l| l.iter().any(|c| c.id == id)));
+            if !known {
+                reload_list(chat);
+            }
+            let mine = message.sender_id == chat.me.get_untracked().id;
+            if !mine {
+                super::attention::message_arrived(chat, &message);
+                chat.typing.update(|t| {
+                    if let Some(list) = t.get_mut(&id) {
+                        list.retain(|x| x.user_id != message.sender_id);
+                    }
+                });
+            }
+            chat.note_message(&message);
+            // Only conversations this tab holds history of keep messages; a gap means
+            // something was missed: fetch it rather than show a hole.
+            if let Some(last) = chat.last_seq(&id) {
+                if message.seq > last + 1 {
+                    catch_up(chat, id);
+                } else {
+                    chat.add_messages(&id, vec![message]);
+                }
+            }
+        }
+        Event::ReadMarked {
+            conversation_id,
+            user_id,
+            seq,
+        } => chat.note_read(&conversation_id, &user_id, seq),
+        Event::Typing {
+            conversation_id,
+            user_id,
+            display_name,
+            active,
+        } => chat.typing.update(|t| {
+            let list = t.entry(conversation_id).or_default();
+            list.retain(|x| x.user_id != user_id);
+            if active {
+                list.push(Typist {
+                    user_id,
+                    display_name,
+                    until_ms: now_ms() + TYPING_TTL_MS,
+                });
+            }
+        }),
+        Event::ConversationsChanged => reload_list(chat),
+        Event::Presence {
+            user_id,
+            state,
+            last_seen_at,
+        } => chat.presence.update(|p| {
+            let last = last_seen_at.or_else(|| p.get(&user_id).and_then(|x| x.1));
+            p.insert(user_id, (state, last));
+        }),
+    }
+}

@@ -1,0 +1,259 @@
+//! The realtime wire protocol: JSON frames over the WebSocket at `/ws`, defined once for
+//! both builds.
+//!
+//! Persistent events (new messages, read marks) carry the conversation `seq` so a client
+//! can notice a gap and fetch what it missed; ephemeral ones (typing, presence) carry none
+//! and are never replayed.
+
+use crate::model::Message;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Largest frame either side accepts.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Close code: the server is going away; reconnect.
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code: the client did not read fast enough; reconnect and recover by seq.
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code: the session ended (logout, block); do not reconnect.
+pub const CLOSE_SESSION_ENDED: u16 = 4001;
+
+/// What a subscription is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Topic {
+    /// Members only.
+    Conversation(String),
+    /// That user only.
+    User(String),
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Topic::Conversation(id) => write!(f, "conversation:{id}"),
+            Topic::User(id) => write!(f, "user:{id}"),
+        }
+    }
+}
+
+impl From<Topic> for String {
+    fn from(t: Topic) -> String {
+        t.to_string()
+    }
+}
+
+impl TryFrom<String> for Topic {
+    type Error = String;
+    fn try_from(s: String) -> Result<Topic, String> {
+        let valid_id = |id: &str| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        match s.split_once(':') {
+            Some(("conversation", id)) if valid_id(id) => Ok(Topic::Conversation(id.to_string())),
+            Some(("user", id)) if valid_id(id) => Ok(Topic::User(id.to_string())),
+            _ => Err(format!("unknown topic {s:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PresenceState {
+    Online,
+    Away,
+    Offline,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    Subscribe {
+        topic: Topic,
+    },
+    Unsubscribe {
+        topic: Topic,
+    },
+    Typing {
+        conversation_id: String,
+        active: bool,
+    },
+    Presence {
+        state: PresenceState,
+    },
+    Ping,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Hello {
+        user_id: String,
+    },
+    Subscribed {
+        topic: Topic,
+    },
+    Event {
+        topic: Topic,
+        event: Event,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+    /// History of the topic cannot be resumed from what the client holds: reload it.
+    Reset {
+        topic: Topic,
+    },
+    Pong,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    MessageCreated {
+        message: Message,
+    },
+    ReadMarked {
+        conversation_id: String,
+        user_id: String,
+        seq: i64,
+    },
+    Typing {
+        conversation_id: String,
+        user_id: String,
+        display_name: String,
+        active: bool,
+    },
+    Presence {
+        user_id: String,
+        state: PresenceState,
+        last_seen_at: Option<i64>,
+    },
+    /// Something in the user's conversation list changed (a new conversation, say).
+    ConversationsChanged,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadFrame,
+    Forbidden,
+    RateLimited,
+    Internal,
+}
+
+impl ClientFrame {
+    /// Decodes a text frame; anything malformed, unknown or oversized is an error.
+    pub fn decode(text: &str) -> Result<ClientFrame, String> {
+        if text.len() > MAX_FRAME_BYTES {
+            return Err("frame too large".into());
+        }
+        serde_json::from_str(text).map_err(|e| format!("malformed frame: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MessageKind;
+
+    fn round_trip<T>(value: &T) -> T
+    where
+        T: Serialize + for<'de> Deserialize<'de>,
+    {
+        serde_json::from_str(&serde_json::to_string(value).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn client_frames_round_trip() {
+        let frames = [
+            ClientFrame::Subscribe {
+                topic: Topic::Conversation("0193-ab".into()),
+            },
+            ClientFrame::Unsubscribe {
+                topic: Topic::User("u-1".into()),
+            },
+            ClientFrame::Typing {
+                conversation_id: "c".into(),
+                active: true,
+            },
+            ClientFrame::Presence {
+                state: PresenceState::Away,
+            },
+            ClientFrame::Ping,
+        ];
+        for f in frames {
+            assert_eq!(round_trip(&f), f);
+        }
+    }
+
+    #[test]
+    fn server_frames_round_trip() {
+        let message = Message {
+            id: "m".into(),
+            conversation_id: "c".into(),
+            seq: 7,
+            sender_id: "u".into(),
+            client_msg_id: "x-1".into(),
+            kind: MessageKind::Text,
+            body: "<img src=x onerror=alert(1)>".into(),
+            created_at: 1,
+        };
+        let frames = [
+            ServerFrame::Hello {
+                user_id: "u".into(),
+            },
+            ServerFrame::Event {
+                topic: Topic::Conversation("c".into()),
+                event: Event::MessageCreated { message },
+            },
+            ServerFrame::Event {
+                topic: Topic::User("u".into()),
+                event: Event::Presence {
+                    user_id: "u".into(),
+                    state: PresenceState::Offline,
+                    last_seen_at: Some(5),
+                },
+            },
+            ServerFrame::Error {
+                code: ErrorCode::Forbidden,
+                message: "no".into(),
+            },
+            ServerFrame::Reset {
+                topic: Topic::Conversation("c".into()),
+            },
+            ServerFrame::Pong,
+        ];
+        for f in frames {
+            assert_eq!(round_trip(&f), f);
+        }
+    }
+
+    #[test]
+    fn a_topic_is_a_plain_string_on_the_wire() {
+        let json = serde_json::to_string(&Topic::Conversation("abc".into())).unwrap();
+        assert_eq!(json, "\"conversation:abc\"");
+    }
+
+    #[test]
+    fn malformed_unknown_and_oversized_frames_are_refused() {
+        assert!(ClientFrame::decode("{").is_err());
+        assert!(ClientFrame::decode(r#"{"type":"launch_missiles"}"#).is_err());
+        assert!(ClientFrame::decode(r#"{"type":"subscribe","topic":"admin:all"}"#).is_err());
+        assert!(ClientFrame::decode(r#"{"type":"subscribe","topic":"conversation:a b"}"#).is_err());
+        let deep = "[".repeat(10_000);
+        assert!(ClientFrame::decode(&deep).is_err());
+        let big = format!(
+            r#"{{"type":"ping","pad":"{}"}}"#,
+            "x".repeat(MAX_FRAME_BYTES)
+        );
+        assert!(ClientFrame::decode(&big).is_err());
+        assert_eq!(
+            ClientFrame::decode(r#"{"type":"ping"}"#).unwrap(),
+            ClientFrame::Ping
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! Subscriptions and fan-out. `Hub::publish` serialises an event once and offers it to
+//! every subscriber's bounded queue without waiting: a subscriber whose queue is full is
+//! told to close (it recovers by seq when it reconnects), so one slow client never slows
+//! the others. In-process today; the bus that feeds several instances sits in front of it.
+
+use crate::protocol::{Event, ServerFrame, Topic};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, Notify};
+
+/// How many frames may wait for one connection before it counts as too slow.
+pub const QUEUE_FRAMES: usize = 256;
+
+pub type ConnId = u64;
+
+/// The server's side of one WebSocket connection.
+#[derive(Clone)]
+pub struct Connection {
+    pub id: ConnId,
+    pub user_id: String,
+    tx: mpsc::Sender<Arc<str>>,
+    /// Notified when the connection must close because it could not keep up.
+    pub too_slow: Arc<Notify>,
+}
+
+impl Connection {
+    /// Queues a frame; false when the queue is full (and the connection is told to close).
+    pub fn offer(&self, frame: Arc<str>) -> bool {
+        match self.tx.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.too_slow.notify_one();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    pub fn send(&self, frame: &ServerFrame) -> bool {
+        match serde_json::to_string(frame) {
+            Ok(text) => self.offer(Arc::from(text)),
+            Err(e) => {
+                tracing::error!("cannot encode a frame: {e}");
+                false
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Hub {
+    next_id: AtomicU64,
+    topics: Mutex<HashMap<Topic, HashMap<ConnId, Connection>>>,
+    connections: Mutex<HashMap<ConnId, Connection>>,
+}
+
+impl Hub {
+    /// Registers a new connection and returns it with the receiving end of its queue.
+    pub fn connect(&self, user_id: &str) -> (Connection, mpsc::Receiver<Arc<str>>) {
+        let (tx, rx) = mpsc::channel(QUEUE_FRAMES);
+        let conn = Connection {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            user_id: user_id.to_string(),
+            tx,
+            too_slow: Arc::new(Notify::new()),
+        };
+        self.lock_connections().insert(conn.id, conn.clone());
+        (conn, rx)
+    }
+
+    pub fn disconnect(&self, id: ConnId) {
+        self.lock_connections().remove(&id);
+        let mut topics = self.lock_topics();
+        topics.retain(|_, subs| {
+            subs.remove(&id);
+            !subs.is_empty()
+        });
+    }
+
+    pub fn subscribe(&self, topic: Topic, conn: &Connection) {
+        self.lock_topics()
+            .entry(topic)
+            .or_default()
+            .insert(conn.id, conn.clone());
+    }
+
+    pub fn unsubscribe(&self, topic: &Topic, id: ConnId) {
+        let mut topics = self.lock_topics();
+        if let Some(subs) = topics.get_mut(topic) {
+            subs.remove(&id);
+            if subs.is_empty() {
+                topics.remove(topic);
+            }
+        }
+    }
+
+    /// Sends an event to every subscriber of the topic; returns how many got it queued.
+    pub fn publish(&self, topic: &Topic, event: Event) -> usize {
+        self.publish_except(topic, event, None)
+    }
+
+    /// Like `publish`, skipping one connection (the one the event came from).
+    pub fn publish_except(&self, topic: &Topic, event: Event, skip: Option<ConnId>) -> usize {
+        let subscribers: Vec<Connection> = match self.lock_topics().get(topic) {
+            Some(subs) => subs.values().cloned().collect(),
+            None => return 0,
+        };
+        let frame = ServerFrame::Event {
+            topic: topic.clone(),
+            event,
+        };
+        let text: Arc<str> = match serde_json::to_string(&frame) {
+            Ok(t) => Arc::from(t),
+            Err(e) => {
+                tracing::error!("cannot encode an event: {e}");
+                return 0;
+            }
+        };
+        subscribers
+            .iter()
+            .filter(|c| Some(c.id) != skip)
+            .filter(|c| c.offer(text.clone()))
+            .count()
+    }
+
+    /// Every open connection of a user (to close them on logout, for example).
+    pub fn connections_of(&self, user_id: &str) -> Vec<Connection> {
+        self.lock_connections()
+            .values()
+            .filter(|c| c.user_id == user_id)
+            .cloned()
+            .collect()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.lock_connections().len()
+    }
+
+    fn lock_topics(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Topic, HashMap<ConnId, Connection>>> {
+        self.topics.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_connections(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Connection>> {
+        self.connections.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic() -> Topic {
+        Topic::Conversation("c1".into())
+    }
+
+    #[tokio::test]
+    async fn only_subscribers_of_a_topic_receive_its_events() {
+        let hub = Hub::default();
+        let (a, mut a_rx) = hub.connect("a");
+        let (_b, mut b_rx) = hub.connect("b");
+        hub.subscribe(topic(), &a);
+        assert_eq!(hub.publish(&topic(), Event::ConversationsChanged), 1);
+        assert!(a_rx.recv().await.unwrap().contains("conversations_changed"));
+        assert!(b_rx.try_recv().is_err());
+        hub.disconnect(a.id);
+        assert_eq!(hub.publish(&topic(), Event::ConversationsChanged), 0);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_does_not_read_is_told_to_close_and_others_still_receive() {
+        let hub = Hub::default();
+        let (slow, _slow_rx) = hub.connect("slow");
+        let (fast, mut fast_rx) = hub.connect("fast");
+        hub.subscribe(topic(), &slow);
+        hub.subscribe(topic(), &fast);
+        let told = slow.too_slow.clone();
+        for _ in 0..QUEUE_FRAMES + 10 {
+            hub.publish(&topic(), Event::ConversationsChanged);
+            // The fast one keeps up.
+            assert!(fast_rx.recv().await.is_some());
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(1), told.notified())
+            .await
+            .expect("the slow subscriber was told to close");
+    }
+}

@@ -1,0 +1,578 @@
+//! The open conversation: header, message log, typing indicator and composer.
+
+use crate::api::chat::{conversation_members, load_messages, mark_read, send_message, PAGE_SIZE};
+use crate::model::{parse_message_body, ConversationKind, Message, MESSAGE_MAX_CHARS};
+use crate::protocol::ClientFrame;
+use crate::ui::chat_state::{
+    new_client_msg_id, now_ms, send_frame, Chat, ConnectionStatus, Pending,
+};
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// Typing updates go out at most this often while the user types.
+const TYPING_EVERY_MS: f64 = 2000.0;
+/// Within this distance of the bottom the log counts as "at the bottom".
+const BOTTOM_SLACK_PX: i32 = 48;
+
+#[component]
+pub fn ChatWindow(id: String) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let log_ref = NodeRef::<html::Div>::new();
+    let at_bottom = RwSignal::new(true);
+    let unseen_below = RwSignal::new(false);
+    let has_more = RwSignal::new(true);
+    let loading_older = RwSignal::new(false);
+    let load_error = RwSignal::new(None::<String>);
+    let last_marked = StoredValue::new(0i64);
+    let focus_tick = RwSignal::new(0u32);
+
+    // First page, then the members' read marks; both from the browser, after hydration.
+    {
+        let id = id.clone();
+        Effect::new(move |_| {
+            let id = id.clone();
+            spawn_local(async move {
+                match load_messages(id.clone(), None).await {
+                    Ok(page) => {
+                        has_more.set(page.len() as i64 >= PAGE_SIZE);
+                        chat.add_messages(&id, page);
+                        // Anything sent while the page was on its way.
+                        #[cfg(feature = "hydrate")]
+                        crate::client::realtime::catch_up(chat, id.clone());
+                        scroll_to_bottom(log_ref);
+                    }
+                    Err(e) => load_error.set(Some(e.to_string())),
+                }
+                if let Ok(members) = conversation_members(id.clone()).await {
+                    for m in members {
+                        chat.note_read(&id, &m.user.id, m.last_read_seq);
+                    }
+                }
+            });
+        });
+    }
+
+    let messages = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            chat.messages.with(|all| {
+                all.get(&id)
+                    .map(|m| m.values().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default()
+            })
+        })
+    };
+    let pending = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            chat.pending.with(|p| {
+                p.iter()
+                    .filter(|x| x.conversation_id == id)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+        })
+    };
+    let summary = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            chat.conversations.with(|l| {
+                l.as_ref()
+                    .and_then(|l| l.iter().find(|c| c.id == id).cloned())
+            })
+        })
+    };
+
+    // New content: follow it when at the bottom, otherwise offer a jump.
+    Effect::new(move |prev: Option<(usize, usize)>| {
+        let now = (messages.with(|m| m.len()), pending.with(|p| p.len()));
+        if let Some(prev) = prev {
+            if now.0 > prev.0 || now.1 > prev.1 {
+                if at_bottom.get_untracked() || now.1 > prev.1 {
+                    scroll_to_bottom(log_ref);
+                } else {
+                    unseen_below.set(true);
+                }
+            }
+        }
+        now
+    });
+
+    // Read receipts: what is on screen in a focused, visible tab counts as read.
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window_event_listener(leptos::ev::focus, move |_| focus_tick.update(|n| *n += 1));
+        let _ = window_event_listener(leptos::ev::visibilitychange, move |_| {
+            focus_tick.update(|n| *n += 1)
+        });
+    }
+    {
+        let id = id.clone();
+        Effect::new(move |_| {
+            focus_tick.track();
+            let newest = messages.with(|m| m.last().map(|m| m.seq)).unwrap_or(0);
+            let seen_all = at_bottom.get();
+            let read = summary
+                .with(|s| s.as_ref().map(|s| s.last_read_seq))
+                .unwrap_or(0);
+            if newest == 0 || newest <= read || newest <= last_marked.get_value() || !seen_all {
+                return;
+            }
+            if !tab_is_seen() {
+                return;
+            }
+            last_marked.set_value(newest);
+            let id = id.clone();
+            spawn_local(async move {
+                if let Ok(mark) = mark_read(id.clone(), newest).await {
+                    chat.note_read(&id, &chat.me.get_untracked().id, mark);
+                }
+            });
+        });
+    }
+
+    let on_scroll = {
+        let id = id.clone();
+        move |_| {
+            let Some(el) = log_ref.get_untracked() else {
+                return;
+            };
+            let bottom =
+                el.scroll_height() - el.scroll_top() - el.client_height() <= BOTTOM_SLACK_PX;
+            if bottom != at_bottom.get_untracked() {
+                at_bottom.set(bottom);
+            }
+            if bottom {
+                unseen_below.set(false);
+            }
+            if el.scroll_top() < 80 && has_more.get_untracked() && !loading_older.get_untracked() {
+                load_older(chat, id.clone(), log_ref, has_more, loading_older);
+            }
+        }
+    };
+
+    let title = move || {
+        summary
+            .with(|s| s.as_ref().map(|s| s.title.clone()))
+            .unwrap_or_default()
+    };
+    // For a DM: "@bob · Online" / "@bob · Last seen 5 min ago", kept fresh each minute.
+    let minute = RwSignal::new(0u32);
+    #[cfg(feature = "hydrate")]
+    let _ = set_interval_with_handle(
+        move || minute.update(|m| *m += 1),
+        std::time::Duration::from_secs(30),
+    );
+    let handle = move || {
+        minute.track();
+        summary.with(|s| {
+            s.as_ref().and_then(|s| s.peer.as_ref()).map(|p| {
+                let (state, last_seen) = chat.presence_of(&p.id);
+                format!(
+                    "@{} · {}",
+                    p.username,
+                    crate::ui::chat_state::presence_text(state, last_seen, now_ms())
+                )
+            })
+        })
+    };
+    let is_direct = move || {
+        summary
+            .with(|s| s.as_ref().map(|s| s.kind == ConversationKind::Direct))
+            .unwrap_or(true)
+    };
+
+    view! {
+        <section class="chat" aria-label=title>
+            <header class="chat-header">
+                <a class="back" href="/" aria-label="Back to conversations">"‹"</a>
+                <div class="chat-title">
+                    <h2>{title}</h2>
+                    <span class="chat-subtitle">{handle}</span>
+                </div>
+                {move || (chat.status.get() == ConnectionStatus::Reconnecting)
+                    .then(|| view! { <span class="connection" role="status">"Reconnecting…"</span> })}
+            </header>
+            {move || load_error.get().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+            <div class="log" role="log" aria-label="Messages" node_ref=log_ref on:scroll=on_scroll>
+                {move || loading_older.get().then(|| view! { <p class="log-note">"Loading earlier messages…"</p> })}
+                {move || (!has_more.get() && !messages.with(|m| m.is_empty()))
+                    .then(|| view! { <p class="log-note">"This is the beginning of the conversation."</p> })}
+                <MessageRows messages pending is_direct=Signal::derive(is_direct) id=id.clone() />
+            </div>
+            {move || unseen_below.get().then(|| view! {
+                <button type="button" class="jump" on:click=move |_| {
+                    unseen_below.set(false);
+                    scroll_to_bottom(log_ref);
+                }>"New messages ↓"</button>
+            })}
+            <TypingIndicator id=id.clone() />
+            <Composer id=id.clone() />
+        </section>
+    }
+}
+
+/// True when the person can see this tab.
+fn tab_is_seen() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let doc = document();
+        !doc.hidden() && doc.has_focus().unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        false
+    }
+}
+
+fn scroll_to_bottom(log_ref: NodeRef<html::Div>) {
+    request_animation_frame(move || {
+        if let Some(el) = log_ref.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+        }
+    });
+}
+
+fn load_older(
+    chat: Chat,
+    id: String,
+    log_ref: NodeRef<html::Div>,
+    has_more: RwSignal<bool>,
+    loading: RwSignal<bool>,
+) {
+    let oldest = chat
+        .messages
+        .with_untracked(|all| all.get(&id).and_then(|m| m.keys().next().copied()));
+    let Some(oldest) = oldest else { return };
+    if oldest <= 1 {
+        has_more.set(false);
+        return;
+    }
+    loading.set(true);
+    spawn_local(async move {
+        let before_height = log_ref
+            .get_untracked()
+            .map(|el| el.scroll_height())
+            .unwrap_or(0);
+        match load_messages(id.clone(), Some(oldest)).await {
+            Ok(page) => {
+                has_more.set(page.len() as i64 >= PAGE_SIZE);
+                chat.add_messages(&id, page);
+                // Keep the messages the person was looking at where they were.
+                request_animation_frame(move || {
+                    if let Some(el) = log_ref.get_untracked() {
+                        el.set_scroll_top(el.scroll_top() + el.scroll_height() - before_height);
+                    }
+                    loading.set(false);
+                });
+            }
+            Err(_) => loading.set(false),
+        }
+    });
+}
+
+/// Time of day and day of a message, in the browser's time zone. Messages render only
+/// in the browser, so server and client never disagree about them.
+fn local_time(ms: i64) -> (String, String) {
+    #[cfg(feature = "hydrate")]
+    {
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        let time = format!("{:02}:{:02}", d.get_hours(), d.get_minutes());
+        let today = js_sys::Date::new_0();
+        let same_day = |a: &js_sys::Date, b: &js_sys::Date| {
+            a.get_full_year() == b.get_full_year()
+                && a.get_month() == b.get_month()
+                && a.get_date() == b.get_date()
+        };
+        let yesterday = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+            today.get_time() - 86_400_000.0,
+        ));
+        let day = if same_day(&d, &today) {
+            "Today".to_string()
+        } else if same_day(&d, &yesterday) {
+            "Yesterday".to_string()
+        } else {
+            const MONTHS: [&str; 12] = [
+                "January",
+                "February",
+                "March",
+                "April",
+                "May",
+                "June",
+                "July",
+                "August",
+                "September",
+                "October",
+                "November",
+                "December",
+            ];
+            format!(
+                "{} {} {}",
+                d.get_date(),
+                MONTHS[(d.get_month() % 12) as usize],
+                d.get_full_year()
+            )
+        };
+        (time, day)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ms;
+        (String::new(), String::new())
+    }
+}
+
+/// Messages grouped by day and by sender (consecutive, within five minutes).
+#[component]
+fn MessageRows(
+    messages: Memo<Vec<Message>>,
+    pending: Memo<Vec<Pending>>,
+    is_direct: Signal<bool>,
+    id: String,
+) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let me = chat.me.get_untracked().id;
+    let names = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            // Sender names: from the conversation list (peer) or the member list.
+            let mut names = std::collections::HashMap::new();
+            chat.conversations.with(|l| {
+                if let Some(c) = l.as_ref().and_then(|l| l.iter().find(|c| c.id == id)) {
+                    if let Some(p) = &c.peer {
+                        names.insert(p.id.clone(), p.display_name.clone());
+                    }
+                }
+            });
+            names
+        })
+    };
+    let reads = {
+        let id = id.clone();
+        Memo::new(move |_| chat.reads.with(|r| r.get(&id).cloned().unwrap_or_default()))
+    };
+    view! {
+        {move || {
+            let list = messages.get();
+            let last_own = list.iter().rev().find(|m| m.sender_id == me).map(|m| m.seq);
+            let mut rows = Vec::new();
+            let mut prev: Option<&Message> = None;
+            let mut prev_day = String::new();
+            for m in &list {
+                let (time, day) = local_time(m.created_at);
+                if day != prev_day {
+                    rows.push(view! { <div class="day" role="separator">{day.clone()}</div> }.into_any());
+                    prev_day = day;
+                    prev = None;
+                }
+                let first = prev.is_none_or(|p| p.sender_id != m.sender_id || m.created_at - p.created_at > 300_000);
+                let mine = m.sender_id == me;
+                let sender = if mine {
+                    "You".to_string()
+                } else {
+                    names.with(|n| n.get(&m.sender_id).cloned()).unwrap_or_else(|| "Someone".into())
+                };
+                let status = (Some(m.seq) == last_own).then(|| {
+                    let readers = reads.with(|r| r.values().filter(|s| **s >= m.seq).count());
+                    if readers == 0 {
+                        "Sent".to_string()
+                    } else if is_direct.get() {
+                        "Seen".to_string()
+                    } else {
+                        format!("Seen by {readers}")
+                    }
+                });
+                rows.push(view! {
+                    <div class="message" class:mine=mine class:first=first data-seq=m.seq>
+                        {first.then(|| view! { <span class="sender">{sender.clone()}</span> })}
+                        <div class="bubble">
+                            <p class="body">{m.body.clone()}</p>
+                            <time class="time">{time}</time>
+                        </div>
+                        {status.map(|s| view! { <span class="receipt">{s}</span> })}
+                    </div>
+                }.into_any());
+                prev = Some(m);
+            }
+            for p in pending.get() {
+                let state = match &p.failed {
+                    None => view! { <span class="receipt">"Sending…"</span> }.into_any(),
+                    Some(reason) => {
+                        let retry = p.clone();
+                        view! {
+                            <span class="receipt failed" role="alert">
+                                {format!("Not sent: {reason} ")}
+                                <button type="button" class="link-button" on:click=move |_| retry_send(chat, retry.clone())>
+                                    "Retry"
+                                </button>
+                            </span>
+                        }.into_any()
+                    }
+                };
+                rows.push(view! {
+                    <div class="message mine pending" class:failed=p.failed.is_some()>
+                        <div class="bubble"><p class="body">{p.body.clone()}</p></div>
+                        {state}
+                    </div>
+                }.into_any());
+            }
+            rows
+        }}
+    }
+}
+
+fn deliver(chat: Chat, p: Pending) {
+    spawn_local(async move {
+        match send_message(
+            p.conversation_id.clone(),
+            p.client_msg_id.clone(),
+            p.body.clone(),
+        )
+        .await
+        {
+            Ok(m) => {
+                chat.note_message(&m);
+                chat.add_messages(&p.conversation_id, vec![m]);
+            }
+            Err(e) => chat.pending.update(|list| {
+                if let Some(x) = list.iter_mut().find(|x| x.client_msg_id == p.client_msg_id) {
+                    x.failed = Some(e.to_string());
+                }
+            }),
+        }
+    });
+}
+
+/// Sends a failed message again with the same id: the server stores it at most once.
+fn retry_send(chat: Chat, p: Pending) {
+    chat.pending.update(|list| {
+        if let Some(x) = list.iter_mut().find(|x| x.client_msg_id == p.client_msg_id) {
+            x.failed = None;
+        }
+    });
+    deliver(chat, p);
+}
+
+#[component]
+fn TypingIndicator(id: String) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let text = move || {
+        chat.typing.with(|t| {
+            let names: Vec<String> = t
+                .get(&id)
+                .map(|l| l.iter().map(|x| x.display_name.clone()).collect())
+                .unwrap_or_default();
+            match names.as_slice() {
+                [] => String::new(),
+                [one] => format!("{one} is typing…"),
+                [a, b] => format!("{a} and {b} are typing…"),
+                many => format!("{} people are typing…", many.len()),
+            }
+        })
+    };
+    view! { <div class="typing" role="status" aria-live="polite">{text}</div> }
+}
+
+#[component]
+fn Composer(id: String) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let body = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let last_typing_sent = StoredValue::new(0f64);
+
+    let stop_typing = {
+        let id = id.clone();
+        move || {
+            if last_typing_sent.get_value() > 0.0 {
+                last_typing_sent.set_value(0.0);
+                send_frame(ClientFrame::Typing {
+                    conversation_id: id.clone(),
+                    active: false,
+                });
+            }
+        }
+    };
+
+    let send = {
+        let id = id.clone();
+        let stop_typing = stop_typing.clone();
+        move || {
+            let text = body.get_untracked();
+            match parse_message_body(&text, MESSAGE_MAX_CHARS) {
+                // Refused before it leaves: the text stays where it is.
+                Err(e) => error.set(e.field("body").or_else(|| Some(e.to_string()))),
+                Ok(clean) => {
+                    error.set(None);
+                    body.set(String::new());
+                    stop_typing();
+                    let p = Pending {
+                        conversation_id: id.clone(),
+                        client_msg_id: new_client_msg_id(),
+                        body: clean,
+                        failed: None,
+                    };
+                    chat.pending.update(|list| list.push(p.clone()));
+                    deliver(chat, p);
+                }
+            }
+        }
+    };
+
+    let on_input = {
+        let id = id.clone();
+        let stop_typing = stop_typing.clone();
+        move |e: leptos::ev::Event| {
+            let value = event_target_value(&e);
+            let empty = value.trim().is_empty();
+            body.set(value);
+            if error.get_untracked().is_some() {
+                error.set(None);
+            }
+            if empty {
+                stop_typing();
+            } else if now_ms() - last_typing_sent.get_value() >= TYPING_EVERY_MS {
+                last_typing_sent.set_value(now_ms());
+                send_frame(ClientFrame::Typing {
+                    conversation_id: id.clone(),
+                    active: true,
+                });
+            }
+        }
+    };
+
+    let on_keydown = {
+        let send = send.clone();
+        move |e: leptos::ev::KeyboardEvent| {
+            if e.key() == "Enter" && !e.shift_key() && !e.is_composing() {
+                e.prevent_default();
+                send();
+            }
+        }
+    };
+
+    view! {
+        <form class="composer" on:submit={
+            let send = send.clone();
+            move |e: leptos::ev::SubmitEvent| {
+                e.prevent_default();
+                send();
+            }
+        }>
+            <label class="visually-hidden" for="composer">"Message"</label>
+            <textarea
+                id="composer"
+                rows="1"
+                placeholder="Write a message"
+                aria-invalid=move || error.get().map(|_| "true")
+                aria-describedby=move || error.get().map(|_| "composer-error")
+                prop:value=move || body.get()
+                on:input=on_input
+                on:keydown=on_keydown
+                on:blur=move |_| stop_typing()
+            ></textarea>
+            <button type="submit" class="button primary">"Send"</button>
+            {move || error.get().map(|m| view! { <p class="field-error composer-error" id="composer-error">{m}</p> })}
+        </form>
+    }
+}

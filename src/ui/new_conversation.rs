@@ -1,0 +1,104 @@
+use crate::api::chat::{open_direct, search_users};
+use crate::model::User;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_navigate;
+
+/// "New conversation": find a person by name and open the direct conversation with them.
+#[component]
+pub fn NewConversation() -> impl IntoView {
+    let open = RwSignal::new(false);
+    let query = RwSignal::new(String::new());
+    let results = RwSignal::new(Vec::<User>::new());
+    let error = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+
+    let search = move |q: String| {
+        query.set(q.clone());
+        spawn_local(async move {
+            match search_users(q.clone()).await {
+                // Ignore answers to queries the user has typed past.
+                Ok(found) if query.get_untracked() == q => {
+                    error.set(None);
+                    results.set(found);
+                }
+                Ok(_) => {}
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+
+    let start = move |user: User| {
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match open_direct(user.id).await {
+                Ok(id) => {
+                    open.set(false);
+                    navigate(&format!("/c/{id}"), Default::default());
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+
+    view! {
+        <button
+            type="button"
+            class="button primary small"
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| {
+                let now_open = !open.get();
+                open.set(now_open);
+                if now_open {
+                    search(String::new());
+                }
+            }
+        >
+            "New conversation"
+        </button>
+        <Show when=move || open.get()>
+            <div class="new-conversation" role="group" aria-label="New conversation">
+                <label class="visually-hidden" for="people-search">"Search people"</label>
+                <input
+                    id="people-search"
+                    type="search"
+                    placeholder="Search people"
+                    autocomplete="off"
+                    autofocus
+                    prop:value=move || query.get()
+                    on:input=move |e| search(event_target_value(&e))
+                />
+                {move || error.get().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+                <ul class="people">
+                    {
+                        let start = start.clone();
+                        move || {
+                            let start = start.clone();
+                            results
+                                .get()
+                                .into_iter()
+                                .map(move |u| {
+                                    let start = start.clone();
+                                    let user = u.clone();
+                                    view! {
+                                        <li>
+                                            <button
+                                                type="button"
+                                                class="person"
+                                                on:click=move |_| start(user.clone())
+                                            >
+                                                <span class="avatar small" aria-hidden="true">{u.initial()}</span>
+                                                <span class="person-name">{u.display_name.clone()}</span>
+                                                <span class="person-handle">"@" {u.username.clone()}</span>
+                                            </button>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()
+                        }
+                    }
+                </ul>
+            </div>
+        </Show>
+    }
+}
