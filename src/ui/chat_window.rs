@@ -503,6 +503,9 @@ fn Composer(id: String) -> impl IntoView {
                 // Refused before it leaves: the text stays where it is.
                 Err(e) => error.set(e.field("body").or_else(|| Some(e.to_string()))),
                 Ok(clean) => {
+                    // Asked on a click, as browsers require; only once, and only if undecided.
+                    #[cfg(feature = "hydrate")]
+                    crate::client::attention::ask_permission();
                     error.set(None);
                     body.set(String::new());
                     stop_typing();
