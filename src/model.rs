@@ -362,4 +362,30 @@ mod message_tests {
 pub struct Member {
     pub user: User,
     pub last_read_seq: i64,
+    /// The group's owner (who adds and removes members).
+    pub owner: bool,
+}
+
+/// Longest group title.
+pub const GROUP_TITLE_MAX_CHARS: usize = 80;
+
+/// Checks a group title: trimmed, 1 to 80 characters.
+pub fn parse_group_title(title: &str) -> Result<String, AppError> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(AppError::invalid("title", "A group needs a name."));
+    }
+    if title.chars().count() > GROUP_TITLE_MAX_CHARS {
+        return Err(AppError::invalid(
+            "title",
+            format!("A group name can have at most {GROUP_TITLE_MAX_CHARS} characters."),
+        ));
+    }
+    if title.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "title",
+            "A group name may not contain control characters.",
+        ));
+    }
+    Ok(title.to_string())
 }

@@ -29,6 +29,10 @@ fn store_error(context: &str, e: StoreError) -> AppError {
     match e {
         StoreError::NotMember => AppError::Forbidden,
         StoreError::NoSuchUser => AppError::NotFound,
+        StoreError::NotOwner => AppError::Forbidden,
+        StoreError::GroupFull(n) => {
+            AppError::invalid("members", format!("A group can have at most {n} members."))
+        }
         StoreError::ClientMsgIdReused => {
             AppError::invalid("client_msg_id", "That message id was already used.")
         }
@@ -97,6 +101,82 @@ pub async fn open_direct(user_id: String) -> Result<String, AppError> {
                     .publish(&Topic::User(user.clone()), Event::ConversationsChanged);
             }
             Ok(id)
+        }
+        .await,
+    )
+}
+
+/// A group with a name and at least one other member; the creator owns it.
+#[server(endpoint = "create_group")]
+pub async fn create_group(
+    title: String,
+    #[server(default)] member_ids: Vec<String>,
+) -> Result<String, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            let title = crate::model::parse_group_title(&title)?;
+            if member_ids.iter().all(|m| *m == me.id) {
+                return Err(AppError::invalid("members", "Pick at least one person."));
+            }
+            let id = state
+                .store
+                .create_group(&me.id, &title, &member_ids, now_ms())
+                .await
+                .map_err(|e| store_error("creating a group", e))?;
+            for user in member_ids.iter().chain([&me.id]) {
+                state
+                    .hub
+                    .publish(&Topic::User(user.clone()), Event::ConversationsChanged);
+            }
+            Ok(id)
+        }
+        .await,
+    )
+}
+
+/// The group's owner adds someone.
+#[server(endpoint = "add_member")]
+pub async fn add_member(conversation_id: String, user_id: String) -> Result<(), AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            state
+                .store
+                .add_group_member(&conversation_id, &me.id, &user_id, now_ms())
+                .await
+                .map_err(|e| store_error("adding a member", e))?;
+            state
+                .hub
+                .publish(&Topic::User(user_id), Event::ConversationsChanged);
+            state.hub.publish(
+                &Topic::Conversation(conversation_id),
+                Event::ConversationsChanged,
+            );
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The group's owner removes someone; their open tabs stop receiving the group at once.
+#[server(endpoint = "remove_member")]
+pub async fn remove_member(conversation_id: String, user_id: String) -> Result<(), AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            state
+                .store
+                .remove_group_member(&conversation_id, &me.id, &user_id)
+                .await
+                .map_err(|e| store_error("removing a member", e))?;
+            let topic = Topic::Conversation(conversation_id);
+            state.hub.unsubscribe_user(&topic, &user_id);
+            state
+                .hub
+                .publish(&Topic::User(user_id), Event::ConversationsChanged);
+            state.hub.publish(&topic, Event::ConversationsChanged);
+            Ok(())
         }
         .await,
     )

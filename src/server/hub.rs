@@ -95,6 +95,23 @@ impl Hub {
         }
     }
 
+    /// Drops every connection of a user from a topic (they left the conversation).
+    pub fn unsubscribe_user(&self, topic: &Topic, user_id: &str) {
+        let mut topics = self.lock_topics();
+        if let Some(subs) = topics.get_mut(topic) {
+            subs.retain(|_, c| c.user_id != user_id);
+            if subs.is_empty() {
+                topics.remove(topic);
+            }
+        }
+    }
+
+    pub fn is_subscribed(&self, topic: &Topic, id: ConnId) -> bool {
+        self.lock_topics()
+            .get(topic)
+            .is_some_and(|subs| subs.contains_key(&id))
+    }
+
     /// Sends an event to every subscriber of the topic; returns how many got it queued.
     pub fn publish(&self, topic: &Topic, event: Event) -> usize {
         self.publish_except(topic, event, None)

@@ -13,7 +13,6 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUp
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 /// Socket buffers: small, so that idle connections stay cheap.
@@ -58,7 +57,6 @@ async fn serve(mut socket: WebSocket, state: AppState, user: User) {
         state: &state,
         user: &user,
         conn: &conn,
-        conversations: HashSet::new(),
         last_typing: None,
     };
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -157,8 +155,6 @@ struct Session<'a> {
     state: &'a AppState,
     user: &'a User,
     conn: &'a super::hub::Connection,
-    /// Conversations this connection subscribed to, membership checked.
-    conversations: HashSet<String>,
     last_typing: Option<(String, Instant)>,
 }
 
@@ -181,9 +177,6 @@ impl Session<'_> {
             }
             ClientFrame::Subscribe { topic } => self.subscribe(topic).await,
             ClientFrame::Unsubscribe { topic } => {
-                if let Topic::Conversation(id) = &topic {
-                    self.conversations.remove(id);
-                }
                 self.state.hub.unsubscribe(&topic, self.conn.id);
             }
             ClientFrame::Typing {
@@ -215,16 +208,15 @@ impl Session<'_> {
                 &format!("You are not allowed to subscribe to {topic}."),
             );
         }
-        if let Topic::Conversation(id) = &topic {
-            self.conversations.insert(id.clone());
-        }
         self.state.hub.subscribe(topic.clone(), self.conn);
         self.conn.send(&ServerFrame::Subscribed { topic });
     }
 
     fn typing(&mut self, conversation_id: String, active: bool) {
-        // Subscribing checked membership; typing elsewhere is refused.
-        if !self.conversations.contains(&conversation_id) {
+        // Subscribing checked membership, and leaving a conversation unsubscribes:
+        // typing anywhere else is refused.
+        let topic = Topic::Conversation(conversation_id.clone());
+        if !self.state.hub.is_subscribed(&topic, self.conn.id) {
             return self.error(
                 ErrorCode::Forbidden,
                 "You can only type in conversations you have open.",

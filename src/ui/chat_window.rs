@@ -1,11 +1,12 @@
 //! The open conversation: header, message log, typing indicator and composer.
 
 use crate::api::chat::{conversation_members, load_messages, mark_read, send_message, PAGE_SIZE};
-use crate::model::{parse_message_body, ConversationKind, Message, MESSAGE_MAX_CHARS};
+use crate::model::{parse_message_body, ConversationKind, Member, Message, MESSAGE_MAX_CHARS};
 use crate::protocol::ClientFrame;
 use crate::ui::chat_state::{
     new_client_msg_id, now_ms, send_frame, Chat, ConnectionStatus, Pending,
 };
+use crate::ui::group_members::GroupMembers;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -26,6 +27,22 @@ pub fn ChatWindow(id: String) -> impl IntoView {
     let load_error = RwSignal::new(None::<String>);
     let last_marked = StoredValue::new(0i64);
     let focus_tick = RwSignal::new(0u32);
+    let members = RwSignal::new(Vec::<Member>::new());
+    let show_members = RwSignal::new(false);
+    let reload_members = {
+        let id = id.clone();
+        Callback::new(move |()| {
+            let id = id.clone();
+            spawn_local(async move {
+                if let Ok(list) = conversation_members(id.clone()).await {
+                    for m in &list {
+                        chat.note_read(&id, &m.user.id, m.last_read_seq);
+                    }
+                    members.set(list);
+                }
+            });
+        })
+    };
 
     // First page, then the members' read marks; both from the browser, after hydration.
     {
@@ -44,11 +61,7 @@ pub fn ChatWindow(id: String) -> impl IntoView {
                     }
                     Err(e) => load_error.set(Some(e.to_string())),
                 }
-                if let Ok(members) = conversation_members(id.clone()).await {
-                    for m in members {
-                        chat.note_read(&id, &m.user.id, m.last_read_seq);
-                    }
-                }
+                reload_members.run(());
             });
         });
     }
@@ -191,15 +204,31 @@ pub fn ChatWindow(id: String) -> impl IntoView {
                     <h2>{title}</h2>
                     <span class="chat-subtitle">{handle}</span>
                 </div>
+                {move || (!is_direct()).then(|| view! {
+                    <button
+                        type="button"
+                        class="button secondary small"
+                        aria-expanded=move || show_members.get().to_string()
+                        on:click=move |_| show_members.update(|s| *s = !*s)
+                    >
+                        {move || format!("Members ({})", members.with(|m| m.len()))}
+                    </button>
+                })}
                 {move || (chat.status.get() == ConnectionStatus::Reconnecting)
                     .then(|| view! { <span class="connection" role="status">"Reconnecting…"</span> })}
             </header>
+            {
+                let id = id.clone();
+                move || show_members.get().then(|| view! {
+                    <GroupMembers conversation_id=id.clone() members reload=reload_members />
+                })
+            }
             {move || load_error.get().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
             <div class="log" role="log" aria-label="Messages" node_ref=log_ref on:scroll=on_scroll>
                 {move || loading_older.get().then(|| view! { <p class="log-note">"Loading earlier messages…"</p> })}
                 {move || (!has_more.get() && !messages.with(|m| m.is_empty()))
                     .then(|| view! { <p class="log-note">"This is the beginning of the conversation."</p> })}
-                <MessageRows messages pending is_direct=Signal::derive(is_direct) id=id.clone() />
+                <MessageRows messages pending members is_direct=Signal::derive(is_direct) id=id.clone() />
             </div>
             {move || unseen_below.get().then(|| view! {
                 <button type="button" class="jump" on:click=move |_| {
@@ -328,30 +357,20 @@ fn local_time(ms: i64) -> (String, String) {
 fn MessageRows(
     messages: Memo<Vec<Message>>,
     pending: Memo<Vec<Pending>>,
+    members: RwSignal<Vec<Member>>,
     is_direct: Signal<bool>,
     id: String,
 ) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let me = chat.me.get_untracked().id;
-    let names = {
-        let id = id.clone();
-        Memo::new(move |_| {
-            // Sender names: from the conversation list (peer) or the member list.
-            let mut names = std::collections::HashMap::new();
-            chat.conversations.with(|l| {
-                if let Some(c) = l.as_ref().and_then(|l| l.iter().find(|c| c.id == id)) {
-                    if let Some(p) = &c.peer {
-                        names.insert(p.id.clone(), p.display_name.clone());
-                    }
-                }
-            });
-            names
+    let names = Memo::new(move |_| {
+        members.with(|m| {
+            m.iter()
+                .map(|x| (x.user.id.clone(), x.user.display_name.clone()))
+                .collect::<std::collections::HashMap<_, _>>()
         })
-    };
-    let reads = {
-        let id = id.clone();
-        Memo::new(move |_| chat.reads.with(|r| r.get(&id).cloned().unwrap_or_default()))
-    };
+    });
+    let reads = Memo::new(move |_| chat.reads.with(|r| r.get(&id).cloned().unwrap_or_default()));
     view! {
         {move || {
             let list = messages.get();

@@ -4,5 +4,7 @@ pub mod chat_state;
 pub mod chat_window;
 pub mod conversation_list;
 pub mod field;
+pub mod group_members;
 pub mod new_conversation;
+pub mod new_group;
 pub mod shell;

@@ -4,6 +4,7 @@ use crate::pages::go_to;
 use crate::ui::chat_state::{Chat, ConnectionStatus};
 use crate::ui::conversation_list::ConversationList;
 use crate::ui::new_conversation::NewConversation;
+use crate::ui::new_group::NewGroup;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Outlet;
@@ -75,7 +76,10 @@ pub fn AppShell(user: User) -> impl IntoView {
                 <nav class="sidebar" aria-label="Conversations">
                     <div class="sidebar-head">
                         <h2 class="pane-title">"Conversations"</h2>
-                        <NewConversation />
+                        <div class="sidebar-actions">
+                            <NewConversation />
+                            <NewGroup />
+                        </div>
                     </div>
                     {move || (chat.status.get() == ConnectionStatus::Reconnecting)
                         .then(|| view! { <p class="connection-banner">"Reconnecting…"</p> })}

@@ -91,6 +91,12 @@ impl Store {
         members: &[String],
         now: i64,
     ) -> Result<String> {
+        let mut others: Vec<&String> = members.iter().filter(|m| m.as_str() != owner).collect();
+        others.sort();
+        others.dedup();
+        if others.len() + 1 > GROUP_MAX_MEMBERS {
+            return Err(StoreError::GroupFull(GROUP_MAX_MEMBERS));
+        }
         let id = uuid::Uuid::now_v7().to_string();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
@@ -104,7 +110,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         add_member(&mut tx, &id, owner, "owner", now).await?;
-        for user in members.iter().filter(|m| m.as_str() != owner) {
+        for user in others {
             let exists: Option<i64> =
                 sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND blocked_at IS NULL")
                     .bind(user)
@@ -279,6 +285,69 @@ impl Store {
         mark.ok_or(StoreError::NotMember)
     }
 
+    /// Adds a member to a group; only its owner may. Returns false if they already were.
+    pub async fn add_group_member(
+        &self,
+        conversation_id: &str,
+        owner: &str,
+        user: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        require_group_owner(&mut tx, conversation_id, owner).await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND blocked_at IS NULL")
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Err(StoreError::NoSuchUser);
+        }
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE conversation_id = $1")
+                .bind(conversation_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if count as usize >= GROUP_MAX_MEMBERS {
+            return Err(StoreError::GroupFull(GROUP_MAX_MEMBERS));
+        }
+        let added = sqlx::query(
+            "INSERT INTO members (conversation_id, user_id, role, joined_at) VALUES ($1, $2, 'member', $3)
+             ON CONFLICT (conversation_id, user_id) DO NOTHING",
+        )
+        .bind(conversation_id)
+        .bind(user)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Removes a member from a group: the owner may remove anyone but themselves.
+    pub async fn remove_group_member(
+        &self,
+        conversation_id: &str,
+        owner: &str,
+        user: &str,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        require_group_owner(&mut tx, conversation_id, owner).await?;
+        let removed = sqlx::query(
+            "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 AND role <> 'owner'",
+        )
+        .bind(conversation_id)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
     /// Ids of the user's conversations: where their presence is announced.
     pub async fn conversation_ids_of(&self, user: &str) -> Result<Vec<String>> {
         Ok(
@@ -320,7 +389,8 @@ impl Store {
     pub async fn members(&self, conversation_id: &str, asker: &str) -> Result<Vec<Member>> {
         self.require_member(conversation_id, asker).await?;
         let rows = sqlx::query(
-            "SELECT u.id, u.username, u.display_name, u.role, m.last_read_seq FROM members m
+            "SELECT u.id, u.username, u.display_name, u.role, m.last_read_seq, m.role AS member_role
+             FROM members m
              JOIN users u ON u.id = m.user_id
              WHERE m.conversation_id = $1 ORDER BY u.display_name",
         )
@@ -332,6 +402,7 @@ impl Store {
                 Ok(Member {
                     user: user_from_row(row)?,
                     last_read_seq: row.try_get("last_read_seq")?,
+                    owner: row.try_get::<String, _>("member_role")? == "owner",
                 })
             })
             .collect()
@@ -405,6 +476,29 @@ impl Store {
             });
         }
         Ok(list)
+    }
+}
+
+/// The most members a group may have, its owner included.
+pub const GROUP_MAX_MEMBERS: usize = 100;
+
+async fn require_group_owner(
+    conn: &mut sqlx::SqliteConnection,
+    conversation_id: &str,
+    owner: &str,
+) -> Result<()> {
+    let role: Option<String> = sqlx::query_scalar(
+        "SELECT m.role FROM members m JOIN conversations c ON c.id = m.conversation_id
+         WHERE m.conversation_id = $1 AND m.user_id = $2 AND c.kind = 'group'",
+    )
+    .bind(conversation_id)
+    .bind(owner)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match role.as_deref() {
+        Some("owner") => Ok(()),
+        Some(_) => Err(StoreError::NotOwner),
+        None => Err(StoreError::NotMember),
     }
 }
 
@@ -563,6 +657,45 @@ mod tests {
         assert_eq!(store.conversations_of(&b).await.unwrap()[0].unread(), 0);
         // The sender has read what they sent.
         assert_eq!(store.conversations_of(&a).await.unwrap()[0].unread(), 0);
+    }
+
+    #[tokio::test]
+    async fn only_the_owner_adds_and_removes_group_members() {
+        let (store, _dir) = fresh_store().await;
+        let (a, b, c) = (
+            user(&store, "ann").await,
+            user(&store, "ben").await,
+            user(&store, "cat").await,
+        );
+        let g = store
+            .create_group(&a, "Team", std::slice::from_ref(&b), 1)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.add_group_member(&g, &b, &c, 2).await,
+            Err(StoreError::NotOwner)
+        ));
+        assert!(matches!(
+            store.add_group_member(&g, &c, &c, 2).await,
+            Err(StoreError::NotMember)
+        ));
+        assert!(store.add_group_member(&g, &a, &c, 2).await.unwrap());
+        assert!(!store.add_group_member(&g, &a, &c, 2).await.unwrap());
+        assert!(store.is_member(&g, &c).await.unwrap());
+        assert!(matches!(
+            store.remove_group_member(&g, &c, &b).await,
+            Err(StoreError::NotOwner)
+        ));
+        assert!(store.remove_group_member(&g, &a, &c).await.unwrap());
+        assert!(!store.is_member(&g, &c).await.unwrap());
+        // The owner stays.
+        assert!(!store.remove_group_member(&g, &a, &a).await.unwrap());
+        // Direct conversations have no owner to add people.
+        let dm = store.open_direct(&a, &b, 3).await.unwrap();
+        assert!(matches!(
+            store.add_group_member(&dm, &a, &c, 4).await,
+            Err(StoreError::NotOwner) | Err(StoreError::NotMember)
+        ));
     }
 
     #[tokio::test]

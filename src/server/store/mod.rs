@@ -23,6 +23,11 @@ pub enum StoreError {
     NotMember,
     #[error("no such user")]
     NoSuchUser,
+    /// Only the group's owner may do that (and only in a group).
+    #[error("only the owner of a group may do that")]
+    NotOwner,
+    #[error("a group has at most {0} members")]
+    GroupFull(usize),
     #[error("that message id was already used for another message")]
     ClientMsgIdReused,
     #[error("database: {0}")]

@@ -1,0 +1,326 @@
+import type { Locator, Page } from '@playwright/test';
+import {
+  type NewAccount,
+  SocketWatch,
+  chatWindow,
+  conversationLink,
+  expect,
+  freshAccount,
+  gotoHydrated,
+  messageInLog,
+  openDirectViaApi,
+  sendMessage,
+  signUp,
+  test,
+  waitForHydration,
+} from '../fixtures';
+
+// Presence ("Online", "Away", "Last seen …") and keeping several tabs of one user in step.
+// Every test signs up fresh accounts: tests in one worker share a server and database.
+
+/** The server waits this long after a user's last tab closes before showing them offline. */
+const OFFLINE_GRACE_MS = 3000;
+
+type Person = { account: NewAccount; page: Page; sockets: SocketWatch };
+
+async function twoPeople(page: Page, newSessionPage: () => Promise<Page>): Promise<[Person, Person]> {
+  const pageB = await newSessionPage();
+  const ann: Person = { account: freshAccount('ann_', 'Ann'), page, sockets: new SocketWatch(page) };
+  const ben: Person = { account: freshAccount('ben_', 'Ben'), page: pageB, sockets: new SocketWatch(pageB) };
+  await Promise.all([signUp(ann.page, ann.account), signUp(ben.page, ben.account)]);
+  return [ann, ben];
+}
+
+/** Ann opens the direct conversation with Ben; both load it and are live in it. */
+async function bothInConversation(ann: Person, ben: Person): Promise<string> {
+  const id = await openDirectViaApi(ann.page.request, ann.page.url(), ben.account);
+  await Promise.all([gotoHydrated(ann.page, `/c/${id}`), gotoHydrated(ben.page, `/c/${id}`)]);
+  await expect(chatWindow(ann.page, ben.account.displayName)).toBeVisible();
+  await expect(chatWindow(ben.page, ann.account.displayName)).toBeVisible();
+  await Promise.all([ann.sockets.waitForSubscribed(id), ben.sockets.waitForSubscribed(id)]);
+  return id;
+}
+
+/**
+ * The subtitle under the title of `viewer`'s open direct conversation with `other`:
+ * "@<username> · <presence>", whatever the presence is.
+ */
+function subtitle(viewer: Page, other: NewAccount): Locator {
+  return chatWindow(viewer, other.displayName).getByText(new RegExp(`^@${other.username} · `));
+}
+
+/** The exact subtitle text for `other` in a given presence. */
+function presenceLine(other: NewAccount, presence: string): string {
+  return `@${other.username} · ${presence}`;
+}
+
+/** The presence dot in a conversation link (an image named "Online" or "Away"). */
+function presenceDot(link: Locator, name?: 'Online' | 'Away'): Locator {
+  return name ? link.getByRole('img', { name, exact: true }) : link.getByRole('img');
+}
+
+/**
+ * Makes the page believe it is hidden (or shown again) and tells it so, the way a browser
+ * does when the tab goes to the background: `document.hidden` and `visibilityState`
+ * change, then `visibilitychange` fires at the document (and bubbles to the window).
+ */
+async function setTabHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate((hide) => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => hide });
+    Object.defineProperty(document, 'visibilityState', {
+      configurable: true,
+      get: () => (hide ? 'hidden' : 'visible'),
+    });
+    document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+  }, hidden);
+}
+
+/** Waits until the page's newest open socket has sent a presence frame with `state`. */
+async function waitForPresenceSent(sockets: SocketWatch, state: 'online' | 'away'): Promise<void> {
+  await expect
+    .poll(
+      () => {
+        const open = sockets.sockets.filter((s) => !s.closed);
+        const current = open[open.length - 1];
+        return current?.sent.some((f) => f.type === 'presence' && f.state === state) ?? false;
+      },
+      { message: `the page sent a presence frame saying ${state}` },
+    )
+    .toBe(true);
+}
+
+/**
+ * Records console errors and page errors of a page the `page`/`newSessionPage` fixtures
+ * do not watch (extra tabs opened with `context.newPage()`).
+ */
+function recordProblems(page: Page, into: string[]): void {
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') into.push(`[console.error] ${msg.text()}`);
+    else if (msg.type() === 'warning' && /hydrat/i.test(msg.text())) into.push(`[console.warning] ${msg.text()}`);
+  });
+  page.on('pageerror', (error) => into.push(`[pageerror] ${error.message}`));
+}
+
+/** Sets a marker in the page's JS realm; it survives anything but a page load. */
+async function markPage(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    (window as unknown as Record<string, unknown>).__natterNoReload = true;
+  });
+}
+
+async function wasNotReloaded(page: Page): Promise<boolean> {
+  return page.evaluate(() => (window as unknown as Record<string, unknown>).__natterNoReload === true);
+}
+
+test('the other person’s presence flips from online to offline when they close the page', async ({
+  page,
+  newSessionPage,
+}) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  await bothInConversation(ann, ben);
+  const line = subtitle(ann.page, ben.account);
+  await expect(line).toHaveText(presenceLine(ben.account, 'Online'));
+  // And Ben sees Ann the same way.
+  await expect(subtitle(ben.page, ann.account)).toHaveText(presenceLine(ann.account, 'Online'));
+
+  const closedAt = Date.now();
+  await ben.page.close();
+
+  // Not at once: the server waits out a grace in case the page is only reloading.
+  while (Date.now() - closedAt < OFFLINE_GRACE_MS - 1000) {
+    await expect(line).not.toHaveText(/Last seen/, { timeout: 100 });
+    await ann.page.waitForTimeout(100);
+  }
+  // Then, without Ann reloading, Ben shows as gone.
+  await expect(line).toHaveText(presenceLine(ben.account, 'Last seen just now'), { timeout: 8000 });
+  const shownAfter = Date.now() - closedAt;
+  expect(shownAfter, 'offline shown after the grace, not long after').toBeLessThan(8000);
+});
+
+test('a reload does not flash offline', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  const id = await bothInConversation(ann, ben);
+  const line = subtitle(ann.page, ben.account);
+  await expect(line).toHaveText(presenceLine(ben.account, 'Online'));
+
+  const seen = new Set<string>();
+  const reloaded = (async () => {
+    await ben.page.reload();
+    await waitForHydration(ben.page);
+    await ben.sockets.waitForSubscribed(id);
+  })();
+  // Watch Ann's header every 100 ms over the reload and well past the grace.
+  const start = Date.now();
+  while (Date.now() - start < OFFLINE_GRACE_MS + 2000) {
+    const text = (await line.textContent({ timeout: 1000 })) ?? '(no subtitle)';
+    seen.add(text);
+    expect(text, `Ann's header ${Date.now() - start} ms into Ben's reload`).not.toMatch(/Last seen|Offline/);
+    await ann.page.waitForTimeout(100);
+  }
+  await reloaded;
+  await expect(chatWindow(ben.page, ann.account.displayName)).toBeVisible();
+  await expect(line).toHaveText(presenceLine(ben.account, 'Online'));
+  await expect(presenceDot(conversationLink(ann.page, ben.account.displayName), 'Online')).toBeVisible();
+  test.info().annotations.push({ type: 'subtitles seen during the reload', description: [...seen].join(' | ') });
+});
+
+test('the list shows a presence dot for people who are online', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  const id = await openDirectViaApi(ann.page.request, ann.page.url(), ben.account);
+  await ben.sockets.waitForSubscribed(id);
+  // Ann loads the start page while Ben is connected: the list comes with his presence.
+  await gotoHydrated(ann.page, '/');
+  const link = conversationLink(ann.page, ben.account.displayName);
+  await expect(link).toBeVisible();
+  await expect(presenceDot(link, 'Online')).toBeVisible();
+  await expect(presenceDot(link)).toHaveCount(1);
+  await ann.sockets.waitForSubscribed(id);
+  // Ben's own list shows Ann's dot too.
+  await expect(presenceDot(conversationLink(ben.page, ann.account.displayName), 'Online')).toBeVisible();
+
+  const closedAt = Date.now();
+  await ben.page.close();
+  // The dot goes, after the grace, and the conversation stays listed.
+  await expect(presenceDot(link)).toHaveCount(0, { timeout: 8000 });
+  expect(Date.now() - closedAt, 'the dot stayed through the grace').toBeGreaterThanOrEqual(OFFLINE_GRACE_MS - 1000);
+  await expect(link).toBeVisible();
+
+  // A fresh load agrees: offline people have no dot.
+  await gotoHydrated(ann.page, '/');
+  await expect(link).toBeVisible();
+  await expect(presenceDot(link)).toHaveCount(0);
+});
+
+test('two tabs of one user stay in sync', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  const problems: string[] = [];
+  const id = await openDirectViaApi(ann.page.request, ann.page.url(), ben.account);
+  await gotoHydrated(ann.page, `/c/${id}`);
+  await ann.sockets.waitForSubscribed(id);
+
+  // Ben's first tab is the one he signed up in; the second is in the same browser context
+  // (same cookies: the same session). Both are on the start page.
+  const tab1 = ben.page;
+  const tab2 = await tab1.context().newPage();
+  recordProblems(tab2, problems);
+  const tab2Sockets = new SocketWatch(tab2);
+  await gotoHydrated(tab1, '/');
+  await gotoHydrated(tab2, '/');
+  await Promise.all([ben.sockets.waitForSubscribed(id), tab2Sockets.waitForSubscribed(id)]);
+  const link1 = conversationLink(tab1, ann.account.displayName);
+  const link2 = conversationLink(tab2, ann.account.displayName);
+  await expect(link1).toBeVisible();
+  await expect(link2).toBeVisible();
+  await markPage(tab2);
+
+  await sendMessage(ann.page, 'Are you there?');
+  await sendMessage(ann.page, 'Hello?');
+  for (const link of [link1, link2]) {
+    await expect(link.getByLabel('2 unread', { exact: true })).toBeVisible();
+    await expect(link).toContainText('Hello?');
+  }
+  await expect(tab1).toHaveTitle('(2) Natter');
+  await expect(tab2).toHaveTitle('(2) Natter');
+
+  // Ben reads them in tab 1; tab 2, still on the start page, hears and clears its badge.
+  await link1.click();
+  await expect(tab1).toHaveURL(`/c/${id}`);
+  await expect(messageInLog(tab1, 'Hello?')).toBeVisible();
+  await expect(link1.getByLabel(/^\d+ unread$/)).toHaveCount(0);
+  await expect(link2.getByLabel(/^\d+ unread$/)).toHaveCount(0);
+  await expect(tab2).toHaveTitle('Natter');
+  await expect(tab2).toHaveURL('/');
+  expect(await wasNotReloaded(tab2), 'tab 2 was not reloaded').toBe(true);
+
+  // A third tab has the conversation open; what Ben sends from tab 1 shows up in it live,
+  // and in tab 2's list.
+  const tab3 = await tab1.context().newPage();
+  recordProblems(tab3, problems);
+  const tab3Sockets = new SocketWatch(tab3);
+  await gotoHydrated(tab3, `/c/${id}`);
+  await expect(chatWindow(tab3, ann.account.displayName)).toBeVisible();
+  await expect(messageInLog(tab3, 'Hello?')).toBeVisible();
+  await tab3Sockets.waitForSubscribed(id);
+  await markPage(tab3);
+
+  await sendMessage(tab1, 'Yes, sorry, here now');
+  await expect(messageInLog(tab3, 'Yes, sorry, here now')).toBeVisible();
+  await expect(messageInLog(ann.page, 'Yes, sorry, here now')).toBeVisible();
+  await expect(link2).toContainText('You: Yes, sorry, here now');
+  // Once per tab: the live event and the send's answer are one message.
+  await tab1.waitForTimeout(500);
+  await expect(messageInLog(tab1, 'Yes, sorry, here now')).toHaveCount(1);
+  await expect(messageInLog(tab3, 'Yes, sorry, here now')).toHaveCount(1);
+  expect(await wasNotReloaded(tab3), 'tab 3 was not reloaded').toBe(true);
+
+  expect(problems, 'console errors and page errors in tabs 2 and 3').toEqual([]);
+});
+
+test('a person stays online while any of their tabs is open', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  const id = await bothInConversation(ann, ben);
+  const problems: string[] = [];
+  const second = await ben.page.context().newPage();
+  recordProblems(second, problems);
+  const secondSockets = new SocketWatch(second);
+  await gotoHydrated(second, '/');
+  await secondSockets.waitForSubscribed(id);
+
+  const line = subtitle(ann.page, ben.account);
+  await expect(line).toHaveText(presenceLine(ben.account, 'Online'));
+  const closedAt = Date.now();
+  await ben.page.close();
+  // Well past the grace, Ben is still online: his other tab is open.
+  while (Date.now() - closedAt < OFFLINE_GRACE_MS + 2000) {
+    await expect(line).toHaveText(presenceLine(ben.account, 'Online'), { timeout: 100 });
+    await ann.page.waitForTimeout(100);
+  }
+  await expect(presenceDot(conversationLink(ann.page, ben.account.displayName), 'Online')).toBeVisible();
+
+  // Closing that one too takes him offline.
+  await second.close();
+  await expect(line).toHaveText(presenceLine(ben.account, 'Last seen just now'), { timeout: 8000 });
+  expect(problems, 'console errors and page errors in the second tab').toEqual([]);
+});
+
+test('a person whose tabs are all hidden shows as away', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  const id = await bothInConversation(ann, ben);
+  const problems: string[] = [];
+  const second = await ben.page.context().newPage();
+  recordProblems(second, problems);
+  const secondSockets = new SocketWatch(second);
+  await gotoHydrated(second, '/');
+  await secondSockets.waitForSubscribed(id);
+
+  const line = subtitle(ann.page, ben.account);
+  const link = conversationLink(ann.page, ben.account.displayName);
+  await expect(line).toHaveText(presenceLine(ben.account, 'Online'));
+
+  // One tab hidden, the other still seen: online.
+  await setTabHidden(ben.page, true);
+  await waitForPresenceSent(ben.sockets, 'away');
+  await ann.page.waitForTimeout(1000);
+  await expect(line).toHaveText(presenceLine(ben.account, 'Online'), { timeout: 100 });
+  await expect(presenceDot(link, 'Online')).toBeVisible();
+
+  // Both hidden: away, in the header and in the list.
+  await setTabHidden(second, true);
+  await waitForPresenceSent(secondSockets, 'away');
+  await expect(line).toHaveText(presenceLine(ben.account, 'Away'));
+  await expect(presenceDot(link, 'Away')).toBeVisible();
+  await expect(presenceDot(link, 'Online')).toHaveCount(0);
+  // A fresh load of Ann's page agrees.
+  await gotoHydrated(ann.page, `/c/${id}`);
+  await expect(line).toHaveText(presenceLine(ben.account, 'Away'));
+  await expect(presenceDot(link, 'Away')).toBeVisible();
+  await ann.sockets.waitForSubscribed(id);
+
+  // Ben comes back to one of them: online again.
+  await setTabHidden(second, false);
+  await waitForPresenceSent(secondSockets, 'online');
+  await expect(line).toHaveText(presenceLine(ben.account, 'Online'));
+  await expect(presenceDot(link, 'Online')).toBeVisible();
+  await expect(presenceDot(link, 'Away')).toHaveCount(0);
+  expect(problems, 'console errors and page errors in the second tab').toEqual([]);
+});

@@ -1,0 +1,137 @@
+use crate::api::chat::{add_member, remove_member, search_users};
+use crate::model::{Member, User};
+use crate::ui::chat_state::Chat;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// The members of a group; its owner can add and remove people here.
+#[component]
+pub fn GroupMembers(
+    conversation_id: String,
+    members: RwSignal<Vec<Member>>,
+    /// Called after a change, to load the members again.
+    reload: Callback<()>,
+) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let me = chat.me.get_untracked().id;
+    let i_own = {
+        let me = me.clone();
+        Memo::new(move |_| members.with(|m| m.iter().any(|x| x.owner && x.user.id == me)))
+    };
+    let error = RwSignal::new(None::<String>);
+    let query = RwSignal::new(String::new());
+    let results = RwSignal::new(Vec::<User>::new());
+
+    let search = move |q: String| {
+        query.set(q.clone());
+        spawn_local(async move {
+            if let Ok(found) = search_users(q.clone()).await {
+                if query.get_untracked() == q {
+                    results.set(found);
+                }
+            }
+        });
+    };
+    let add = {
+        let id = conversation_id.clone();
+        move |user: User| {
+            let id = id.clone();
+            spawn_local(async move {
+                match add_member(id, user.id).await {
+                    Ok(()) => {
+                        error.set(None);
+                        reload.run(());
+                    }
+                    Err(e) => error.set(Some(e.to_string())),
+                }
+            });
+        }
+    };
+    let remove = {
+        let id = conversation_id.clone();
+        move |user: User| {
+            let id = id.clone();
+            spawn_local(async move {
+                match remove_member(id, user.id).await {
+                    Ok(()) => {
+                        error.set(None);
+                        reload.run(());
+                    }
+                    Err(e) => error.set(Some(e.to_string())),
+                }
+            });
+        }
+    };
+
+    view! {
+        <div class="members" role="group" aria-label="Members">
+            <ul class="people">
+                {move || {
+                    let remove = remove.clone();
+                    members
+                        .get()
+                        .into_iter()
+                        .map(|m| {
+                            let remove = remove.clone();
+                            let user = m.user.clone();
+                            let removable = i_own.get() && !m.owner;
+                            let label = format!("Remove {}", m.user.display_name);
+                            view! {
+                                <li class="person">
+                                    <span class="avatar small" aria-hidden="true">{m.user.initial()}</span>
+                                    <span class="person-name">{m.user.display_name.clone()}</span>
+                                    <span class="person-handle">
+                                        {if m.owner { "owner".to_string() } else { format!("@{}", m.user.username) }}
+                                    </span>
+                                    {removable.then(|| view! {
+                                        <button type="button" class="link-button" aria-label=label on:click=move |_| remove(user.clone())>
+                                            "Remove"
+                                        </button>
+                                    })}
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </ul>
+            {move || error.get().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+            <Show when=move || i_own.get()>
+                <label class="visually-hidden" for="member-search">"Add people"</label>
+                <input
+                    id="member-search"
+                    type="search"
+                    placeholder="Add people"
+                    autocomplete="off"
+                    prop:value=move || query.get()
+                    on:input=move |e| search(event_target_value(&e))
+                />
+                <ul class="people">
+                    {
+                        let add = add.clone();
+                        move || {
+                            let add = add.clone();
+                            let present: Vec<String> = members.with(|m| m.iter().map(|x| x.user.id.clone()).collect());
+                            results
+                                .get()
+                                .into_iter()
+                                .filter(|u| !present.contains(&u.id))
+                                .map(|u| {
+                                    let add = add.clone();
+                                    let user = u.clone();
+                                    view! {
+                                        <li>
+                                            <button type="button" class="person" on:click=move |_| add(user.clone())>
+                                                <span class="person-name">{format!("Add {}", u.display_name)}</span>
+                                                <span class="person-handle">"@" {u.username.clone()}</span>
+                                            </button>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()
+                        }
+                    }
+                </ul>
+            </Show>
+        </div>
+    }
+}
