@@ -598,3 +598,28 @@ export async function openDirectViaApi(request: APIRequestContext, origin: strin
   expect(opened.status(), `open_direct with ${other.username}`).toBe(200);
   return (await opened.json()) as string;
 }
+
+/** One person in a test: their account, their page and what their sockets saw. */
+export type Person = { account: NewAccount; page: Page; sockets: SocketWatch };
+
+/** Ann and Ben, fresh accounts, each in their own browser context (own cookies, own socket). */
+export async function twoPeople(page: Page, newSessionPage: () => Promise<Page>): Promise<[Person, Person]> {
+  const pageB = await newSessionPage();
+  const ann: Person = { account: freshAccount('ann_', 'Ann'), page, sockets: new SocketWatch(page) };
+  const ben: Person = { account: freshAccount('ben_', 'Ben'), page: pageB, sockets: new SocketWatch(pageB) };
+  await Promise.all([signUp(ann.page, ann.account), signUp(ben.page, ben.account)]);
+  return [ann, ben];
+}
+
+/**
+ * Ann opens the direct conversation with Ben (through the server function), then both load
+ * it by its address. Returns once both tabs are subscribed to it, i.e. live.
+ */
+export async function bothInConversation(ann: Person, ben: Person): Promise<string> {
+  const id = await openDirectViaApi(ann.page.request, ann.page.url(), ben.account);
+  await Promise.all([gotoHydrated(ann.page, `/c/${id}`), gotoHydrated(ben.page, `/c/${id}`)]);
+  await expect(chatWindow(ann.page, ben.account.displayName)).toBeVisible();
+  await expect(chatWindow(ben.page, ann.account.displayName)).toBeVisible();
+  await Promise.all([ann.sockets.waitForSubscribed(id), ben.sockets.waitForSubscribed(id)]);
+  return id;
+}

@@ -1,7 +1,8 @@
 import type { Page } from '@playwright/test';
 import {
-  type NewAccount,
-  SocketWatch,
+  type Person,
+  bothInConversation,
+  twoPeople,
   callServerFn,
   chatWindow,
   composer,
@@ -16,7 +17,6 @@ import {
   openDirectViaApi,
   saveScreenshot,
   sendMessage,
-  signUp,
   signUpViaApi,
   test,
   typingIndicator,
@@ -30,29 +30,8 @@ import {
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 375, height: 667 };
 
-type Person = { account: NewAccount; page: Page; sockets: SocketWatch };
 
-async function twoPeople(page: Page, newSessionPage: () => Promise<Page>): Promise<[Person, Person]> {
-  const pageB = await newSessionPage();
-  const ann: Person = { account: freshAccount('ann_', 'Ann'), page, sockets: new SocketWatch(page) };
-  const ben: Person = { account: freshAccount('ben_', 'Ben'), page: pageB, sockets: new SocketWatch(pageB) };
-  await Promise.all([signUp(ann.page, ann.account), signUp(ben.page, ben.account)]);
-  return [ann, ben];
-}
 
-/**
- * Ann opens the direct conversation with Ben (through the server function, so that only
- * the first test depends on the "New conversation" picker), then both load it by its
- * address. Returns once both tabs are subscribed to it, i.e. live.
- */
-async function bothInConversation(ann: Person, ben: Person): Promise<string> {
-  const id = await openDirectViaApi(ann.page.request, ann.page.url(), ben.account);
-  await Promise.all([gotoHydrated(ann.page, `/c/${id}`), gotoHydrated(ben.page, `/c/${id}`)]);
-  await expect(chatWindow(ann.page, ben.account.displayName)).toBeVisible();
-  await expect(chatWindow(ben.page, ann.account.displayName)).toBeVisible();
-  await Promise.all([ann.sockets.waitForSubscribed(id), ben.sockets.waitForSubscribed(id)]);
-  return id;
-}
 
 /** Records every dialog (alert, confirm, ...) a page opens, dismissing it. */
 function recordDialogs(page: Page, into: string[]): void {

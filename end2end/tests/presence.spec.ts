@@ -1,16 +1,16 @@
 import type { Locator, Page } from '@playwright/test';
 import {
+  bothInConversation,
+  twoPeople,
   type NewAccount,
   SocketWatch,
   chatWindow,
   conversationLink,
   expect,
-  freshAccount,
   gotoHydrated,
   messageInLog,
   openDirectViaApi,
   sendMessage,
-  signUp,
   test,
   waitForHydration,
 } from '../fixtures';
@@ -21,25 +21,8 @@ import {
 /** The server waits this long after a user's last tab closes before showing them offline. */
 const OFFLINE_GRACE_MS = 3000;
 
-type Person = { account: NewAccount; page: Page; sockets: SocketWatch };
 
-async function twoPeople(page: Page, newSessionPage: () => Promise<Page>): Promise<[Person, Person]> {
-  const pageB = await newSessionPage();
-  const ann: Person = { account: freshAccount('ann_', 'Ann'), page, sockets: new SocketWatch(page) };
-  const ben: Person = { account: freshAccount('ben_', 'Ben'), page: pageB, sockets: new SocketWatch(pageB) };
-  await Promise.all([signUp(ann.page, ann.account), signUp(ben.page, ben.account)]);
-  return [ann, ben];
-}
 
-/** Ann opens the direct conversation with Ben; both load it and are live in it. */
-async function bothInConversation(ann: Person, ben: Person): Promise<string> {
-  const id = await openDirectViaApi(ann.page.request, ann.page.url(), ben.account);
-  await Promise.all([gotoHydrated(ann.page, `/c/${id}`), gotoHydrated(ben.page, `/c/${id}`)]);
-  await expect(chatWindow(ann.page, ben.account.displayName)).toBeVisible();
-  await expect(chatWindow(ben.page, ann.account.displayName)).toBeVisible();
-  await Promise.all([ann.sockets.waitForSubscribed(id), ben.sockets.waitForSubscribed(id)]);
-  return id;
-}
 
 /**
  * The subtitle under the title of `viewer`'s open direct conversation with `other`:

@@ -1,6 +1,7 @@
-use crate::api::chat::{add_member, remove_member, search_users};
+use crate::api::chat::{add_member, remove_member};
 use crate::model::{Member, User};
 use crate::ui::chat_state::Chat;
+use crate::ui::people_search::PeopleSearch;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -19,19 +20,9 @@ pub fn GroupMembers(
         Memo::new(move |_| members.with(|m| m.iter().any(|x| x.owner && x.user.id == me)))
     };
     let error = RwSignal::new(None::<String>);
-    let query = RwSignal::new(String::new());
-    let results = RwSignal::new(Vec::<User>::new());
-
-    let search = move |q: String| {
-        query.set(q.clone());
-        spawn_local(async move {
-            if let Ok(found) = search_users(q.clone()).await {
-                if query.get_untracked() == q {
-                    results.set(found);
-                }
-            }
-        });
-    };
+    let people = PeopleSearch::new();
+    let (query, results) = (people.query, people.results);
+    let search = move |q: String| people.search(q);
     let add = {
         let id = conversation_id.clone();
         move |user: User| {

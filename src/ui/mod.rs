@@ -7,4 +7,5 @@ pub mod field;
 pub mod group_members;
 pub mod new_conversation;
 pub mod new_group;
+pub mod people_search;
 pub mod shell;

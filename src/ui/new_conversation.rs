@@ -1,5 +1,6 @@
-use crate::api::chat::{open_direct, search_users};
+use crate::api::chat::open_direct;
 use crate::model::User;
+use crate::ui::people_search::PeopleSearch;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
@@ -8,25 +9,10 @@ use leptos_router::hooks::use_navigate;
 #[component]
 pub fn NewConversation() -> impl IntoView {
     let open = RwSignal::new(false);
-    let query = RwSignal::new(String::new());
-    let results = RwSignal::new(Vec::<User>::new());
-    let error = RwSignal::new(None::<String>);
+    let people = PeopleSearch::new();
+    let (query, results, error) = (people.query, people.results, people.error);
     let navigate = use_navigate();
-
-    let search = move |q: String| {
-        query.set(q.clone());
-        spawn_local(async move {
-            match search_users(q.clone()).await {
-                // Ignore answers to queries the user has typed past.
-                Ok(found) if query.get_untracked() == q => {
-                    error.set(None);
-                    results.set(found);
-                }
-                Ok(_) => {}
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        });
-    };
+    let search = move |q: String| people.search(q);
 
     let start = move |user: User| {
         let navigate = navigate.clone();

@@ -1,5 +1,6 @@
-use crate::api::chat::{create_group, search_users};
+use crate::api::chat::create_group;
 use crate::model::User;
+use crate::ui::people_search::PeopleSearch;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
@@ -9,22 +10,11 @@ use leptos_router::hooks::use_navigate;
 pub fn NewGroup() -> impl IntoView {
     let open = RwSignal::new(false);
     let title = RwSignal::new(String::new());
-    let query = RwSignal::new(String::new());
-    let results = RwSignal::new(Vec::<User>::new());
+    let people = PeopleSearch::new();
+    let (query, results, error) = (people.query, people.results, people.error);
     let chosen = RwSignal::new(Vec::<User>::new());
-    let error = RwSignal::new(None::<String>);
     let navigate = use_navigate();
-
-    let search = move |q: String| {
-        query.set(q.clone());
-        spawn_local(async move {
-            match search_users(q.clone()).await {
-                Ok(found) if query.get_untracked() == q => results.set(found),
-                Ok(_) => {}
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        });
-    };
+    let search = move |q: String| people.search(q);
     let toggle = move |u: User| {
         chosen.update(|c| {
             if let Some(i) = c.iter().position(|x| x.id == u.id) {

@@ -57,14 +57,7 @@ impl Store {
         if let Some(id) = exists {
             return Ok(id);
         }
-        let other_exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND blocked_at IS NULL")
-                .bind(other)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if other_exists.is_none() {
-            return Err(StoreError::NoSuchUser);
-        }
+        require_active_user(&mut tx, other).await?;
         let id = uuid::Uuid::now_v7().to_string();
         sqlx::query(
             "INSERT INTO conversations (id, kind, direct_key, created_by, created_at, last_activity_at)
@@ -111,14 +104,7 @@ impl Store {
         .await?;
         add_member(&mut tx, &id, owner, "owner", now).await?;
         for user in others {
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND blocked_at IS NULL")
-                    .bind(user)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if exists.is_none() {
-                return Err(StoreError::NoSuchUser);
-            }
+            require_active_user(&mut tx, user).await?;
             add_member(&mut tx, &id, user, "member", now).await?;
         }
         tx.commit().await?;
@@ -295,14 +281,7 @@ impl Store {
     ) -> Result<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         require_group_owner(&mut tx, conversation_id, owner).await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND blocked_at IS NULL")
-                .bind(user)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
-            return Err(StoreError::NoSuchUser);
-        }
+        require_active_user(&mut tx, user).await?;
         let count: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE conversation_id = $1")
                 .bind(conversation_id)
@@ -481,6 +460,16 @@ impl Store {
 
 /// The most members a group may have, its owner included.
 pub const GROUP_MAX_MEMBERS: usize = 100;
+
+/// Fails with `NoSuchUser` unless the user exists and is not blocked.
+async fn require_active_user(conn: &mut sqlx::SqliteConnection, user: &str) -> Result<()> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND blocked_at IS NULL")
+            .bind(user)
+            .fetch_optional(conn)
+            .await?;
+    found.map(|_| ()).ok_or(StoreError::NoSuchUser)
+}
 
 async fn require_group_owner(
     conn: &mut sqlx::SqliteConnection,
