@@ -40,6 +40,16 @@ fn store_error(context: &str, e: StoreError) -> AppError {
     }
 }
 
+/// Tells these users' tabs that their conversation lists changed.
+#[cfg(feature = "ssr")]
+fn lists_changed<'a>(state: &AppState, users: impl IntoIterator<Item = &'a String>) {
+    for user in users {
+        state
+            .hub
+            .publish(&Topic::User(user.clone()), Event::ConversationsChanged);
+    }
+}
+
 #[server(endpoint = "conversations")]
 pub async fn list_conversations() -> Result<Vec<ConversationSummary>, AppError> {
     answer(
@@ -95,11 +105,7 @@ pub async fn open_direct(user_id: String) -> Result<String, AppError> {
                 .open_direct(&me.id, &user_id, now_ms())
                 .await
                 .map_err(|e| store_error("opening a conversation", e))?;
-            for user in [&me.id, &user_id] {
-                state
-                    .hub
-                    .publish(&Topic::User(user.clone()), Event::ConversationsChanged);
-            }
+            lists_changed(&state, [&me.id, &user_id]);
             Ok(id)
         }
         .await,
@@ -124,11 +130,7 @@ pub async fn create_group(
                 .create_group(&me.id, &title, &member_ids, now_ms())
                 .await
                 .map_err(|e| store_error("creating a group", e))?;
-            for user in member_ids.iter().chain([&me.id]) {
-                state
-                    .hub
-                    .publish(&Topic::User(user.clone()), Event::ConversationsChanged);
-            }
+            lists_changed(&state, member_ids.iter().chain([&me.id]));
             Ok(id)
         }
         .await,

@@ -107,6 +107,17 @@ impl Presence {
         gone
     }
 
+    /// Runs `f` with the user's current state while no other change can slip in between:
+    /// announcements made this way reach everyone in the order the changes happened.
+    pub fn announce<R>(&self, user: &str, f: impl FnOnce(PresenceState) -> R) -> R {
+        let users = self.lock();
+        let state = users
+            .get(user)
+            .and_then(|p| p.shown)
+            .unwrap_or(PresenceState::Offline);
+        f(state)
+    }
+
     pub fn state_of(&self, user: &str) -> PresenceState {
         self.lock()
             .get(user)

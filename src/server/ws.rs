@@ -50,8 +50,8 @@ async fn serve(mut socket: WebSocket, state: AppState, user: User) {
     conn.send(&ServerFrame::Hello {
         user_id: user.id.clone(),
     });
-    if let Some(now) = state.presence.connected(&user.id, conn.id) {
-        announce_presence(&state, &user.id, now, None).await;
+    if state.presence.connected(&user.id, conn.id).is_some() {
+        announce_presence(&state, &user.id, None).await;
     }
     let mut session = Session {
         state: &state,
@@ -107,7 +107,7 @@ async fn serve(mut socket: WebSocket, state: AppState, user: User) {
     session.stop_typing();
     state.hub.disconnect(conn.id);
     match state.presence.disconnected(&user.id, conn.id) {
-        Left::Still(Some(now)) => announce_presence(&state, &user.id, now, None).await,
+        Left::Still(Some(_)) => announce_presence(&state, &user.id, None).await,
         Left::Still(None) => {}
         Left::LastTab(epoch) => {
             let state = state.clone();
@@ -118,20 +118,18 @@ async fn serve(mut socket: WebSocket, state: AppState, user: User) {
                     if let Err(e) = state.store.touch_last_seen(&user.id, now).await {
                         tracing::warn!("recording last seen: {e}");
                     }
-                    announce_presence(&state, &user.id, PresenceState::Offline, Some(now)).await;
+                    announce_presence(&state, &user.id, Some(now)).await;
                 }
             });
         }
     }
 }
 
-/// Tells everyone who shares a conversation with the user.
-async fn announce_presence(
-    state: &AppState,
-    user_id: &str,
-    presence: PresenceState,
-    last_seen_at: Option<i64>,
-) {
+/// Tells everyone who shares a conversation with the user what their presence is now.
+/// The state is read when it is sent, not when it changed: two changes announced by two
+/// tasks can finish their database look-ups in either order, and the last word must be
+/// the current state.
+async fn announce_presence(state: &AppState, user_id: &str, last_seen_at: Option<i64>) {
     let ids = match state.store.conversation_ids_of(user_id).await {
         Ok(ids) => ids,
         Err(e) => {
@@ -139,16 +137,19 @@ async fn announce_presence(
             return;
         }
     };
-    for id in ids {
-        state.hub.publish(
-            &Topic::Conversation(id),
-            Event::Presence {
-                user_id: user_id.to_string(),
-                state: presence,
-                last_seen_at,
-            },
-        );
-    }
+    state.presence.announce(user_id, |presence| {
+        let last_seen_at = last_seen_at.filter(|_| presence == PresenceState::Offline);
+        for id in ids {
+            state.hub.publish(
+                &Topic::Conversation(id),
+                Event::Presence {
+                    user_id: user_id.to_string(),
+                    state: presence,
+                    last_seen_at,
+                },
+            );
+        }
+    });
 }
 
 struct Session<'a> {
@@ -184,8 +185,13 @@ impl Session<'_> {
                 active,
             } => self.typing(conversation_id, active),
             ClientFrame::Presence { state } => {
-                if let Some(now) = self.state.presence.set(&self.user.id, self.conn.id, state) {
-                    announce_presence(self.state, &self.user.id, now, None).await;
+                if self
+                    .state
+                    .presence
+                    .set(&self.user.id, self.conn.id, state)
+                    .is_some()
+                {
+                    announce_presence(self.state, &self.user.id, None).await;
                 }
             }
         }

@@ -58,17 +58,7 @@ impl Store {
             return Ok(id);
         }
         require_active_user(&mut tx, other).await?;
-        let id = uuid::Uuid::now_v7().to_string();
-        sqlx::query(
-            "INSERT INTO conversations (id, kind, direct_key, created_by, created_at, last_activity_at)
-             VALUES ($1, 'direct', $2, $3, $4, $4)",
-        )
-        .bind(&id)
-        .bind(&key)
-        .bind(me)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let id = insert_conversation(&mut tx, "direct", None, Some(&key), me, now).await?;
         for user in [a, b] {
             add_member(&mut tx, &id, user, "member", now).await?;
         }
@@ -90,18 +80,8 @@ impl Store {
         if others.len() + 1 > GROUP_MAX_MEMBERS {
             return Err(StoreError::GroupFull(GROUP_MAX_MEMBERS));
         }
-        let id = uuid::Uuid::now_v7().to_string();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT INTO conversations (id, kind, title, created_by, created_at, last_activity_at)
-             VALUES ($1, 'group', $2, $3, $4, $4)",
-        )
-        .bind(&id)
-        .bind(title)
-        .bind(owner)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let id = insert_conversation(&mut tx, "group", Some(title), None, owner, now).await?;
         add_member(&mut tx, &id, owner, "owner", now).await?;
         for user in others {
             require_active_user(&mut tx, user).await?;
@@ -460,6 +440,31 @@ impl Store {
 
 /// The most members a group may have, its owner included.
 pub const GROUP_MAX_MEMBERS: usize = 100;
+
+/// Inserts a conversation row (members are added separately) and returns its new id.
+async fn insert_conversation(
+    conn: &mut sqlx::SqliteConnection,
+    kind: &str,
+    title: Option<&str>,
+    direct_key: Option<&str>,
+    created_by: &str,
+    now: i64,
+) -> Result<String> {
+    let id = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO conversations (id, kind, title, direct_key, created_by, created_at, last_activity_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(&id)
+    .bind(kind)
+    .bind(title)
+    .bind(direct_key)
+    .bind(created_by)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
 
 /// Fails with `NoSuchUser` unless the user exists and is not blocked.
 async fn require_active_user(conn: &mut sqlx::SqliteConnection, user: &str) -> Result<()> {
