@@ -42,35 +42,7 @@ function presenceDot(link: Locator, name?: 'Online' | 'Away'): Locator {
   return name ? link.getByRole('img', { name, exact: true }) : link.getByRole('img');
 }
 
-/**
- * Makes the page believe it is hidden (or shown again) and tells it so, the way a browser
- * does when the tab goes to the background: `document.hidden` and `visibilityState`
- * change, then `visibilitychange` fires at the document (and bubbles to the window).
- */
-async function setTabHidden(page: Page, hidden: boolean): Promise<void> {
-  await page.evaluate((hide) => {
-    Object.defineProperty(document, 'hidden', { configurable: true, get: () => hide });
-    Object.defineProperty(document, 'visibilityState', {
-      configurable: true,
-      get: () => (hide ? 'hidden' : 'visible'),
-    });
-    document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
-  }, hidden);
-}
 
-/** Waits until the page's newest open socket has sent a presence frame with `state`. */
-async function waitForPresenceSent(sockets: SocketWatch, state: 'online' | 'away'): Promise<void> {
-  await expect
-    .poll(
-      () => {
-        const open = sockets.sockets.filter((s) => !s.closed);
-        const current = open[open.length - 1];
-        return current?.sent.some((f) => f.type === 'presence' && f.state === state) ?? false;
-      },
-      { message: `the page sent a presence frame saying ${state}` },
-    )
-    .toBe(true);
-}
 
 /**
  * Records console errors and page errors of a page the `page`/`newSessionPage` fixtures
@@ -237,73 +209,4 @@ test('two tabs of one user stay in sync', async ({ page, newSessionPage }) => {
   expect(await wasNotReloaded(tab3), 'tab 3 was not reloaded').toBe(true);
 
   expect(problems, 'console errors and page errors in tabs 2 and 3').toEqual([]);
-});
-
-test('a person stays online while any of their tabs is open', async ({ page, newSessionPage }) => {
-  const [ann, ben] = await twoPeople(page, newSessionPage);
-  const id = await bothInConversation(ann, ben);
-  const problems: string[] = [];
-  const second = await ben.page.context().newPage();
-  recordProblems(second, problems);
-  const secondSockets = new SocketWatch(second);
-  await gotoHydrated(second, '/');
-  await secondSockets.waitForSubscribed(id);
-
-  const line = subtitle(ann.page, ben.account);
-  await expect(line).toHaveText(presenceLine(ben.account, 'Online'));
-  const closedAt = Date.now();
-  await ben.page.close();
-  // Well past the grace, Ben is still online: his other tab is open.
-  while (Date.now() - closedAt < OFFLINE_GRACE_MS + 2000) {
-    await expect(line).toHaveText(presenceLine(ben.account, 'Online'), { timeout: 100 });
-    await ann.page.waitForTimeout(100);
-  }
-  await expect(presenceDot(conversationLink(ann.page, ben.account.displayName), 'Online')).toBeVisible();
-
-  // Closing that one too takes him offline.
-  await second.close();
-  await expect(line).toHaveText(presenceLine(ben.account, 'Last seen just now'), { timeout: 8000 });
-  expect(problems, 'console errors and page errors in the second tab').toEqual([]);
-});
-
-test('a person whose tabs are all hidden shows as away', async ({ page, newSessionPage }) => {
-  const [ann, ben] = await twoPeople(page, newSessionPage);
-  const id = await bothInConversation(ann, ben);
-  const problems: string[] = [];
-  const second = await ben.page.context().newPage();
-  recordProblems(second, problems);
-  const secondSockets = new SocketWatch(second);
-  await gotoHydrated(second, '/');
-  await secondSockets.waitForSubscribed(id);
-
-  const line = subtitle(ann.page, ben.account);
-  const link = conversationLink(ann.page, ben.account.displayName);
-  await expect(line).toHaveText(presenceLine(ben.account, 'Online'));
-
-  // One tab hidden, the other still seen: online.
-  await setTabHidden(ben.page, true);
-  await waitForPresenceSent(ben.sockets, 'away');
-  await ann.page.waitForTimeout(1000);
-  await expect(line).toHaveText(presenceLine(ben.account, 'Online'), { timeout: 100 });
-  await expect(presenceDot(link, 'Online')).toBeVisible();
-
-  // Both hidden: away, in the header and in the list.
-  await setTabHidden(second, true);
-  await waitForPresenceSent(secondSockets, 'away');
-  await expect(line).toHaveText(presenceLine(ben.account, 'Away'));
-  await expect(presenceDot(link, 'Away')).toBeVisible();
-  await expect(presenceDot(link, 'Online')).toHaveCount(0);
-  // A fresh load of Ann's page agrees.
-  await gotoHydrated(ann.page, `/c/${id}`);
-  await expect(line).toHaveText(presenceLine(ben.account, 'Away'));
-  await expect(presenceDot(link, 'Away')).toBeVisible();
-  await ann.sockets.waitForSubscribed(id);
-
-  // Ben comes back to one of them: online again.
-  await setTabHidden(second, false);
-  await waitForPresenceSent(secondSockets, 'online');
-  await expect(line).toHaveText(presenceLine(ben.account, 'Online'));
-  await expect(presenceDot(link, 'Online')).toBeVisible();
-  await expect(presenceDot(link, 'Away')).toHaveCount(0);
-  expect(problems, 'console errors and page errors in the second tab').toEqual([]);
 });
