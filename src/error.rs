@@ -39,6 +39,9 @@ pub enum AppError {
     Forbidden,
     #[error("Not found.")]
     NotFound,
+    /// The request was understood but cannot be done now; the message says why.
+    #[error("{0}")]
+    Refused(String),
     #[error("Too many failed attempts. Try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
     #[error("Something went wrong on our side. Please try again.")]
@@ -92,6 +95,7 @@ impl AppError {
             AppError::WrongCredentials | AppError::Unauthorized => 401,
             AppError::AccountBlocked | AppError::Forbidden => 403,
             AppError::NotFound => 404,
+            AppError::Refused(_) => 409,
             AppError::TooManyAttempts { .. } => 429,
             AppError::Internal => 500,
             AppError::Network(_) => 502,

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod app;
+pub mod call;
 #[cfg(feature = "hydrate")]
 pub mod client;
 pub mod error;

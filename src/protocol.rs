@@ -5,6 +5,7 @@
 //! can notice a gap and fetch what it missed; ephemeral ones (typing, presence) carry none
 //! and are never replayed.
 
+use crate::call::Call;
 use crate::model::Message;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -83,7 +84,31 @@ pub enum ClientFrame {
     Presence {
         state: PresenceState,
     },
+    /// WebRTC signaling for a call this connection takes part in; the server relays it to
+    /// the other participant's connection and nowhere else.
+    CallSignal {
+        call_id: String,
+        signal: Signal,
+    },
     Ping,
+}
+
+/// What two peers exchange to set up their media: session descriptions and ICE
+/// candidates, as `RTCPeerConnection` produces them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Signal {
+    Offer {
+        sdp: String,
+    },
+    Answer {
+        sdp: String,
+    },
+    Candidate {
+        candidate: String,
+        sdp_mid: Option<String>,
+        sdp_m_line_index: Option<u16>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +116,8 @@ pub enum ClientFrame {
 pub enum ServerFrame {
     Hello {
         user_id: String,
+        /// This connection, as call set-up names it (a call is bound to one tab).
+        connection_id: u64,
     },
     Subscribed {
         topic: Topic,
@@ -134,6 +161,15 @@ pub enum Event {
     },
     /// Something in the user's conversation list changed (a new conversation, say).
     ConversationsChanged,
+    /// A call of this user changed state (sent on both participants' user topics).
+    Call {
+        call: Call,
+    },
+    /// Signaling from the other participant of a call (sent to one connection only).
+    CallSignal {
+        call_id: String,
+        signal: Signal,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,6 +219,14 @@ mod tests {
             ClientFrame::Presence {
                 state: PresenceState::Away,
             },
+            ClientFrame::CallSignal {
+                call_id: "k".into(),
+                signal: Signal::Candidate {
+                    candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
+                    sdp_mid: Some("0".into()),
+                    sdp_m_line_index: Some(0),
+                },
+            },
             ClientFrame::Ping,
         ];
         for f in frames {
@@ -205,6 +249,7 @@ mod tests {
         let frames = [
             ServerFrame::Hello {
                 user_id: "u".into(),
+                connection_id: 3,
             },
             ServerFrame::Event {
                 topic: Topic::Conversation("c".into()),
@@ -255,5 +300,14 @@ mod tests {
             ClientFrame::decode(r#"{"type":"ping"}"#).unwrap(),
             ClientFrame::Ping
         );
+        // A signal names its call, never a recipient: the server decides who gets it.
+        assert!(ClientFrame::decode(
+            r#"{"type":"call_signal","call_id":"k","to":"u2","signal":{"kind":"offer","sdp":"v=0"}}"#
+        )
+        .is_err());
+        assert!(ClientFrame::decode(
+            r#"{"type":"call_signal","call_id":"k","signal":{"kind":"offer","sdp":"v=0","to":"u2"}}"#
+        )
+        .is_err());
     }
 }

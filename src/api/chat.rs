@@ -16,7 +16,7 @@ use {
 pub const PAGE_SIZE: i64 = 50;
 
 #[cfg(feature = "ssr")]
-async fn signed_in() -> Result<(AppState, User), AppError> {
+pub(crate) async fn signed_in() -> Result<(AppState, User), AppError> {
     let state = AppState::current()?;
     match auth::user_from_headers(&state.store, &request_headers()).await? {
         Some(user) => Ok((state, user)),

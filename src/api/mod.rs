@@ -2,6 +2,7 @@
 //! answer. They are reached at `/api/<name>` by POST only.
 
 pub mod auth;
+pub mod calls;
 pub mod chat;
 
 #[cfg(feature = "ssr")]

@@ -25,6 +25,34 @@ impl FromStr for CookieSecure {
     }
 }
 
+/// A list of ICE server URLs: a TOML array, or a comma-separated string in the environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UrlList(pub Vec<String>);
+
+impl FromStr for UrlList {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Ok(UrlList(
+            s.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(String::from)
+                .collect(),
+        ))
+    }
+}
+
+impl UrlList {
+    fn all_start_with(&self, schemes: &[&str]) -> bool {
+        self.0.iter().all(|u| {
+            schemes
+                .iter()
+                .any(|s| u.starts_with(s) && u.len() > s.len())
+                && !u.chars().any(char::is_whitespace)
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Overrides `site-addr` of `[package.metadata.leptos]`.
@@ -37,6 +65,15 @@ pub struct Settings {
     pub login_failures_per_account: u32,
     pub login_failures_per_address: u32,
     pub max_body_bytes: usize,
+    pub calls_enabled: bool,
+    /// How long a call rings before it counts as missed.
+    pub call_ring_timeout_secs: u32,
+    pub stun_urls: UrlList,
+    pub turn_urls: UrlList,
+    /// The shared secret of the TURN server (TURN REST API scheme); empty: none.
+    pub turn_secret: String,
+    /// How long handed-out TURN credentials stay valid.
+    pub turn_credential_ttl_secs: u32,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -61,6 +98,12 @@ const KNOWN: &[&str] = &[
     "login_failures_per_account",
     "login_failures_per_address",
     "max_body_bytes",
+    "calls_enabled",
+    "call_ring_timeout_secs",
+    "stun_urls",
+    "turn_urls",
+    "turn_secret",
+    "turn_credential_ttl_secs",
 ];
 
 struct Sources<'a> {
@@ -79,6 +122,14 @@ impl Sources<'_> {
         let value = self.table?.get(key)?;
         let text = match value {
             toml::Value::String(s) => s.clone(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
             other => other.to_string(),
         };
         Some((text, format!("`{key}` in [natter] of {}", self.file)))
@@ -127,6 +178,20 @@ impl Settings {
                 ))
             })?),
         };
+        let turn_urls: UrlList = s.get(
+            "turn_urls",
+            UrlList::default(),
+            "TURN URLs like turn:turn.example.com:3478",
+            |l: &UrlList| l.all_start_with(&["turn:", "turns:"]),
+        )?;
+        let turn_secret: String = s.get("turn_secret", String::new(), "a string", |_| true)?;
+        if !turn_urls.0.is_empty() && turn_secret.is_empty() {
+            return Err(ConfigError(
+                "turn_urls is set but turn_secret is not: Natter hands out time-limited TURN \
+                 credentials made with the TURN server's shared secret"
+                    .to_string(),
+            ));
+        }
         Ok(Settings {
             site_addr,
             database_url: s.get(
@@ -171,6 +236,27 @@ impl Settings {
                 64 * 1024,
                 "a number of bytes from 1024 to 16777216",
                 |n| (1024..=16 * 1024 * 1024).contains(n),
+            )?,
+            calls_enabled: s.get("calls_enabled", true, "true or false", |_| true)?,
+            call_ring_timeout_secs: s.get(
+                "call_ring_timeout_secs",
+                30,
+                "a whole number of seconds from 1 to 600",
+                |n| (1..=600).contains(n),
+            )?,
+            stun_urls: s.get(
+                "stun_urls",
+                UrlList::default(),
+                "STUN URLs like stun:stun.example.com:3478",
+                |l: &UrlList| l.all_start_with(&["stun:", "stuns:"]),
+            )?,
+            turn_urls,
+            turn_secret,
+            turn_credential_ttl_secs: s.get(
+                "turn_credential_ttl_secs",
+                86_400,
+                "a whole number of seconds from 60 to 604800",
+                |n| (60..=604_800).contains(n),
             )?,
         })
     }
@@ -253,6 +339,24 @@ mod tests {
         assert!(Settings::load("f", None, &env).is_err());
         let env = |k: &str| (k == "NATTER_SITE_ADDR").then(|| "localhost".to_string());
         assert!(Settings::load("f", None, &env).is_err());
+    }
+
+    #[test]
+    fn ice_servers_come_from_a_toml_array_or_a_comma_separated_variable() {
+        let table: toml::Table = "stun_urls = [\"stun:a.example:3478\", \"stun:b.example\"]"
+            .parse()
+            .unwrap();
+        let s = Settings::load("f", Some(&table), &no_env).unwrap();
+        assert_eq!(s.stun_urls.0, vec!["stun:a.example:3478", "stun:b.example"]);
+        let env = |k: &str| (k == "NATTER_STUN_URLS").then(|| "stun:x, stun:y".to_string());
+        let s = Settings::load("f", None, &env).unwrap();
+        assert_eq!(s.stun_urls.0, vec!["stun:x", "stun:y"]);
+        let env = |k: &str| (k == "NATTER_STUN_URLS").then(|| "http://x".to_string());
+        assert!(Settings::load("f", None, &env).is_err());
+        // TURN without its secret would hand out no usable credentials.
+        let env = |k: &str| (k == "NATTER_TURN_URLS").then(|| "turn:t.example".to_string());
+        let e = Settings::load("f", None, &env).unwrap_err();
+        assert!(e.0.contains("turn_secret"), "{e}");
     }
 
     #[test]

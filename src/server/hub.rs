@@ -150,6 +150,10 @@ impl Hub {
             .collect()
     }
 
+    pub fn connection(&self, id: ConnId) -> Option<Connection> {
+        self.lock_connections().get(&id).cloned()
+    }
+
     pub fn connection_count(&self) -> usize {
         self.lock_connections().len()
     }

@@ -1,6 +1,7 @@
 //! Everything that runs only in the server binary.
 
 pub mod auth;
+pub mod calls;
 pub mod config;
 pub mod csrf;
 pub mod hub;
@@ -26,6 +27,7 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     pub hub: Arc<hub::Hub>,
     pub presence: Arc<presence::Presence>,
+    pub calls: Arc<calls::CallRoom>,
     /// Set to true when the server begins to shut down; open sockets close on it.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }

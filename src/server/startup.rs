@@ -67,6 +67,10 @@ pub async fn build_state(
     if seed_demo(&store, &settings).await? {
         tracing::info!("seeded demo users {}", DEMO_USERNAMES.join(", "));
     }
+    let abandoned = super::calls::abandon_stale(&store).await?;
+    if abandoned > 0 {
+        tracing::info!("ended {abandoned} calls that were live when the server stopped");
+    }
     let removed = store.delete_expired_sessions(now_ms()).await?;
     if removed > 0 {
         tracing::info!("removed {removed} expired sessions");
@@ -81,6 +85,7 @@ pub async fn build_state(
         settings: Arc::new(settings),
         hub: Arc::default(),
         presence: Arc::default(),
+        calls: Arc::default(),
         shutdown: tokio::sync::watch::channel(false).0,
     })
 }

@@ -49,6 +49,7 @@ async fn serve(mut socket: WebSocket, state: AppState, user: User) {
     state.hub.subscribe(Topic::User(user.id.clone()), &conn);
     conn.send(&ServerFrame::Hello {
         user_id: user.id.clone(),
+        connection_id: conn.id,
     });
     if state.presence.connected(&user.id, conn.id).is_some() {
         announce_presence(&state, &user.id, None).await;
@@ -106,6 +107,7 @@ async fn serve(mut socket: WebSocket, state: AppState, user: User) {
     }
     session.stop_typing();
     state.hub.disconnect(conn.id);
+    super::calls::connection_closed(&state, conn.id).await;
     match state.presence.disconnected(&user.id, conn.id) {
         Left::Still(Some(_)) => announce_presence(&state, &user.id, None).await,
         Left::Still(None) => {}
@@ -184,6 +186,11 @@ impl Session<'_> {
                 conversation_id,
                 active,
             } => self.typing(conversation_id, active),
+            ClientFrame::CallSignal { call_id, signal } => {
+                if let Err(reason) = super::calls::relay(self.state, self.conn, call_id, signal) {
+                    self.error(ErrorCode::Forbidden, reason);
+                }
+            }
             ClientFrame::Presence { state } => {
                 if self
                     .state

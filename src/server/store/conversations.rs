@@ -130,47 +130,19 @@ impl Store {
                 created: false,
             });
         }
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $2
-             WHERE id = $1 RETURNING last_seq",
+        let message = append_message(
+            &mut tx,
+            conversation_id,
+            sender,
+            client_msg_id,
+            MessageKind::Text,
+            body,
+            now,
         )
-        .bind(conversation_id)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let row = sqlx::query(
-            "INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, kind, body, created_at)
-             VALUES ($1, $2, $3, $4, $5, 'text', $6, $7)
-             RETURNING id, conversation_id, seq, sender_id, client_msg_id, kind, body, created_at",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(conversation_id)
-        .bind(seq)
-        .bind(sender)
-        .bind(client_msg_id)
-        .bind(body)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::ClientMsgIdReused
-            } else {
-                StoreError::Database(e)
-            }
-        })?;
-        // The sender has read their own message.
-        sqlx::query(
-            "UPDATE members SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
-        )
-        .bind(conversation_id)
-        .bind(sender)
-        .bind(seq)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(Sent {
-            message: message_from_row(&row)?,
+            message,
             created: true,
         })
     }
@@ -466,8 +438,68 @@ async fn insert_conversation(
     Ok(id)
 }
 
+/// Appends a message inside the caller's transaction: `seq = last_seq + 1`, the insert,
+/// and the sender's read mark. Gap-free because the UPDATE holds the conversation's row.
+pub(super) async fn append_message(
+    conn: &mut sqlx::SqliteConnection,
+    conversation_id: &str,
+    sender: &str,
+    client_msg_id: &str,
+    kind: MessageKind,
+    body: &str,
+    now: i64,
+) -> Result<Message> {
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $2
+         WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(conversation_id)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let row = sqlx::query(
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, kind, body, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         RETURNING id, conversation_id, seq, sender_id, client_msg_id, kind, body, created_at",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(conversation_id)
+    .bind(seq)
+    .bind(sender)
+    .bind(client_msg_id)
+    .bind(match kind {
+        MessageKind::Text => "text",
+        MessageKind::System => "system",
+        MessageKind::Call => "call",
+    })
+    .bind(body)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::ClientMsgIdReused
+        } else {
+            StoreError::Database(e)
+        }
+    })?;
+    // The sender has read their own message.
+    sqlx::query(
+        "UPDATE members SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
+    )
+    .bind(conversation_id)
+    .bind(sender)
+    .bind(seq)
+    .execute(&mut *conn)
+    .await?;
+    message_from_row(&row)
+}
+
 /// Fails with `NoSuchUser` unless the user exists and is not blocked.
-async fn require_active_user(conn: &mut sqlx::SqliteConnection, user: &str) -> Result<()> {
+pub(super) async fn require_active_user(
+    conn: &mut sqlx::SqliteConnection,
+    user: &str,
+) -> Result<()> {
     let found: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND blocked_at IS NULL")
             .bind(user)

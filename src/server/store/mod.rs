@@ -11,6 +11,8 @@ use sqlx::Row;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod calls;
+pub use calls::CallChange;
 mod conversations;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,15 @@ pub enum StoreError {
     GroupFull(usize),
     #[error("that message id was already used for another message")]
     ClientMsgIdReused,
+    /// A call could not change state (or start); the refusal says why.
+    #[error("call refused: {0:?}")]
+    Call(crate::call::CallRefusal),
+    /// Calls are between the two people of a direct conversation.
+    #[error("not a direct conversation")]
+    NotDirect,
+    /// The caller is already ringing or talking.
+    #[error("already in a call")]
+    AlreadyInCall,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]

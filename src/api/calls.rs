@@ -1,0 +1,85 @@
+//! Calls: start, answer, decline, hang up. The store checks that the asker takes part in
+//! the call (or, to start one, is a member of the conversation) inside its own queries;
+//! the connection id names the asker's own tab, which the call is then bound to.
+
+use crate::call::{Call, CallMedia, CallOptions, CallTicket};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {
+    super::support::answer,
+    crate::call::CallAction,
+    crate::server::{calls, AppState},
+};
+
+#[cfg(feature = "ssr")]
+async fn signed_in() -> Result<(AppState, crate::model::User), AppError> {
+    super::chat::signed_in().await
+}
+
+/// Whether this server allows calls, and how long they ring.
+#[server(endpoint = "call_options")]
+pub async fn get_call_options() -> Result<CallOptions, AppError> {
+    answer(
+        async move {
+            let (state, _) = signed_in().await?;
+            Ok(CallOptions {
+                enabled: state.settings.calls_enabled,
+                ring_timeout_secs: state.settings.call_ring_timeout_secs,
+            })
+        }
+        .await,
+    )
+}
+
+/// Rings the other person of a direct conversation from this tab.
+#[server(endpoint = "start_call")]
+pub async fn start_call(
+    conversation_id: String,
+    media: CallMedia,
+    connection_id: u64,
+) -> Result<CallTicket, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            calls::start(&state, &me, &conversation_id, media, connection_id).await
+        }
+        .await,
+    )
+}
+
+/// Answers a call ringing for the asker, on this tab.
+#[server(endpoint = "answer_call")]
+pub async fn answer_call(call_id: String, connection_id: u64) -> Result<CallTicket, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            calls::answer(&state, &me, &call_id, connection_id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "decline_call")]
+pub async fn decline_call(call_id: String) -> Result<Call, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            calls::finish(&state, Some(&me.id), &call_id, CallAction::Decline).await
+        }
+        .await,
+    )
+}
+
+/// Cancels a ringing call (caller), declines it (callee) or ends an answered one.
+#[server(endpoint = "hang_up")]
+pub async fn hang_up(call_id: String) -> Result<Call, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            calls::finish(&state, Some(&me.id), &call_id, CallAction::HangUp).await
+        }
+        .await,
+    )
+}

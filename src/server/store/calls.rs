@@ -1,0 +1,408 @@
+//! Calls. Every transition is one `BEGIN IMMEDIATE` transaction: read the call with the
+//! asker's part in it, ask [`transition`] whether the change is allowed, write it, and when
+//! the call is over append its log line to the conversation in the same transaction.
+
+use super::conversations::{append_message, require_active_user};
+use super::{Result, Store, StoreError};
+use crate::call::{transition, Call, CallAction, CallMedia, CallState, Party};
+use crate::model::{Message, MessageKind};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+const CALL_SELECT: &str = "SELECT k.id, k.conversation_id, k.media, k.state, k.created_at,
+        k.answered_at, k.ended_at,
+        a.id AS a_id, a.username AS a_username, a.display_name AS a_display_name, a.role AS a_role,
+        b.id AS b_id, b.username AS b_username, b.display_name AS b_display_name, b.role AS b_role
+    FROM calls k JOIN users a ON a.id = k.caller_id JOIN users b ON b.id = k.callee_id";
+
+fn call_from_row(row: &SqliteRow) -> Result<Call> {
+    let media: String = row.try_get("media")?;
+    let state: String = row.try_get("state")?;
+    let user = |prefix: &str| -> Result<crate::model::User> {
+        let role: String = row.try_get(format!("{prefix}_role").as_str())?;
+        Ok(crate::model::User {
+            id: row.try_get(format!("{prefix}_id").as_str())?,
+            username: row.try_get(format!("{prefix}_username").as_str())?,
+            display_name: row.try_get(format!("{prefix}_display_name").as_str())?,
+            role: crate::model::Role::parse(&role)
+                .ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
+        })
+    };
+    Ok(Call {
+        id: row.try_get("id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        caller: user("a")?,
+        callee: user("b")?,
+        media: CallMedia::parse(&media)
+            .ok_or_else(|| StoreError::Corrupt(format!("call media {media:?}")))?,
+        state: CallState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("call state {state:?}")))?,
+        created_at: row.try_get("created_at")?,
+        answered_at: row.try_get("answered_at")?,
+        ended_at: row.try_get("ended_at")?,
+    })
+}
+
+/// A call after a change, with the log line it left if the change ended it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallChange {
+    pub call: Call,
+    pub log: Option<Message>,
+}
+
+impl Store {
+    /// Rings the other member of a direct conversation. The caller must be a member and
+    /// not already in a call; the callee must be active (not blocked). A callee who is
+    /// already ringing or talking makes this a `busy` call, over at once, with its log line.
+    pub async fn start_call(
+        &self,
+        conversation_id: &str,
+        caller: &str,
+        media: CallMedia,
+        now: i64,
+    ) -> Result<CallChange> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "SELECT c.kind, other.user_id AS callee
+             FROM conversations c
+             JOIN members me ON me.conversation_id = c.id AND me.user_id = $2
+             LEFT JOIN members other ON other.conversation_id = c.id AND other.user_id <> $2
+             WHERE c.id = $1",
+        )
+        .bind(conversation_id)
+        .bind(caller)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotMember)?;
+        let kind: String = row.try_get("kind")?;
+        let callee: Option<String> = row.try_get("callee")?;
+        let callee = match (kind.as_str(), callee) {
+            ("direct", Some(callee)) => callee,
+            _ => return Err(StoreError::NotDirect),
+        };
+        require_active_user(&mut tx, caller).await?;
+        require_active_user(&mut tx, &callee).await?;
+        if in_live_call(&mut tx, caller).await? {
+            return Err(StoreError::AlreadyInCall);
+        }
+        let busy = in_live_call(&mut tx, &callee).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let (state, ended_at) = if busy {
+            (CallState::Busy, Some(now))
+        } else {
+            (CallState::Ringing, None)
+        };
+        sqlx::query(
+            "INSERT INTO calls (id, conversation_id, caller_id, callee_id, media, state, created_at, ended_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(conversation_id)
+        .bind(caller)
+        .bind(&callee)
+        .bind(media.as_str())
+        .bind(state.as_str())
+        .bind(now)
+        .bind(ended_at)
+        .execute(&mut *tx)
+        .await?;
+        let call = fetch_call(&mut tx, &id).await?;
+        let log = log_if_over(&mut tx, &call, now).await?;
+        tx.commit().await?;
+        Ok(CallChange { call, log })
+    }
+
+    /// Applies `action` by `asker` (None: the server itself). Someone who is not a
+    /// participant gets `NotMember`, the same as for a call that does not exist.
+    pub async fn change_call(
+        &self,
+        call_id: &str,
+        asker: Option<&str>,
+        action: CallAction,
+        now: i64,
+    ) -> Result<CallChange> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let call = fetch_call(&mut tx, call_id).await?;
+        let party = match asker {
+            None => Party::Server,
+            Some(id) if id == call.caller.id => Party::Caller,
+            Some(id) if id == call.callee.id => Party::Callee,
+            Some(_) => return Err(StoreError::NotMember),
+        };
+        let next = transition(call.state, party, action).map_err(StoreError::Call)?;
+        let (answered_at, ended_at) = match next {
+            CallState::Active => (Some(now), None),
+            _ => (call.answered_at, Some(now)),
+        };
+        sqlx::query(
+            "UPDATE calls SET state = $2, answered_at = $3, ended_at = $4
+             WHERE id = $1 AND state = $5",
+        )
+        .bind(call_id)
+        .bind(next.as_str())
+        .bind(answered_at)
+        .bind(ended_at)
+        .bind(call.state.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let call = fetch_call(&mut tx, call_id).await?;
+        let log = log_if_over(&mut tx, &call, now).await?;
+        tx.commit().await?;
+        Ok(CallChange { call, log })
+    }
+
+    /// A call, for one of its participants only.
+    pub async fn call_for(&self, call_id: &str, asker: &str) -> Result<Call> {
+        let mut conn = self.pool.acquire().await?;
+        let call = fetch_call(&mut conn, call_id).await?;
+        if call.caller.id != asker && call.callee.id != asker {
+            return Err(StoreError::NotMember);
+        }
+        Ok(call)
+    }
+
+    /// Ids of calls still ringing or active: after a restart nobody holds them any more.
+    pub async fn live_call_ids(&self) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM calls WHERE state IN ('ringing', 'active')")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
+
+async fn fetch_call(conn: &mut sqlx::SqliteConnection, call_id: &str) -> Result<Call> {
+    let row = sqlx::query(&format!("{CALL_SELECT} WHERE k.id = $1"))
+        .bind(call_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotMember)?;
+    call_from_row(&row)
+}
+
+async fn in_live_call(conn: &mut sqlx::SqliteConnection, user: &str) -> Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM calls WHERE state IN ('ringing', 'active')
+         AND (caller_id = $1 OR callee_id = $1) LIMIT 1",
+    )
+    .bind(user)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// The log line of a finished call, written as the caller's, once per call.
+async fn log_if_over(
+    conn: &mut sqlx::SqliteConnection,
+    call: &Call,
+    now: i64,
+) -> Result<Option<Message>> {
+    let Some(text) = call.log_text() else {
+        return Ok(None);
+    };
+    // Clients may only use letters, digits and '-' in their ids, so this cannot collide.
+    let client_msg_id = format!("call:{}", call.id);
+    let message = append_message(
+        conn,
+        &call.conversation_id,
+        &call.caller.id,
+        &client_msg_id,
+        MessageKind::Call,
+        &text,
+        now,
+    )
+    .await?;
+    Ok(Some(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::fresh_store;
+    use super::*;
+    use crate::call::CallRefusal;
+    use crate::model::Role;
+
+    async fn user(store: &Store, name: &str) -> String {
+        store
+            .create_user(name, name, "h", Role::User, None, 1)
+            .await
+            .unwrap()
+            .id
+    }
+
+    struct Three {
+        store: Store,
+        _dir: tempfile::TempDir,
+        a: String,
+        b: String,
+        c: String,
+        ab: String,
+        cb: String,
+    }
+
+    async fn three() -> Three {
+        let (store, dir) = fresh_store().await;
+        let a = user(&store, "ann").await;
+        let b = user(&store, "ben").await;
+        let c = user(&store, "cat").await;
+        let ab = store.open_direct(&a, &b, 1).await.unwrap();
+        let cb = store.open_direct(&c, &b, 1).await.unwrap();
+        Three {
+            store,
+            _dir: dir,
+            a,
+            b,
+            c,
+            ab,
+            cb,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answered_call_that_ends_leaves_its_duration_in_the_conversation() {
+        let t = three().await;
+        let rung = t
+            .store
+            .start_call(&t.ab, &t.a, CallMedia::Video, 1_000)
+            .await
+            .unwrap();
+        assert_eq!(rung.call.state, CallState::Ringing);
+        assert_eq!(rung.call.callee.id, t.b);
+        assert!(rung.log.is_none());
+        let id = rung.call.id;
+        let answered = t
+            .store
+            .change_call(&id, Some(&t.b), CallAction::Answer, 2_000)
+            .await
+            .unwrap();
+        assert_eq!(answered.call.state, CallState::Active);
+        let ended = t
+            .store
+            .change_call(&id, Some(&t.a), CallAction::HangUp, 194_000)
+            .await
+            .unwrap();
+        assert_eq!(ended.call.state, CallState::Ended);
+        let log = ended.log.unwrap();
+        assert_eq!(log.body, "Video call · 3:12");
+        assert_eq!(log.kind, MessageKind::Call);
+        let history = t.store.messages_after(&t.ab, &t.b, 0, 10).await.unwrap();
+        assert_eq!(history, vec![log]);
+        // Over is over: a second hang-up changes nothing and logs nothing.
+        let again = t
+            .store
+            .change_call(&id, Some(&t.b), CallAction::HangUp, 195_000)
+            .await;
+        assert!(matches!(
+            again,
+            Err(StoreError::Call(CallRefusal::AlreadyOver(CallState::Ended)))
+        ));
+        assert_eq!(
+            t.store
+                .messages_after(&t.ab, &t.b, 0, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_callee_already_in_a_call_makes_the_new_call_busy() {
+        let t = three().await;
+        t.store
+            .start_call(&t.ab, &t.a, CallMedia::Audio, 1)
+            .await
+            .unwrap();
+        let busy = t
+            .store
+            .start_call(&t.cb, &t.c, CallMedia::Video, 2)
+            .await
+            .unwrap();
+        assert_eq!(busy.call.state, CallState::Busy);
+        assert_eq!(
+            busy.log.map(|m| m.body).as_deref(),
+            Some("Video call not answered: busy")
+        );
+        // And a caller who is ringing someone cannot ring a second person.
+        let again = t.store.start_call(&t.ab, &t.a, CallMedia::Audio, 3).await;
+        assert!(matches!(again, Err(StoreError::AlreadyInCall)));
+    }
+
+    #[tokio::test]
+    async fn only_the_two_participants_can_touch_a_call_and_only_members_can_start_one() {
+        let t = three().await;
+        let call = t
+            .store
+            .start_call(&t.ab, &t.a, CallMedia::Video, 1)
+            .await
+            .unwrap()
+            .call;
+        for action in [CallAction::Answer, CallAction::Decline, CallAction::HangUp] {
+            let r = t.store.change_call(&call.id, Some(&t.c), action, 2).await;
+            assert!(matches!(r, Err(StoreError::NotMember)), "{action:?}");
+        }
+        assert!(matches!(
+            t.store.call_for(&call.id, &t.c).await,
+            Err(StoreError::NotMember)
+        ));
+        // A caller cannot answer their own call.
+        let r = t
+            .store
+            .change_call(&call.id, Some(&t.a), CallAction::Answer, 2)
+            .await;
+        assert!(matches!(r, Err(StoreError::Call(CallRefusal::NotAllowed))));
+        // Carol is not in Ann and Ben's conversation.
+        let r = t.store.start_call(&t.ab, &t.c, CallMedia::Video, 3).await;
+        assert!(matches!(r, Err(StoreError::NotMember)));
+        // Nothing of that wrote anything.
+        assert_eq!(
+            t.store.call_for(&call.id, &t.b).await.unwrap().state,
+            CallState::Ringing
+        );
+    }
+
+    #[tokio::test]
+    async fn declined_cancelled_and_missed_calls_each_log_their_outcome() {
+        let t = three().await;
+        let cases = [
+            (Some(&t.b), CallAction::Decline, "Call declined"),
+            (Some(&t.a), CallAction::HangUp, "Call cancelled"),
+            (None, CallAction::RingTimeout, "Missed video call"),
+        ];
+        for (asker, action, text) in cases {
+            let id = t
+                .store
+                .start_call(&t.ab, &t.a, CallMedia::Video, 1)
+                .await
+                .unwrap()
+                .call
+                .id;
+            let change = t
+                .store
+                .change_call(&id, asker.map(|s| s.as_str()), action, 2)
+                .await
+                .unwrap();
+            assert_eq!(change.log.map(|m| m.body).as_deref(), Some(text));
+        }
+        assert!(t.store.live_call_ids().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_group_cannot_be_called_and_a_blocked_person_cannot_be_rung() {
+        let t = three().await;
+        let group = t
+            .store
+            .create_group(&t.a, "G", &[t.b.clone(), t.c.clone()], 1)
+            .await
+            .unwrap();
+        let r = t.store.start_call(&group, &t.a, CallMedia::Audio, 2).await;
+        assert!(matches!(r, Err(StoreError::NotDirect)));
+        sqlx::query("UPDATE users SET blocked_at = 1 WHERE id = $1")
+            .bind(&t.b)
+            .execute(&t.store.pool)
+            .await
+            .unwrap();
+        let r = t.store.start_call(&t.ab, &t.a, CallMedia::Audio, 2).await;
+        assert!(matches!(r, Err(StoreError::NoSuchUser)));
+    }
+}
