@@ -1,4 +1,6 @@
-//! Browser-only code: the realtime connection and attention (sound, notifications).
+//! Browser-only code: the realtime connection, calls (WebRTC) and attention (sound,
+//! notifications).
 
 pub mod attention;
+pub mod call;
 pub mod realtime;

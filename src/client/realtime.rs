@@ -21,6 +21,13 @@ thread_local! {
     static SUBSCRIBED: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
     static ATTEMPT: Cell<u32> = const { Cell::new(0) };
     static STARTED: Cell<bool> = const { Cell::new(false) };
+    /// The server's name for this tab's connection (calls are bound to it).
+    static CONNECTION_ID: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// This tab's connection as the server names it, while connected.
+pub fn connection_id() -> Option<u64> {
+    CONNECTION_ID.with(Cell::get)
 }
 
 /// Sends a frame if the socket is open; typing and presence are best-effort by design.
@@ -166,6 +173,8 @@ fn connect(chat: Chat) {
 
     let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
         SOCKET.with(|s| s.borrow_mut().take());
+        CONNECTION_ID.with(|c| c.set(None));
+        super::call::socket_lost(chat);
         if e.code() == CLOSE_SESSION_ENDED {
             crate::pages::go_to("/login");
             return;
@@ -196,10 +205,17 @@ fn schedule_reconnect(chat: Chat) {
 }
 
 fn apply(chat: Chat, frame: ServerFrame) {
-    let ServerFrame::Event { event, .. } = frame else {
-        return;
+    let event = match frame {
+        ServerFrame::Event { event, .. } => event,
+        ServerFrame::Hello { connection_id, .. } => {
+            CONNECTION_ID.with(|c| c.set(Some(connection_id)));
+            return;
+        }
+        _ => return,
     };
     match event {
+        Event::Call { call } => super::call::on_call_event(chat, call),
+        Event::CallSignal { call_id, signal } => super::call::on_signal(chat, call_id, signal),
         Event::MessageCreated { message } => {
             let id = message.conversation_id.clone();
             let known = chat

@@ -47,6 +47,7 @@ pub struct Chat {
     pub status: RwSignal<ConnectionStatus>,
     /// The conversation on screen in this tab.
     pub open: RwSignal<Option<String>>,
+    pub calls: crate::ui::call_view::CallUi,
 }
 
 impl Chat {
@@ -61,6 +62,7 @@ impl Chat {
             presence: RwSignal::new(HashMap::new()),
             status: RwSignal::new(ConnectionStatus::Connecting),
             open: RwSignal::new(None),
+            calls: crate::ui::call_view::CallUi::new(),
         }
     }
 

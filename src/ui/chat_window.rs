@@ -1,8 +1,11 @@
 //! The open conversation: header, message log, typing indicator and composer.
 
 use crate::api::chat::{conversation_members, load_messages, mark_read, send_message, PAGE_SIZE};
-use crate::model::{parse_message_body, ConversationKind, Member, Message, MESSAGE_MAX_CHARS};
+use crate::model::{
+    parse_message_body, ConversationKind, Member, Message, MessageKind, MESSAGE_MAX_CHARS,
+};
 use crate::protocol::ClientFrame;
+use crate::ui::call_view::CallButtons;
 use crate::ui::chat_state::{
     new_client_msg_id, now_ms, send_frame, Chat, ConnectionStatus, Pending,
 };
@@ -204,6 +207,10 @@ pub fn ChatWindow(id: String) -> impl IntoView {
                     <h2>{title}</h2>
                     <span class="chat-subtitle">{handle}</span>
                 </div>
+                {
+                    let id = id.clone();
+                    move || is_direct().then(|| view! { <CallButtons conversation_id=id.clone() /> })
+                }
                 {move || (!is_direct()).then(|| view! {
                     <button
                         type="button"
@@ -374,7 +381,7 @@ fn MessageRows(
     view! {
         {move || {
             let list = messages.get();
-            let last_own = list.iter().rev().find(|m| m.sender_id == me).map(|m| m.seq);
+            let last_own = list.iter().rev().find(|m| m.sender_id == me && m.kind == MessageKind::Text).map(|m| m.seq);
             let mut rows = Vec::new();
             let mut prev: Option<&Message> = None;
             let mut prev_day = String::new();
@@ -384,6 +391,16 @@ fn MessageRows(
                     rows.push(view! { <div class="day" role="separator">{day.clone()}</div> }.into_any());
                     prev_day = day;
                     prev = None;
+                }
+                if m.kind == MessageKind::Call {
+                    rows.push(view! {
+                        <div class="call-log" data-seq=m.seq>
+                            <span class="call-log-text">{m.body.clone()}</span>
+                            <time class="time">{time}</time>
+                        </div>
+                    }.into_any());
+                    prev = None;
+                    continue;
                 }
                 let first = prev.is_none_or(|p| p.sender_id != m.sender_id || m.created_at - p.created_at > 300_000);
                 let mine = m.sender_id == me;

@@ -1,5 +1,6 @@
 //! Components shared by several pages.
 
+pub mod call_view;
 pub mod chat_state;
 pub mod chat_window;
 pub mod conversation_list;

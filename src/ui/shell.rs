@@ -1,6 +1,7 @@
 use crate::api::auth::Logout;
 use crate::model::User;
 use crate::pages::go_to;
+use crate::ui::call_view::CallLayer;
 use crate::ui::chat_state::{Chat, ConnectionStatus};
 use crate::ui::conversation_list::ConversationList;
 use crate::ui::new_conversation::NewConversation;
@@ -89,6 +90,7 @@ pub fn AppShell(user: User) -> impl IntoView {
                     <Outlet />
                 </main>
             </div>
+            <CallLayer />
         </div>
     }
 }
