@@ -163,7 +163,7 @@ pub enum Event {
     ConversationsChanged,
     /// A call of this user changed state (sent on both participants' user topics).
     Call {
-        call: Call,
+        call: Box<Call>,
     },
     /// Signaling from the other participant of a call (sent to one connection only).
     CallSignal {

@@ -214,7 +214,7 @@ fn apply(chat: Chat, frame: ServerFrame) {
         _ => return,
     };
     match event {
-        Event::Call { call } => super::call::on_call_event(chat, call),
+        Event::Call { call } => super::call::on_call_event(chat, *call),
         Event::CallSignal { call_id, signal } => super::call::on_signal(chat, call_id, signal),
         Event::MessageCreated { message } => {
             let id = message.conversation_id.clone();

@@ -137,7 +137,7 @@ fn publish(state: &AppState, change: &CallChange) {
         state.hub.publish(
             &Topic::User(user.clone()),
             Event::Call {
-                call: change.call.clone(),
+                call: Box::new(change.call.clone()),
             },
         );
     }
