@@ -206,7 +206,12 @@ pub fn on_call_event(chat: Chat, call: Call) {
         return;
     }
     if call.callee.id == me {
-        if call.state == CallState::Ringing {
+        if call.state == CallState::Busy {
+            ui.notice.set(Some(format!(
+                "{} tried to call you.",
+                call.caller.display_name
+            )));
+        } else if call.state == CallState::Ringing {
             ui.incoming.set(Some(call));
         } else if ui
             .incoming

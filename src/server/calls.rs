@@ -177,10 +177,22 @@ pub async fn start(
         });
     }
     publish(state, &change);
+    if change.call.state == CallState::Ringing {
+        end_if_gone(state, &me.id, &change.call.id, conn).await;
+    }
     Ok(CallTicket {
         ice_servers: ice_servers(state, &me.id),
         call: change.call,
     })
+}
+
+/// The tab may have closed while the call was being written; its close found nothing
+/// bound then, so the call ends here. (The hub forgets a connection before its close
+/// looks for calls, so one of the two always sees the other.)
+async fn end_if_gone(state: &AppState, user: &str, call_id: &str, conn: ConnId) {
+    if state.hub.connection(conn).is_none() {
+        let _ = finish(state, Some(user), call_id, CallAction::HangUp).await;
+    }
 }
 
 /// Answers a ringing call on the asker's tab `conn`; their other tabs stop ringing.
@@ -199,6 +211,7 @@ pub async fn answer(
         .map_err(|e| call_error("answering a call", e))?;
     state.calls.bind_callee(call_id, &me.id, conn);
     publish(state, &change);
+    end_if_gone(state, &me.id, call_id, conn).await;
     Ok(CallTicket {
         ice_servers: ice_servers(state, &me.id),
         call: change.call,
