@@ -108,6 +108,14 @@ impl Call {
         }
     }
 
+    /// How long the call was answered for (0 if it never was).
+    pub fn duration_ms(&self) -> i64 {
+        match (self.answered_at, self.ended_at) {
+            (Some(a), Some(e)) => (e - a).max(0),
+            _ => 0,
+        }
+    }
+
     /// The line the call leaves in its conversation once it is over.
     pub fn log_text(&self) -> Option<String> {
         let kind = match self.media {
@@ -116,13 +124,7 @@ impl Call {
         };
         Some(match self.state {
             CallState::Ringing | CallState::Active => return None,
-            CallState::Ended => {
-                let ms = match (self.answered_at, self.ended_at) {
-                    (Some(a), Some(e)) => (e - a).max(0),
-                    _ => 0,
-                };
-                format!("{kind} · {}", format_duration(ms))
-            }
+            CallState::Ended => format!("{kind} · {}", format_duration(self.duration_ms())),
             CallState::Declined => "Call declined".to_string(),
             CallState::Cancelled => "Call cancelled".to_string(),
             CallState::Missed => format!("Missed {}", kind.to_lowercase()),

@@ -260,6 +260,22 @@ pub enum MessageKind {
     Call,
 }
 
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::System => "system",
+            MessageKind::Call => "call",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageKind> {
+        [MessageKind::Text, MessageKind::System, MessageKind::Call]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub id: String,

@@ -200,6 +200,11 @@ function answerCall(request: APIRequestContext, baseURL: string, callId: string,
 }
 
 /** A call that worked: 200 and a ticket for a call in `state`. */
+/** One raw socket each for Ann, Ben and Eve. */
+function socketsOfAll(s: Setup): Promise<[RawSocket, RawSocket, RawSocket]> {
+  return Promise.all([openSocket(s.ann.page, 'ann'), openSocket(s.ben.page, 'ben'), openSocket(s.eve.page, 'eve')]);
+}
+
 async function expectTicket(response: APIResponse, state: CallState, what: string): Promise<CallTicket> {
   const text = await response.text();
   expect(response.status(), `${what}: ${text}`).toBe(200);
@@ -250,11 +255,7 @@ function callSignal(callId: string, signal: Signal): object {
 
 test('a non-member cannot ring a conversation', async ({ page, newSessionPage, baseURL }) => {
   const s = await setUp(page, newSessionPage, baseURL!);
-  const [annSocket, benSocket, eveSocket] = await Promise.all([
-    openSocket(s.ann.page, 'ann'),
-    openSocket(s.ben.page, 'ben'),
-    openSocket(s.eve.page, 'eve'),
-  ]);
+  const [annSocket, benSocket, eveSocket] = await socketsOfAll(s);
 
   const refused = await expectRefused(
     await startCall(s.eve.page.request, baseURL!, s.conversationId, eveSocket.connectionId),
@@ -284,11 +285,7 @@ test('a non-member cannot ring a conversation', async ({ page, newSessionPage, b
 
 test('a non-participant cannot answer, decline or hang up a call', async ({ page, newSessionPage, baseURL }) => {
   const s = await setUp(page, newSessionPage, baseURL!);
-  const [annSocket, benSocket, eveSocket] = await Promise.all([
-    openSocket(s.ann.page, 'ann'),
-    openSocket(s.ben.page, 'ben'),
-    openSocket(s.eve.page, 'eve'),
-  ]);
+  const [annSocket, benSocket, eveSocket] = await socketsOfAll(s);
   const call = await annRingsBen(s, baseURL!, annSocket, benSocket);
 
   const unknownId = '01900000-0000-7000-8000-000000000000';
@@ -380,11 +377,7 @@ test('a connection id of someone else’s socket is refused', async ({ page, new
 
 test('a non-member cannot send signaling for a call', async ({ page, newSessionPage, baseURL }) => {
   const s = await setUp(page, newSessionPage, baseURL!);
-  const [annSocket, benSocket, eveSocket] = await Promise.all([
-    openSocket(s.ann.page, 'ann'),
-    openSocket(s.ben.page, 'ben'),
-    openSocket(s.eve.page, 'eve'),
-  ]);
+  const [annSocket, benSocket, eveSocket] = await socketsOfAll(s);
   const call = await annRingsBen(s, baseURL!, annSocket, benSocket);
   await benAnswers(s, baseURL!, call, annSocket, benSocket);
 

@@ -8,15 +8,8 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::support::answer,
-    crate::call::CallAction,
-    crate::server::{calls, AppState},
+    super::chat::signed_in, super::support::answer, crate::call::CallAction, crate::server::calls,
 };
-
-#[cfg(feature = "ssr")]
-async fn signed_in() -> Result<(AppState, crate::model::User), AppError> {
-    super::chat::signed_in().await
-}
 
 /// Whether this server allows calls, and how long they ring.
 #[server(endpoint = "call_options")]

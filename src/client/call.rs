@@ -235,16 +235,10 @@ fn outcome_notice(call: &Call, me: &str) -> Option<String> {
         CallState::Declined => Some(format!("{peer} declined the call.")),
         CallState::Missed => Some(format!("{peer} did not answer.")),
         CallState::Busy => Some(format!("{peer} is on another call.")),
-        CallState::Ended => {
-            let ms = match (call.answered_at, call.ended_at) {
-                (Some(a), Some(e)) => e - a,
-                _ => 0,
-            };
-            Some(format!(
-                "Call with {peer} ended · {}",
-                crate::call::format_duration(ms)
-            ))
-        }
+        CallState::Ended => Some(format!(
+            "Call with {peer} ended · {}",
+            crate::call::format_duration(call.duration_ms())
+        )),
         CallState::Cancelled => Some(format!("{peer} cancelled the call.")),
         CallState::Ringing | CallState::Active => None,
     }

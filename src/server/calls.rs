@@ -166,7 +166,9 @@ pub async fn start(
         .start_call(conversation_id, &me.id, media, now_ms())
         .await
         .map_err(|e| call_error("starting a call", e))?;
-    if change.call.state == CallState::Ringing {
+    let ringing = change.call.state == CallState::Ringing;
+    if ringing {
+        // Bound before anyone hears of the call, so an answer always finds the binding.
         state.calls.bind_caller(&change.call.id, &me.id, conn);
         let (state, id) = (state.clone(), change.call.id.clone());
         let ring = Duration::from_secs(u64::from(state.settings.call_ring_timeout_secs));
@@ -177,7 +179,7 @@ pub async fn start(
         });
     }
     publish(state, &change);
-    if change.call.state == CallState::Ringing {
+    if ringing {
         end_if_gone(state, &me.id, &change.call.id, conn).await;
     }
     Ok(CallTicket {

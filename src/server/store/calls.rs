@@ -3,7 +3,7 @@
 //! the call is over append its log line to the conversation in the same transaction.
 
 use super::conversations::{append_message, require_active_user};
-use super::{Result, Store, StoreError};
+use super::{prefixed_user_from_row, Result, Store, StoreError};
 use crate::call::{transition, Call, CallAction, CallMedia, CallState, Party};
 use crate::model::{Message, MessageKind};
 use sqlx::sqlite::SqliteRow;
@@ -18,21 +18,11 @@ const CALL_SELECT: &str = "SELECT k.id, k.conversation_id, k.media, k.state, k.c
 fn call_from_row(row: &SqliteRow) -> Result<Call> {
     let media: String = row.try_get("media")?;
     let state: String = row.try_get("state")?;
-    let user = |prefix: &str| -> Result<crate::model::User> {
-        let role: String = row.try_get(format!("{prefix}_role").as_str())?;
-        Ok(crate::model::User {
-            id: row.try_get(format!("{prefix}_id").as_str())?,
-            username: row.try_get(format!("{prefix}_username").as_str())?,
-            display_name: row.try_get(format!("{prefix}_display_name").as_str())?,
-            role: crate::model::Role::parse(&role)
-                .ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
-        })
-    };
     Ok(Call {
         id: row.try_get("id")?,
         conversation_id: row.try_get("conversation_id")?,
-        caller: user("a")?,
-        callee: user("b")?,
+        caller: prefixed_user_from_row(row, "a_")?,
+        callee: prefixed_user_from_row(row, "b_")?,
         media: CallMedia::parse(&media)
             .ok_or_else(|| StoreError::Corrupt(format!("call media {media:?}")))?,
         state: CallState::parse(&state)
@@ -122,7 +112,7 @@ impl Store {
         now: i64,
     ) -> Result<CallChange> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let call = fetch_call(&mut tx, call_id).await?;
+        let mut call = fetch_call(&mut tx, call_id).await?;
         let party = match asker {
             None => Party::Server,
             Some(id) if id == call.caller.id => Party::Caller,
@@ -145,7 +135,10 @@ impl Store {
         .bind(call.state.as_str())
         .execute(&mut *tx)
         .await?;
-        let call = fetch_call(&mut tx, call_id).await?;
+        // The transaction holds the write lock since the read: the row is what we wrote.
+        call.state = next;
+        call.answered_at = answered_at;
+        call.ended_at = ended_at;
         let log = log_if_over(&mut tx, &call, now).await?;
         tx.commit().await?;
         Ok(CallChange { call, log })
@@ -217,18 +210,9 @@ async fn log_if_over(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::fresh_store;
+    use super::super::tests::{fresh_store, user};
     use super::*;
     use crate::call::CallRefusal;
-    use crate::model::Role;
-
-    async fn user(store: &Store, name: &str) -> String {
-        store
-            .create_user(name, name, "h", Role::User, None, 1)
-            .await
-            .unwrap()
-            .id
-    }
 
     struct Three {
         store: Store,

@@ -19,12 +19,8 @@ fn message_from_row(row: &SqliteRow) -> Result<Message> {
         seq: row.try_get("seq")?,
         sender_id: row.try_get("sender_id")?,
         client_msg_id: row.try_get("client_msg_id")?,
-        kind: match kind.as_str() {
-            "text" => MessageKind::Text,
-            "system" => MessageKind::System,
-            "call" => MessageKind::Call,
-            other => return Err(StoreError::Corrupt(format!("message kind {other:?}"))),
-        },
+        kind: MessageKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("message kind {kind:?}")))?,
         body: row.try_get("body")?,
         created_at: row.try_get("created_at")?,
     })
@@ -467,11 +463,7 @@ pub(super) async fn append_message(
     .bind(seq)
     .bind(sender)
     .bind(client_msg_id)
-    .bind(match kind {
-        MessageKind::Text => "text",
-        MessageKind::System => "system",
-        MessageKind::Call => "call",
-    })
+    .bind(kind.as_str())
     .bind(body)
     .bind(now)
     .fetch_one(&mut *conn)
@@ -550,17 +542,8 @@ async fn add_member(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::fresh_store;
+    use super::super::tests::{fresh_store, user};
     use super::*;
-    use crate::model::Role;
-
-    async fn user(store: &Store, name: &str) -> String {
-        store
-            .create_user(name, name, "h", Role::User, None, 1)
-            .await
-            .unwrap()
-            .id
-    }
 
     #[tokio::test]
     async fn opening_a_dm_with_the_same_person_again_reuses_it() {

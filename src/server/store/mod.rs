@@ -72,11 +72,17 @@ pub struct Store {
 }
 
 pub(crate) fn user_from_row(row: &SqliteRow) -> Result<User> {
-    let role: String = row.try_get("role")?;
+    prefixed_user_from_row(row, "")
+}
+
+/// A user whose columns carry a prefix (`a_id`, `a_username`, ...) in a joined row.
+pub(crate) fn prefixed_user_from_row(row: &SqliteRow, prefix: &str) -> Result<User> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let role: String = row.try_get(col("role").as_str())?;
     Ok(User {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        display_name: row.try_get("display_name")?,
+        id: row.try_get(col("id").as_str())?,
+        username: row.try_get(col("username").as_str())?,
+        display_name: row.try_get(col("display_name").as_str())?,
         role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
     })
 }
@@ -277,6 +283,15 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/natter.db", dir.path().display());
         (Store::open(&url).await.unwrap(), dir)
+    }
+
+    /// A new ordinary user named `name`; returns their id.
+    pub(crate) async fn user(store: &Store, name: &str) -> String {
+        store
+            .create_user(name, name, "h", Role::User, None, 1)
+            .await
+            .unwrap()
+            .id
     }
 
     fn session(hash: &str, expires_at: i64) -> NewSession<'_> {
