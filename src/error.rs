@@ -44,6 +44,19 @@ pub enum AppError {
     Refused(String),
     #[error("Too many failed attempts. Try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// A per-user rate (messages, typing) was exceeded; the message says which.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// The request body was larger than the server accepts.
+    #[error("That is too large to send: the limit is {} KB.", .limit_bytes / 1024)]
+    TooLarge { limit_bytes: usize },
+    /// The server is up but cannot store anything right now (database locked, read-only
+    /// or full). Nothing was written; the same request can be sent again.
+    #[error("Natter cannot save right now. Your message will be sent when it can.")]
+    Unavailable,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// The request never got a proper answer (offline, server down, bad response).
@@ -96,9 +109,31 @@ impl AppError {
             AppError::AccountBlocked | AppError::Forbidden => 403,
             AppError::NotFound => 404,
             AppError::Refused(_) => 409,
-            AppError::TooManyAttempts { .. } => 429,
+            AppError::TooManyAttempts { .. } | AppError::RateLimited { .. } => 429,
+            AppError::TooLarge { .. } => 413,
             AppError::Internal => 500,
             AppError::Network(_) => 502,
+            AppError::Unavailable => 503,
+        }
+    }
+
+    /// True when the same request may succeed if sent again later without change: the
+    /// server was unreachable, could not store, or asked to slow down. Nothing was written.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            AppError::Network(_) | AppError::Unavailable | AppError::RateLimited { .. }
+        )
+    }
+
+    /// How long to wait before sending again, when the server said.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited {
+                retry_after_secs, ..
+            }
+            | AppError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 }

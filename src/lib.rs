@@ -12,6 +12,7 @@ pub mod call;
 #[cfg(feature = "hydrate")]
 pub mod client;
 pub mod error;
+pub mod history;
 pub mod model;
 pub mod pages;
 pub mod protocol;

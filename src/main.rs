@@ -46,6 +46,8 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let shutdown = state.shutdown.clone();
+    let hub = state.hub.clone();
+    let grace = std::time::Duration::from_secs(state.settings.shutdown_grace_secs.into());
     let app = startup::router(state);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
@@ -55,23 +57,46 @@ async fn main() -> std::process::ExitCode {
         }
     };
     tracing::info!("Natter listening on http://{addr}");
+    let (stopping, stop_began) = tokio::sync::oneshot::channel::<()>();
+    // On SIGTERM or Ctrl-C: stop accepting, let requests in flight (a send being written)
+    // finish, and close open sockets with "going away" so clients reconnect to the next
+    // server and resume by seq.
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
-        // Open sockets close with "going away" so clients reconnect to the next server.
         let _ = shutdown.send(true);
-    })
-    .await;
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("natter: server error: {e}");
-            ExitCode::FAILURE
+        let _ = stopping.send(());
+    });
+    let deadline = async move {
+        match stop_began.await {
+            Ok(()) => tokio::time::sleep(grace).await,
+            Err(_) => std::future::pending().await,
         }
+    };
+    let code = tokio::select! {
+        served = served => match served {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("natter: server error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        _ = deadline => {
+            tracing::warn!("requests still running after {} s; stopping anyway", grace.as_secs());
+            ExitCode::SUCCESS
+        }
+    };
+    // Upgraded sockets are not the HTTP server's to wait for: give their close frames a
+    // moment to leave.
+    let flushed = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    while hub.connection_count() > 0 && tokio::time::Instant::now() < flushed {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    tracing::info!("stopped");
+    code
 }
 
 #[cfg(feature = "ssr")]

@@ -16,8 +16,41 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// Close code: the client did not read fast enough; reconnect and recover by seq.
 pub const CLOSE_TOO_SLOW: u16 = 4008;
-/// Close code: the session ended (logout, block); do not reconnect.
+/// Close code: the session ended (logout, expiry, block); do not reconnect.
 pub const CLOSE_SESSION_ENDED: u16 = 4001;
+/// Close code: a frame was not valid UTF-8 text.
+pub const CLOSE_INVALID_DATA: u16 = 1007;
+/// Close code: a frame was larger than the server accepts.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code: the frame broke the WebSocket protocol.
+pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+
+/// The limits a client should respect, sent in `Hello` so the browser can refuse what the
+/// server would refuse before it is sent (and keep the text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_message_chars: usize,
+    pub max_frame_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_chars: crate::model::MESSAGE_MAX_CHARS,
+            max_frame_bytes: MAX_FRAME_BYTES,
+        }
+    }
+}
+
+/// Where a client's copy of a conversation ends: its last seq and the id of the message
+/// there. The server checks that this is still the conversation's history (a database
+/// restored from a backup can reuse seqs for other messages) and answers `Reset` if not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resume {
+    pub seq: i64,
+    pub message_id: String,
+}
 
 /// What a subscription is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,6 +106,9 @@ pub enum PresenceState {
 pub enum ClientFrame {
     Subscribe {
         topic: Topic,
+        /// For a conversation the client already holds messages of.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Resume>,
     },
     Unsubscribe {
         topic: Topic,
@@ -118,6 +154,7 @@ pub enum ServerFrame {
         user_id: String,
         /// This connection, as call set-up names it (a call is bound to one tab).
         connection_id: u64,
+        limits: Limits,
     },
     Subscribed {
         topic: Topic,
@@ -130,7 +167,8 @@ pub enum ServerFrame {
         code: ErrorCode,
         message: String,
     },
-    /// History of the topic cannot be resumed from what the client holds: reload it.
+    /// Instead of `Subscribed` when the history of the topic cannot be resumed from what
+    /// the client holds (it is subscribed all the same): reload it.
     Reset {
         topic: Topic,
     },
@@ -183,9 +221,9 @@ pub enum ErrorCode {
 
 impl ClientFrame {
     /// Decodes a text frame; anything malformed, unknown or oversized is an error.
-    pub fn decode(text: &str) -> Result<ClientFrame, String> {
-        if text.len() > MAX_FRAME_BYTES {
-            return Err("frame too large".into());
+    pub fn decode(text: &str, max_bytes: usize) -> Result<ClientFrame, String> {
+        if text.len() > max_bytes {
+            return Err(format!("frame too large: the limit is {max_bytes} bytes"));
         }
         serde_json::from_str(text).map_err(|e| format!("malformed frame: {e}"))
     }
@@ -208,6 +246,14 @@ mod tests {
         let frames = [
             ClientFrame::Subscribe {
                 topic: Topic::Conversation("0193-ab".into()),
+                resume: None,
+            },
+            ClientFrame::Subscribe {
+                topic: Topic::Conversation("0193-ab".into()),
+                resume: Some(Resume {
+                    seq: 12,
+                    message_id: "m-12".into(),
+                }),
             },
             ClientFrame::Unsubscribe {
                 topic: Topic::User("u-1".into()),
@@ -250,6 +296,7 @@ mod tests {
             ServerFrame::Hello {
                 user_id: "u".into(),
                 connection_id: 3,
+                limits: Limits::default(),
             },
             ServerFrame::Event {
                 topic: Topic::Conversation("c".into()),
@@ -283,29 +330,57 @@ mod tests {
         assert_eq!(json, "\"conversation:abc\"");
     }
 
+    fn decode(text: &str) -> Result<ClientFrame, String> {
+        ClientFrame::decode(text, MAX_FRAME_BYTES)
+    }
+
+    #[test]
+    fn huge_numbers_wrong_types_and_nesting_are_refused() {
+        // A seq beyond i64, a fraction, a negative line index, a string for a number.
+        for frame in [
+            r#"{"type":"subscribe","topic":"conversation:c","resume":{"seq":1e400,"message_id":"m"}}"#,
+            r#"{"type":"subscribe","topic":"conversation:c","resume":{"seq":99999999999999999999,"message_id":"m"}}"#,
+            r#"{"type":"subscribe","topic":"conversation:c","resume":{"seq":1.5,"message_id":"m"}}"#,
+            r#"{"type":"call_signal","call_id":"k","signal":{"kind":"candidate","candidate":"c","sdp_mid":null,"sdp_m_line_index":-1}}"#,
+            r#"{"type":"call_signal","call_id":"k","signal":{"kind":"candidate","candidate":"c","sdp_mid":null,"sdp_m_line_index":70000}}"#,
+            r#"{"type":"typing","conversation_id":"c","active":"yes"}"#,
+            r#"{"type":"typing","conversation_id":{"a":{"b":{"c":[[[[1]]]]}}},"active":true}"#,
+            r#"{"type":"ping","type":"ping"}"#,
+            r#"{"type":"presence","state":"online","extra":1}"#,
+            "",
+            "null",
+            "[]",
+            "\u{0}",
+        ] {
+            assert!(decode(frame).is_err(), "accepted {frame}");
+        }
+        let deep_object = format!("{}{}", r#"{"a":"#.repeat(5_000), "}".repeat(5_000));
+        assert!(decode(&deep_object).is_err());
+    }
+
     #[test]
     fn malformed_unknown_and_oversized_frames_are_refused() {
-        assert!(ClientFrame::decode("{").is_err());
-        assert!(ClientFrame::decode(r#"{"type":"launch_missiles"}"#).is_err());
-        assert!(ClientFrame::decode(r#"{"type":"subscribe","topic":"admin:all"}"#).is_err());
-        assert!(ClientFrame::decode(r#"{"type":"subscribe","topic":"conversation:a b"}"#).is_err());
+        assert!(decode("{").is_err());
+        assert!(decode(r#"{"type":"launch_missiles"}"#).is_err());
+        assert!(decode(r#"{"type":"subscribe","topic":"admin:all"}"#).is_err());
+        assert!(decode(r#"{"type":"subscribe","topic":"conversation:a b"}"#).is_err());
         let deep = "[".repeat(10_000);
-        assert!(ClientFrame::decode(&deep).is_err());
+        assert!(decode(&deep).is_err());
         let big = format!(
             r#"{{"type":"ping","pad":"{}"}}"#,
             "x".repeat(MAX_FRAME_BYTES)
         );
-        assert!(ClientFrame::decode(&big).is_err());
+        assert!(decode(&big).is_err());
         assert_eq!(
-            ClientFrame::decode(r#"{"type":"ping"}"#).unwrap(),
+            decode(r#"{"type":"ping"}"#).unwrap(),
             ClientFrame::Ping
         );
         // A signal names its call, never a recipient: the server decides who gets it.
-        assert!(ClientFrame::decode(
+        assert!(decode(
             r#"{"type":"call_signal","call_id":"k","to":"u2","signal":{"kind":"offer","sdp":"v=0"}}"#
         )
         .is_err());
-        assert!(ClientFrame::decode(
+        assert!(decode(
             r#"{"type":"call_signal","call_id":"k","signal":{"kind":"offer","sdp":"v=0","to":"u2"}}"#
         )
         .is_err());

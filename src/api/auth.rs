@@ -132,11 +132,16 @@ pub async fn logout() -> Result<(), AppError> {
             let state = AppState::current()?;
             let headers = request_headers();
             if let Some(token) = session::session_token(&headers) {
+                let hash = session::token_hash(&token);
                 state
                     .store
-                    .delete_session(&session::token_hash(&token))
+                    .delete_session(&hash)
                     .await
                     .map_err(|e| internal("ending a session", e))?;
+                // The tabs of this session stop at once; the user's other sessions stay.
+                for conn in state.hub.connections_of_session(&hash) {
+                    conn.close(crate::protocol::CLOSE_SESSION_ENDED, "logged out");
+                }
             }
             set_cookie(session::session_cookie(None, 0, &state.settings, &headers));
             Ok(())

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use {
     super::support::{answer, request_headers},
-    crate::model::{check_client_msg_id, parse_message_body, MESSAGE_MAX_CHARS},
+    crate::model::{check_client_msg_id, parse_message_body},
     crate::protocol::{Event, Topic},
     crate::server::{auth, internal, now_ms, store::StoreError, AppState},
 };
@@ -35,6 +35,10 @@ fn store_error(context: &str, e: StoreError) -> AppError {
         }
         StoreError::ClientMsgIdReused => {
             AppError::invalid("client_msg_id", "That message id was already used.")
+        }
+        other if other.is_unavailable() => {
+            tracing::warn!("{context}: the database is unavailable: {other}");
+            AppError::Unavailable
         }
         other => internal(context, other),
     }
@@ -196,7 +200,19 @@ pub async fn send_message(
         async move {
             let (state, me) = signed_in().await?;
             check_client_msg_id(&client_msg_id)?;
-            let body = parse_message_body(&body, MESSAGE_MAX_CHARS)?;
+            let body = parse_message_body(&body, state.settings.max_message_chars)?;
+            let now = std::time::Instant::now();
+            if let Err(wait) = state.rates.messages.take(&me.id, now) {
+                let secs = wait.as_secs() + 1;
+                return Err(AppError::RateLimited {
+                    message: format!(
+                        "You are sending messages too fast (at most {} a minute). \
+                         Waiting {secs} s before sending.",
+                        state.settings.messages_per_minute
+                    ),
+                    retry_after_secs: secs,
+                });
+            }
             let sent = state
                 .store
                 .send_message(&conversation_id, &me.id, &client_msg_id, &body, now_ms())

@@ -1,14 +1,19 @@
 //! The tab's one WebSocket. Keeps [`Chat`] live: subscribes to every conversation in the
-//! list, applies events, and after a reconnect fetches by seq what it missed before it
-//! shows live events again. Reconnects with exponential backoff and jitter.
+//! list, applies events, and after a reconnect resumes each conversation from the newest
+//! message it holds: the server checks that message is still its history (`Reset` if not:
+//! the copy is loaded again) and the client fetches by seq what it missed. A live message
+//! past a gap is never shown before the gap is filled (see [`crate::history`]).
+//! Reconnects with exponential backoff and jitter; the outbox sends what waited.
 
-use crate::api::chat::{list_conversations, messages_after};
+use crate::api::chat::{list_conversations, load_messages, messages_after};
+use crate::history::Live;
 use crate::protocol::{ClientFrame, Event, PresenceState, ServerFrame, Topic, CLOSE_SESSION_ENDED};
 use crate::ui::chat_state::{now_ms, Chat, ConnectionStatus, Typist};
+use crate::ui::outbox;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
@@ -23,6 +28,8 @@ thread_local! {
     static STARTED: Cell<bool> = const { Cell::new(false) };
     /// The server's name for this tab's connection (calls are bound to it).
     static CONNECTION_ID: Cell<Option<u64>> = const { Cell::new(None) };
+    /// Conversations being caught up, and whether another pass was asked for meanwhile.
+    static CATCHING_UP: RefCell<HashMap<String, bool>> = RefCell::new(HashMap::new());
 }
 
 /// This tab's connection as the server names it, while connected.
@@ -65,10 +72,11 @@ pub fn start(chat: Chat) {
         for id in ids {
             let new = SUBSCRIBED.with(|s| s.borrow_mut().insert(id.clone()));
             if new {
+                // Caught up once the server has said the copy resumes (`Subscribed`).
                 send(&ClientFrame::Subscribe {
-                    topic: Topic::Conversation(id.clone()),
+                    resume: chat.resume_point(&id),
+                    topic: Topic::Conversation(id),
                 });
-                catch_up(chat, id);
             }
         }
     });
@@ -110,26 +118,73 @@ pub fn reload_list(chat: Chat) {
 }
 
 /// Fetches what this tab missed in a conversation it holds messages of, page by page.
+/// One pass at a time per conversation; a request during a pass makes one more pass.
 pub fn catch_up(chat: Chat, conversation_id: String) {
-    let Some(mut after) = chat.last_seq(&conversation_id) else {
+    if chat.last_seq(&conversation_id).is_none() {
         return;
-    };
-    spawn_local(async move {
-        loop {
-            match messages_after(conversation_id.clone(), after).await {
-                Ok(page) if !page.is_empty() => {
-                    after = page.last().map(|m| m.seq).unwrap_or(after);
-                    let full = page.len() as i64 >= crate::api::chat::PAGE_SIZE;
-                    for m in &page {
-                        chat.note_message(m);
-                    }
-                    chat.add_messages(&conversation_id, page);
-                    if !full {
-                        break;
-                    }
-                }
-                _ => break,
+    }
+    let running = CATCHING_UP.with(|c| {
+        let mut c = c.borrow_mut();
+        match c.get_mut(&conversation_id) {
+            Some(again) => {
+                *again = true;
+                true
             }
+            None => {
+                c.insert(conversation_id.clone(), false);
+                false
+            }
+        }
+    });
+    if running {
+        return;
+    }
+    spawn_local(async move {
+        while let Some(after) = chat.last_seq(&conversation_id) {
+            let page = match messages_after(conversation_id.clone(), after).await {
+                Ok(page) => page,
+                Err(_) => break,
+            };
+            let full = page.len() as i64 >= crate::api::chat::PAGE_SIZE;
+            for m in &page {
+                chat.note_message(m);
+            }
+            let added = !page.is_empty() && chat.add_messages(&conversation_id, page);
+            if added && full {
+                continue;
+            }
+            let again = CATCHING_UP.with(|c| {
+                let mut c = c.borrow_mut();
+                let again = c.get(&conversation_id).copied().unwrap_or(false);
+                if again {
+                    c.insert(conversation_id.clone(), false);
+                } else {
+                    c.remove(&conversation_id);
+                }
+                again
+            });
+            if !again {
+                return;
+            }
+        }
+        CATCHING_UP.with(|c| c.borrow_mut().remove(&conversation_id));
+    });
+}
+
+/// The server cannot resume this tab's copy of a conversation: drop it, and load the
+/// newest page again if it is on screen.
+fn reload_conversation(chat: Chat, conversation_id: String) {
+    chat.messages.update(|all| {
+        all.remove(&conversation_id);
+    });
+    reload_list(chat);
+    if chat.open.get_untracked().as_deref() != Some(conversation_id.as_str()) {
+        return;
+    }
+    spawn_local(async move {
+        if let Ok(page) = load_messages(conversation_id.clone(), None).await {
+            chat.add_messages(&conversation_id, page);
+            catch_up(chat, conversation_id);
         }
     });
 }
@@ -207,10 +262,23 @@ fn schedule_reconnect(chat: Chat) {
 fn apply(chat: Chat, frame: ServerFrame) {
     let event = match frame {
         ServerFrame::Event { event, .. } => event,
-        ServerFrame::Hello { connection_id, .. } => {
+        ServerFrame::Hello {
+            connection_id,
+            limits,
+            ..
+        } => {
             CONNECTION_ID.with(|c| c.set(Some(connection_id)));
+            chat.limits.set(limits);
+            // The server is back: what waited in the outbox goes now.
+            outbox::resume(chat);
             return;
         }
+        ServerFrame::Subscribed {
+            topic: Topic::Conversation(id),
+        } => return catch_up(chat, id),
+        ServerFrame::Reset {
+            topic: Topic::Conversation(id),
+        } => return reload_conversation(chat, id),
         _ => return,
     };
     match event {
@@ -236,12 +304,8 @@ fn apply(chat: Chat, frame: ServerFrame) {
             chat.note_message(&message);
             // Only conversations this tab holds history of keep messages; a gap means
             // something was missed: fetch it rather than show a hole.
-            if let Some(last) = chat.last_seq(&id) {
-                if message.seq > last + 1 {
-                    catch_up(chat, id);
-                } else {
-                    chat.add_messages(&id, vec![message]);
-                }
+            if let Some(Live::Gap { .. }) = chat.live_message(message) {
+                catch_up(chat, id);
             }
         }
         Event::ReadMarked {

@@ -170,13 +170,25 @@ pub async fn user_from_headers(
     store: &Store,
     headers: &HeaderMap,
 ) -> Result<Option<User>, AppError> {
+    Ok(session_from_headers(store, headers)
+        .await?
+        .map(|(user, _)| user))
+}
+
+/// The signed-in user of a request and their session (its token's hash), if it is live.
+pub async fn session_from_headers(
+    store: &Store,
+    headers: &HeaderMap,
+) -> Result<Option<(User, String)>, AppError> {
     let Some(token) = session_token(headers) else {
         return Ok(None);
     };
-    store
-        .session_user(&token_hash(&token), now_ms())
+    let hash = token_hash(&token);
+    let user = store
+        .session_user(&hash, now_ms())
         .await
-        .map_err(|e| internal("looking up a session", e))
+        .map_err(|e| internal("looking up a session", e))?;
+    Ok(user.map(|u| (u, hash)))
 }
 
 #[cfg(test)]

@@ -65,6 +65,18 @@ pub struct Settings {
     pub login_failures_per_account: u32,
     pub login_failures_per_address: u32,
     pub max_body_bytes: usize,
+    /// Longest message, in characters.
+    pub max_message_chars: usize,
+    /// Largest WebSocket message either way.
+    pub max_frame_bytes: usize,
+    /// Messages one user may send per minute (over all their tabs).
+    pub messages_per_minute: u32,
+    /// Typing updates one user may send per minute (over all their tabs).
+    pub typing_per_minute: u32,
+    /// Open WebSockets (tabs) per user.
+    pub max_connections_per_user: usize,
+    /// How long a stopping server waits for requests in flight before it exits anyway.
+    pub shutdown_grace_secs: u32,
     pub calls_enabled: bool,
     /// How long a call rings before it counts as missed.
     pub call_ring_timeout_secs: u32,
@@ -98,6 +110,12 @@ const KNOWN: &[&str] = &[
     "login_failures_per_account",
     "login_failures_per_address",
     "max_body_bytes",
+    "max_message_chars",
+    "max_frame_bytes",
+    "messages_per_minute",
+    "typing_per_minute",
+    "max_connections_per_user",
+    "shutdown_grace_secs",
     "calls_enabled",
     "call_ring_timeout_secs",
     "stun_urls",
@@ -236,6 +254,42 @@ impl Settings {
                 64 * 1024,
                 "a number of bytes from 1024 to 16777216",
                 |n| (1024..=16 * 1024 * 1024).contains(n),
+            )?,
+            max_message_chars: s.get(
+                "max_message_chars",
+                crate::model::MESSAGE_MAX_CHARS,
+                "a number of characters from 1 to 16000",
+                |n| (1..=16_000).contains(n),
+            )?,
+            max_frame_bytes: s.get(
+                "max_frame_bytes",
+                crate::protocol::MAX_FRAME_BYTES,
+                "a number of bytes from 4096 to 1048576",
+                |n| (4096..=1024 * 1024).contains(n),
+            )?,
+            messages_per_minute: s.get(
+                "messages_per_minute",
+                120,
+                "a whole number from 1 to 100000",
+                |n| (1..=100_000).contains(n),
+            )?,
+            typing_per_minute: s.get(
+                "typing_per_minute",
+                120,
+                "a whole number from 1 to 100000",
+                |n| (1..=100_000).contains(n),
+            )?,
+            max_connections_per_user: s.get(
+                "max_connections_per_user",
+                20,
+                "a whole number from 1 to 1000",
+                |n| (1..=1000).contains(n),
+            )?,
+            shutdown_grace_secs: s.get(
+                "shutdown_grace_secs",
+                10,
+                "a whole number of seconds from 0 to 600",
+                |n| *n <= 600,
             )?,
             calls_enabled: s.get("calls_enabled", true, "true or false", |_| true)?,
             call_ring_timeout_secs: s.get(

@@ -3,7 +3,7 @@
 //! told to close (it recovers by seq when it reconnects), so one slow client never slows
 //! the others. In-process today; the bus that feeds several instances sits in front of it.
 
-use crate::protocol::{Event, ServerFrame, Topic};
+use crate::protocol::{Event, ServerFrame, Topic, CLOSE_TOO_SLOW};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,14 +14,24 @@ pub const QUEUE_FRAMES: usize = 256;
 
 pub type ConnId = u64;
 
+/// Why a connection must close: a WebSocket close code and reason.
+pub type CloseReason = (u16, &'static str);
+
 /// The server's side of one WebSocket connection.
 #[derive(Clone)]
 pub struct Connection {
     pub id: ConnId,
     pub user_id: String,
+    /// The session it was opened with (its token's hash): logging out closes it.
+    pub session: String,
     tx: mpsc::Sender<Arc<str>>,
-    /// Notified when the connection must close because it could not keep up.
-    pub too_slow: Arc<Notify>,
+    closing: Arc<Closing>,
+}
+
+#[derive(Default)]
+struct Closing {
+    reason: Mutex<Option<CloseReason>>,
+    notify: Notify,
 }
 
 impl Connection {
@@ -30,10 +40,38 @@ impl Connection {
         match self.tx.try_send(frame) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.too_slow.notify_one();
+                self.close(CLOSE_TOO_SLOW, "too slow: reconnect and resume");
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Tells the connection to close with this code; the first reason given wins.
+    pub fn close(&self, code: u16, reason: &'static str) {
+        let mut slot = self
+            .closing
+            .reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some((code, reason));
+        }
+        self.closing.notify.notify_one();
+    }
+
+    /// Resolves once the connection has been told to close, with why.
+    pub async fn closed(&self) -> CloseReason {
+        loop {
+            if let Some(reason) = *self
+                .closing
+                .reason
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+            {
+                return reason;
+            }
+            self.closing.notify.notified().await;
         }
     }
 
@@ -57,13 +95,14 @@ pub struct Hub {
 
 impl Hub {
     /// Registers a new connection and returns it with the receiving end of its queue.
-    pub fn connect(&self, user_id: &str) -> (Connection, mpsc::Receiver<Arc<str>>) {
+    pub fn connect(&self, user_id: &str, session: &str) -> (Connection, mpsc::Receiver<Arc<str>>) {
         let (tx, rx) = mpsc::channel(QUEUE_FRAMES);
         let conn = Connection {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             user_id: user_id.to_string(),
+            session: session.to_string(),
             tx,
-            too_slow: Arc::new(Notify::new()),
+            closing: Arc::default(),
         };
         self.lock_connections().insert(conn.id, conn.clone());
         (conn, rx)
@@ -150,6 +189,15 @@ impl Hub {
             .collect()
     }
 
+    /// Every open connection made with one session (to close them when it ends).
+    pub fn connections_of_session(&self, session: &str) -> Vec<Connection> {
+        self.lock_connections()
+            .values()
+            .filter(|c| c.session == session)
+            .cloned()
+            .collect()
+    }
+
     pub fn connection(&self, id: ConnId) -> Option<Connection> {
         self.lock_connections().get(&id).cloned()
     }
@@ -180,8 +228,8 @@ mod tests {
     #[tokio::test]
     async fn only_subscribers_of_a_topic_receive_its_events() {
         let hub = Hub::default();
-        let (a, mut a_rx) = hub.connect("a");
-        let (_b, mut b_rx) = hub.connect("b");
+        let (a, mut a_rx) = hub.connect("a", "s1");
+        let (_b, mut b_rx) = hub.connect("b", "s2");
         hub.subscribe(topic(), &a);
         assert_eq!(hub.publish(&topic(), Event::ConversationsChanged), 1);
         assert!(a_rx.recv().await.unwrap().contains("conversations_changed"));
@@ -193,18 +241,19 @@ mod tests {
     #[tokio::test]
     async fn a_subscriber_that_does_not_read_is_told_to_close_and_others_still_receive() {
         let hub = Hub::default();
-        let (slow, _slow_rx) = hub.connect("slow");
-        let (fast, mut fast_rx) = hub.connect("fast");
+        let (slow, _slow_rx) = hub.connect("slow", "s1");
+        let (fast, mut fast_rx) = hub.connect("fast", "s2");
         hub.subscribe(topic(), &slow);
         hub.subscribe(topic(), &fast);
-        let told = slow.too_slow.clone();
+        let told = slow.clone();
         for _ in 0..QUEUE_FRAMES + 10 {
             hub.publish(&topic(), Event::ConversationsChanged);
             // The fast one keeps up.
             assert!(fast_rx.recv().await.is_some());
         }
-        tokio::time::timeout(std::time::Duration::from_secs(1), told.notified())
+        let reason = tokio::time::timeout(std::time::Duration::from_secs(1), told.closed())
             .await
             .expect("the slow subscriber was told to close");
+        assert_eq!(reason.0, CLOSE_TOO_SLOW);
     }
 }

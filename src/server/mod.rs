@@ -28,6 +28,8 @@ pub struct AppState {
     pub hub: Arc<hub::Hub>,
     pub presence: Arc<presence::Presence>,
     pub calls: Arc<calls::CallRoom>,
+    /// Per-user rates of messages and typing updates.
+    pub rates: Arc<Rates>,
     /// Set to true when the server begins to shut down; open sockets close on it.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -39,6 +41,20 @@ impl AppState {
             tracing::error!("AppState missing from the request context");
             AppError::Internal
         })
+    }
+}
+
+pub struct Rates {
+    pub messages: throttle::RateLimiter,
+    pub typing: throttle::RateLimiter,
+}
+
+impl Rates {
+    pub fn new(settings: &Settings) -> Rates {
+        Rates {
+            messages: throttle::RateLimiter::new(settings.messages_per_minute),
+            typing: throttle::RateLimiter::new(settings.typing_per_minute),
+        }
     }
 }
 

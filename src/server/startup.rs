@@ -82,6 +82,7 @@ pub async fn build_state(
             settings.login_failures_per_address,
         )),
         store,
+        rates: Arc::new(super::Rates::new(&settings)),
         settings: Arc::new(settings),
         hub: Arc::default(),
         presence: Arc::default(),
@@ -103,5 +104,27 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(csrf::guard))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::map_response(
+            move |response: axum::response::Response| async move {
+                explain_too_large(response, max_body)
+            },
+        ))
         .with_state(state)
+}
+
+/// A body over the limit is answered 413 by the limit layer with plain text; a server
+/// function's caller gets it as an error it can show, naming the limit.
+fn explain_too_large(response: axum::response::Response, limit_bytes: usize) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    use leptos::server_fn::error::FromServerFnError;
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::error::AppError::TooLarge { limit_bytes }.ser(),
+    )
+        .into_response()
 }

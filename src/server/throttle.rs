@@ -100,9 +100,65 @@ fn prune(times: &mut VecDeque<Instant>, now: Instant) {
     }
 }
 
+/// A per-user rate: a bucket of `per_minute` tokens that refills continuously, so a user
+/// can do `per_minute` things at once after a quiet minute and `per_minute` a minute
+/// sustained. Buckets that are full again are forgotten.
+pub struct RateLimiter {
+    per_minute: u32,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        Self {
+            per_minute: per_minute.max(1),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `key`; `Err(wait)` (how long until one is free) when empty.
+    pub fn take(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let capacity = f64::from(self.per_minute);
+        let per_sec = capacity / 60.0;
+        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= SWEEP_AT {
+            map.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * per_sec < capacity
+            });
+        }
+        let (tokens, at) = map.entry(key.to_string()).or_insert((capacity, now));
+        let refilled =
+            (*tokens + now.saturating_duration_since(*at).as_secs_f64() * per_sec).min(capacity);
+        *at = now;
+        if refilled >= 1.0 {
+            *tokens = refilled - 1.0;
+            Ok(())
+        } else {
+            *tokens = refilled;
+            Err(Duration::from_secs_f64((1.0 - refilled) / per_sec))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_allows_a_minute_at_once_then_refills_steadily_and_per_user() {
+        let r = RateLimiter::new(60);
+        let now = Instant::now();
+        for i in 0..60 {
+            assert!(r.take("ann", now).is_ok(), "message {i}");
+        }
+        let wait = r.take("ann", now).unwrap_err();
+        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
+        // Someone else is not slowed by Ann.
+        assert!(r.take("ben", now).is_ok());
+        // One per second comes back.
+        assert!(r.take("ann", now + Duration::from_secs(1)).is_ok());
+        assert!(r.take("ann", now + Duration::from_secs(1)).is_err());
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

@@ -1,10 +1,11 @@
 //! The client's picture of the user's conversations, shared by the list, the chat window
 //! and the realtime connection (which keeps it live). Provided once by the app shell.
 
+use crate::history::{History, Live};
 use crate::model::{ConversationSummary, Message, User};
-use crate::protocol::{ClientFrame, PresenceState};
+use crate::protocol::{ClientFrame, Limits, PresenceState, Resume};
 use leptos::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionStatus {
@@ -13,14 +14,26 @@ pub enum ConnectionStatus {
     Reconnecting,
 }
 
-/// A message the user sent that the server has not confirmed yet.
+/// A message the user sent that the server has not confirmed yet (the outbox).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub conversation_id: String,
     pub client_msg_id: String,
     pub body: String,
-    /// `Some` when the send failed: the reason, shown with "Retry".
-    pub failed: Option<String>,
+    pub state: PendingState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PendingState {
+    /// On its way, or next in line.
+    Sending,
+    /// The server could not be reached or could not store it; sent again by itself
+    /// (on reconnect, or after a pause) with the same id, so it is stored once.
+    Waiting(String),
+    /// Refused: the reason, shown with "Retry".
+    Failed(String),
+    /// Stored by the server; shown once this tab holds the messages before it.
+    Stored,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,8 +49,8 @@ pub struct Chat {
     pub me: Signal<User>,
     /// `None` until the list has loaded.
     pub conversations: RwSignal<Option<Vec<ConversationSummary>>>,
-    /// Messages of the conversations opened in this tab, by seq.
-    pub messages: RwSignal<HashMap<String, BTreeMap<i64, Message>>>,
+    /// Messages of the conversations opened in this tab.
+    pub messages: RwSignal<HashMap<String, History>>,
     pub pending: RwSignal<Vec<Pending>>,
     pub typing: RwSignal<HashMap<String, Vec<Typist>>>,
     /// Other members' read marks, by conversation and user.
@@ -48,6 +61,8 @@ pub struct Chat {
     /// The conversation on screen in this tab.
     pub open: RwSignal<Option<String>>,
     pub calls: crate::ui::call_view::CallUi,
+    /// What the server accepts (from its `Hello`).
+    pub limits: RwSignal<Limits>,
 }
 
 impl Chat {
@@ -63,30 +78,60 @@ impl Chat {
             status: RwSignal::new(ConnectionStatus::Connecting),
             open: RwSignal::new(None),
             calls: crate::ui::call_view::CallUi::new(),
+            limits: RwSignal::new(Limits::default()),
         }
     }
 
-    /// Adds messages the server confirmed; a message is kept once, by seq.
-    pub fn add_messages(&self, conversation_id: &str, list: Vec<Message>) {
+    /// Adds a page of messages the server answered; `false` (nothing added) when it
+    /// would leave a hole in what this tab holds.
+    pub fn add_messages(&self, conversation_id: &str, list: Vec<Message>) -> bool {
         let confirmed: Vec<String> = list.iter().map(|m| m.client_msg_id.clone()).collect();
+        let mut added = false;
         self.messages.update(|all| {
-            let map = all.entry(conversation_id.to_string()).or_default();
-            for m in list {
-                map.insert(m.seq, m);
-            }
+            added = all.entry(conversation_id.to_string()).or_default().merge(list);
         });
-        // The live event and the send's answer are the same message: drop the pending copy.
-        self.pending
-            .update(|p| p.retain(|x| !confirmed.contains(&x.client_msg_id)));
+        if added {
+            self.confirmed(&confirmed);
+        }
+        added
+    }
+
+    /// A message pushed live; `None` when this tab does not hold that conversation.
+    pub fn live_message(&self, message: Message) -> Option<Live> {
+        let id = message.client_msg_id.clone();
+        let conversation_id = message.conversation_id.clone();
+        let mut outcome = None;
+        self.messages.update(|all| {
+            outcome = all.get_mut(&conversation_id).map(|h| h.live(message));
+        });
+        if outcome == Some(Live::Added) {
+            self.confirmed(&[id]);
+        }
+        outcome
+    }
+
+    /// The live event and the send's answer are the same message: drop the pending copy.
+    fn confirmed(&self, client_msg_ids: &[String]) {
+        let any = self
+            .pending
+            .with_untracked(|p| p.iter().any(|x| client_msg_ids.contains(&x.client_msg_id)));
+        if any {
+            self.pending
+                .update(|p| p.retain(|x| !client_msg_ids.contains(&x.client_msg_id)));
+        }
     }
 
     /// Highest seq this tab holds for a conversation: `None` when this tab does not hold
     /// its history at all, 0 when it holds an empty one.
     pub fn last_seq(&self, conversation_id: &str) -> Option<i64> {
-        self.messages.with_untracked(|all| {
-            all.get(conversation_id)
-                .map(|m| m.keys().next_back().copied().unwrap_or(0))
-        })
+        self.messages
+            .with_untracked(|all| all.get(conversation_id).map(History::last_seq))
+    }
+
+    /// Where this tab's copy of a conversation ends, to resume after a reconnect.
+    pub fn resume_point(&self, conversation_id: &str) -> Option<Resume> {
+        self.messages
+            .with_untracked(|all| all.get(conversation_id).and_then(History::resume_point))
     }
 
     /// Brings the list entry up to date with a new message.

@@ -1,14 +1,13 @@
 //! The open conversation: header, message log, typing indicator and composer.
 
-use crate::api::chat::{conversation_members, load_messages, mark_read, send_message, PAGE_SIZE};
-use crate::model::{
-    parse_message_body, ConversationKind, Member, Message, MessageKind, MESSAGE_MAX_CHARS,
-};
+use crate::api::chat::{conversation_members, load_messages, mark_read, PAGE_SIZE};
+use crate::model::{parse_message_body, ConversationKind, Member, Message, MessageKind};
 use crate::protocol::ClientFrame;
 use crate::ui::call_view::CallButtons;
 use crate::ui::chat_state::{
-    new_client_msg_id, now_ms, send_frame, Chat, ConnectionStatus, Pending,
+    new_client_msg_id, now_ms, send_frame, Chat, ConnectionStatus, Pending, PendingState,
 };
+use crate::ui::outbox;
 use crate::ui::group_members::GroupMembers;
 use leptos::html;
 use leptos::prelude::*;
@@ -74,7 +73,7 @@ pub fn ChatWindow(id: String) -> impl IntoView {
         Memo::new(move |_| {
             chat.messages.with(|all| {
                 all.get(&id)
-                    .map(|m| m.values().cloned().collect::<Vec<_>>())
+                    .map(|h| h.messages().cloned().collect::<Vec<_>>())
                     .unwrap_or_default()
             })
         })
@@ -279,7 +278,7 @@ fn load_older(
 ) {
     let oldest = chat
         .messages
-        .with_untracked(|all| all.get(&id).and_then(|m| m.keys().next().copied()));
+        .with_untracked(|all| all.get(&id).and_then(|h| h.first_seq()));
     let Some(oldest) = oldest else { return };
     if oldest <= 1 {
         has_more.set(false);
@@ -432,22 +431,36 @@ fn MessageRows(
                 prev = Some(m);
             }
             for p in pending.get() {
-                let state = match &p.failed {
-                    None => view! { <span class="receipt">"Sending…"</span> }.into_any(),
-                    Some(reason) => {
-                        let retry = p.clone();
+                let state = match &p.state {
+                    PendingState::Sending | PendingState::Stored => {
+                        view! { <span class="receipt">"Sending…"</span> }.into_any()
+                    }
+                    PendingState::Waiting(reason) => {
+                        let id = p.client_msg_id.clone();
+                        view! {
+                            <span class="receipt waiting" role="status">
+                                {format!("Waiting to send: {reason} ")}
+                                <button type="button" class="link-button" on:click=move |_| outbox::retry(chat, &id)>
+                                    "Send now"
+                                </button>
+                            </span>
+                        }.into_any()
+                    }
+                    PendingState::Failed(reason) => {
+                        let id = p.client_msg_id.clone();
                         view! {
                             <span class="receipt failed" role="alert">
                                 {format!("Not sent: {reason} ")}
-                                <button type="button" class="link-button" on:click=move |_| retry_send(chat, retry.clone())>
+                                <button type="button" class="link-button" on:click=move |_| outbox::retry(chat, &id)>
                                     "Retry"
                                 </button>
                             </span>
                         }.into_any()
                     }
                 };
+                let failed = matches!(p.state, PendingState::Failed(_));
                 rows.push(view! {
-                    <div class="message mine pending" class:failed=p.failed.is_some()>
+                    <div class="message mine pending" class:failed=failed data-client-msg-id=p.client_msg_id.clone()>
                         <div class="bubble"><p class="body">{p.body.clone()}</p></div>
                         {state}
                     </div>
@@ -456,38 +469,6 @@ fn MessageRows(
             rows
         }}
     }
-}
-
-fn deliver(chat: Chat, p: Pending) {
-    spawn_local(async move {
-        match send_message(
-            p.conversation_id.clone(),
-            p.client_msg_id.clone(),
-            p.body.clone(),
-        )
-        .await
-        {
-            Ok(m) => {
-                chat.note_message(&m);
-                chat.add_messages(&p.conversation_id, vec![m]);
-            }
-            Err(e) => chat.pending.update(|list| {
-                if let Some(x) = list.iter_mut().find(|x| x.client_msg_id == p.client_msg_id) {
-                    x.failed = Some(e.to_string());
-                }
-            }),
-        }
-    });
-}
-
-/// Sends a failed message again with the same id: the server stores it at most once.
-fn retry_send(chat: Chat, p: Pending) {
-    chat.pending.update(|list| {
-        if let Some(x) = list.iter_mut().find(|x| x.client_msg_id == p.client_msg_id) {
-            x.failed = None;
-        }
-    });
-    deliver(chat, p);
 }
 
 #[component]
@@ -535,7 +516,7 @@ fn Composer(id: String) -> impl IntoView {
         let stop_typing = stop_typing.clone();
         move || {
             let text = body.get_untracked();
-            match parse_message_body(&text, MESSAGE_MAX_CHARS) {
+            match parse_message_body(&text, chat.limits.get_untracked().max_message_chars) {
                 // Refused before it leaves: the text stays where it is.
                 Err(e) => error.set(e.field("body").or_else(|| Some(e.to_string()))),
                 Ok(clean) => {
@@ -545,14 +526,15 @@ fn Composer(id: String) -> impl IntoView {
                     error.set(None);
                     body.set(String::new());
                     stop_typing();
-                    let p = Pending {
-                        conversation_id: id.clone(),
-                        client_msg_id: new_client_msg_id(),
-                        body: clean,
-                        failed: None,
-                    };
-                    chat.pending.update(|list| list.push(p.clone()));
-                    deliver(chat, p);
+                    outbox::push(
+                        chat,
+                        Pending {
+                            conversation_id: id.clone(),
+                            client_msg_id: new_client_msg_id(),
+                            body: clean,
+                            state: PendingState::Sending,
+                        },
+                    );
                 }
             }
         }

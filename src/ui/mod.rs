@@ -8,5 +8,6 @@ pub mod field;
 pub mod group_members;
 pub mod new_conversation;
 pub mod new_group;
+pub mod outbox;
 pub mod people_search;
 pub mod shell;

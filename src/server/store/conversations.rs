@@ -202,6 +202,29 @@ impl Store {
         rows.iter().map(message_from_row).collect()
     }
 
+    /// Whether a member's copy of a conversation, ending at `seq` with message
+    /// `message_id`, is still this conversation's history (a database restored from a
+    /// backup may have lost those messages, or given their seqs to others). `None` when the
+    /// user is not a member: the check is the membership query.
+    pub async fn can_resume(
+        &self,
+        conversation_id: &str,
+        user: &str,
+        seq: i64,
+        message_id: &str,
+    ) -> Result<Option<bool>> {
+        let row: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT (SELECT m.id FROM messages m WHERE m.conversation_id = $1 AND m.seq = $3)
+             FROM members WHERE conversation_id = $1 AND user_id = $2",
+        )
+        .bind(conversation_id)
+        .bind(user)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|at| at.as_deref() == Some(message_id)))
+    }
+
     /// Advances the reader's read mark (never backwards, never past the last message).
     /// Returns the mark now stored.
     pub async fn mark_read(&self, conversation_id: &str, reader: &str, seq: i64) -> Result<i64> {
