@@ -146,7 +146,7 @@ const LOG_TAIL_LINES = 50;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Asks the OS for a free loopback port. (Another process could take it before the server binds; unlikely enough.) */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.unref();
@@ -163,7 +163,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function logTail(logPath: string): string {
+export function logTail(logPath: string): string {
   let text: string;
   try {
     text = fs.readFileSync(logPath, 'utf8');
@@ -174,10 +174,10 @@ function logTail(logPath: string): string {
   return lines.slice(-LOG_TAIL_LINES).join('\n') || '(server log is empty)';
 }
 
-type ExitState = { exited: boolean; description?: string };
+export type ExitState = { exited: boolean; description?: string };
 
 /** Resolves once `child` has exited or failed to start; records how. */
-function watchExit(child: ChildProcess, state: ExitState): Promise<void> {
+export function watchExit(child: ChildProcess, state: ExitState): Promise<void> {
   return new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       state.exited = true;
@@ -192,7 +192,7 @@ function watchExit(child: ChildProcess, state: ExitState): Promise<void> {
   });
 }
 
-async function waitForHealthy(baseURL: string, state: ExitState): Promise<void> {
+export async function waitForHealthy(baseURL: string, state: ExitState): Promise<void> {
   const deadline = Date.now() + HEALTH_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (state.exited) throw new Error(`the server ${state.description} before becoming healthy`);

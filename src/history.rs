@@ -75,9 +75,17 @@ impl History {
         }
     }
 
+    /// A copy that starts with the newest page (a first load, or a reload after `Reset`).
+    pub fn from_page(page: Vec<Message>) -> History {
+        History {
+            by_seq: page.into_iter().map(|m| (m.seq, m)).collect(),
+        }
+    }
+
     /// A page the server answered (newer or older messages): the server's word is the
     /// truth for those seqs. A page that does not touch what is held (it would leave a
-    /// hole) is refused with `false`.
+    /// hole) is refused with `false`. An empty copy holds a conversation that was empty
+    /// when it was loaded: only a page from seq 1 touches it.
     pub fn merge(&mut self, page: Vec<Message>) -> bool {
         let (Some(lo), Some(hi)) = (
             page.iter().map(|m| m.seq).min(),
@@ -85,9 +93,9 @@ impl History {
         ) else {
             return true;
         };
-        let touches = match (self.first_seq(), self.last_seq()) {
-            (None, _) => true,
-            (Some(first), last) => lo <= last + 1 && hi + 1 >= first,
+        let touches = match self.first_seq() {
+            None => lo <= 1,
+            Some(first) => lo <= self.last_seq() + 1 && hi + 1 >= first,
         };
         if !touches || (hi - lo + 1) as usize != page.len() {
             return false;
@@ -136,7 +144,9 @@ mod tests {
     #[test]
     fn a_page_that_would_leave_a_hole_is_refused() {
         let mut h = History::default();
-        assert!(h.merge(vec![msg(10), msg(11)]));
+        // Empty means "empty when loaded": seq 3 would leave 1 and 2 out.
+        assert!(!h.merge(vec![msg(3)]));
+        let mut h = History::from_page(vec![msg(10), msg(11)]);
         assert!(!h.merge(vec![msg(14), msg(15)]));
         assert!(!h.merge(vec![msg(3), msg(4)]));
         assert!(!h.merge(vec![msg(12), msg(14)]));

@@ -371,10 +371,7 @@ mod tests {
             "x".repeat(MAX_FRAME_BYTES)
         );
         assert!(decode(&big).is_err());
-        assert_eq!(
-            decode(r#"{"type":"ping"}"#).unwrap(),
-            ClientFrame::Ping
-        );
+        assert_eq!(decode(r#"{"type":"ping"}"#).unwrap(), ClientFrame::Ping);
         // A signal names its call, never a recipient: the server decides who gets it.
         assert!(decode(
             r#"{"type":"call_signal","call_id":"k","to":"u2","signal":{"kind":"offer","sdp":"v=0"}}"#

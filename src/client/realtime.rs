@@ -183,7 +183,7 @@ fn reload_conversation(chat: Chat, conversation_id: String) {
     }
     spawn_local(async move {
         if let Ok(page) = load_messages(conversation_id.clone(), None).await {
-            chat.add_messages(&conversation_id, page);
+            chat.load_newest(&conversation_id, page);
             catch_up(chat, conversation_id);
         }
     });

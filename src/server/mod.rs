@@ -11,6 +11,9 @@ pub mod store;
 pub mod throttle;
 pub mod ws;
 
+#[cfg(test)]
+mod recovery_tests;
+
 use crate::error::AppError;
 use config::Settings;
 use leptos::config::LeptosOptions;

@@ -114,7 +114,10 @@ pub fn router(state: AppState) -> Router {
 
 /// A body over the limit is answered 413 by the limit layer with plain text; a server
 /// function's caller gets it as an error it can show, naming the limit.
-fn explain_too_large(response: axum::response::Response, limit_bytes: usize) -> axum::response::Response {
+fn explain_too_large(
+    response: axum::response::Response,
+    limit_bytes: usize,
+) -> axum::response::Response {
     use axum::http::{header, StatusCode};
     use axum::response::IntoResponse;
     use leptos::server_fn::error::FromServerFnError;

@@ -8,8 +8,7 @@ use super::{auth, csrf, now_ms, AppState};
 use crate::model::User;
 use crate::protocol::{
     ClientFrame, ErrorCode, Event, Limits, PresenceState, Resume, ServerFrame, Topic,
-    CLOSE_GOING_AWAY, CLOSE_INVALID_DATA, CLOSE_PROTOCOL_ERROR, CLOSE_SESSION_ENDED,
-    CLOSE_TOO_BIG,
+    CLOSE_GOING_AWAY, CLOSE_INVALID_DATA, CLOSE_PROTOCOL_ERROR, CLOSE_SESSION_ENDED, CLOSE_TOO_BIG,
 };
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;

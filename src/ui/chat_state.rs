@@ -82,18 +82,36 @@ impl Chat {
         }
     }
 
-    /// Adds a page of messages the server answered; `false` (nothing added) when it
-    /// would leave a hole in what this tab holds.
+    /// Adds a page of messages the server answered to what this tab holds; `false`
+    /// (nothing added) when it holds nothing of that conversation yet, or the page would
+    /// leave a hole.
     pub fn add_messages(&self, conversation_id: &str, list: Vec<Message>) -> bool {
         let confirmed: Vec<String> = list.iter().map(|m| m.client_msg_id.clone()).collect();
         let mut added = false;
         self.messages.update(|all| {
-            added = all.entry(conversation_id.to_string()).or_default().merge(list);
+            if let Some(h) = all.get_mut(conversation_id) {
+                added = h.merge(list);
+            }
         });
         if added {
             self.confirmed(&confirmed);
         }
         added
+    }
+
+    /// Takes the newest page of a conversation: the start of this tab's copy, or added to
+    /// it when it joins what is held (otherwise the copy starts again from this page).
+    pub fn load_newest(&self, conversation_id: &str, page: Vec<Message>) {
+        let confirmed: Vec<String> = page.iter().map(|m| m.client_msg_id.clone()).collect();
+        self.messages.update(|all| {
+            let joined = all
+                .get_mut(conversation_id)
+                .is_some_and(|h| h.merge(page.clone()));
+            if !joined {
+                all.insert(conversation_id.to_string(), History::from_page(page));
+            }
+        });
+        self.confirmed(&confirmed);
     }
 
     /// A message pushed live; `None` when this tab does not hold that conversation.

@@ -7,8 +7,8 @@ use crate::ui::call_view::CallButtons;
 use crate::ui::chat_state::{
     new_client_msg_id, now_ms, send_frame, Chat, ConnectionStatus, Pending, PendingState,
 };
-use crate::ui::outbox;
 use crate::ui::group_members::GroupMembers;
+use crate::ui::outbox;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -55,7 +55,7 @@ pub fn ChatWindow(id: String) -> impl IntoView {
                 match load_messages(id.clone(), None).await {
                     Ok(page) => {
                         has_more.set(page.len() as i64 >= PAGE_SIZE);
-                        chat.add_messages(&id, page);
+                        chat.load_newest(&id, page);
                         // Anything sent while the page was on its way.
                         #[cfg(feature = "hydrate")]
                         crate::client::realtime::catch_up(chat, id.clone());

@@ -1,0 +1,365 @@
+//! A property test of the recovery model: clients that send (with answers lost and sends
+//! retried), receive live events (some delivered twice, some never: a client too slow is
+//! dropped), disconnect and reconnect, against the real store. After every step each
+//! client's copy of the conversation is a gap-free, duplicate-free prefix of the stored
+//! conversation; at the end, once everyone is back and caught up, every copy is the whole
+//! conversation and every message written is stored exactly once.
+//!
+//! The clients keep their copies with [`History`], the code the browser runs; what the
+//! browser does around it (catch up page by page, resume or reset on reconnect) is
+//! restated here in a few lines.
+
+use super::store::tests::{fresh_store, user};
+use super::store::Store;
+use crate::history::{History, Live};
+use crate::model::Message;
+use proptest::prelude::*;
+use std::collections::{HashMap, VecDeque};
+
+/// Small pages, so that catching up takes several.
+const PAGE: i64 = 3;
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Client writes a new message; the server's answer reaches it or is lost.
+    Send {
+        client: usize,
+        answer_lost: bool,
+    },
+    /// Client sends its oldest unanswered message again, with the same id.
+    Retry {
+        client: usize,
+    },
+    /// The next live event reaches the client (twice, when `twice`).
+    Deliver {
+        client: usize,
+        twice: bool,
+    },
+    /// The answer to the client's oldest fetch of missed messages arrives.
+    Fetched {
+        client: usize,
+    },
+    /// The client fell behind: its queue is dropped and its socket closed.
+    TooSlow {
+        client: usize,
+    },
+    Disconnect {
+        client: usize,
+    },
+    Reconnect {
+        client: usize,
+    },
+}
+
+fn op(clients: usize) -> impl Strategy<Value = Op> {
+    let c = 0..clients;
+    prop_oneof![
+        3 => (c.clone(), any::<bool>()).prop_map(|(client, lost)| Op::Send { client, answer_lost: lost }),
+        1 => c.clone().prop_map(|client| Op::Retry { client }),
+        6 => (c.clone(), prop::bool::weighted(0.1)).prop_map(|(client, twice)| Op::Deliver { client, twice }),
+        3 => c.clone().prop_map(|client| Op::Fetched { client }),
+        1 => c.clone().prop_map(|client| Op::TooSlow { client }),
+        1 => c.clone().prop_map(|client| Op::Disconnect { client }),
+        2 => c.prop_map(|client| Op::Reconnect { client }),
+    ]
+}
+
+struct Client {
+    user: String,
+    history: History,
+    connected: bool,
+    /// Live events queued for this client by the hub.
+    inbox: VecDeque<Message>,
+    /// Written but not answered: (client id, body), in the order written.
+    outbox: VecDeque<(String, String)>,
+    /// Pages of missed messages asked for (read when asked), not yet arrived.
+    fetches: VecDeque<Vec<Message>>,
+}
+
+struct World {
+    store: Store,
+    conversation: String,
+    clients: Vec<Client>,
+    written: Vec<String>,
+    next_body: usize,
+}
+
+impl World {
+    async fn stored(&self) -> Vec<Message> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .store
+                .messages_after(&self.conversation, &self.clients[0].user, after, 100)
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            all.extend(page);
+        }
+        all
+    }
+
+    /// What the browser does on a gap or after `Subscribed`: ask for the messages after
+    /// the newest held. The answer is read now and arrives later (`Fetched`): live events
+    /// can overtake it.
+    async fn catch_up(&mut self, i: usize) {
+        let c = &self.clients[i];
+        let page = self
+            .store
+            .messages_after(&self.conversation, &c.user, c.history.last_seq(), PAGE)
+            .await
+            .unwrap();
+        self.clients[i].fetches.push_back(page);
+    }
+
+    /// A page arrives; a full one that joined asks for the next.
+    async fn fetched(&mut self, i: usize) {
+        let Some(page) = self.clients[i].fetches.pop_front() else {
+            return;
+        };
+        let full = page.len() as i64 >= PAGE;
+        let added = !page.is_empty() && self.clients[i].history.merge(page);
+        if added && full {
+            self.catch_up(i).await;
+        }
+    }
+
+    async fn send(&mut self, i: usize, client_msg_id: String, body: String, answer_lost: bool) {
+        let sent = self
+            .store
+            .send_message(
+                &self.conversation,
+                &self.clients[i].user,
+                &client_msg_id,
+                &body,
+                1,
+            )
+            .await
+            .unwrap();
+        if sent.created {
+            // The hub: every connected client's queue gets the event.
+            for c in self.clients.iter_mut().filter(|c| c.connected) {
+                c.inbox.push_back(sent.message.clone());
+            }
+        }
+        if answer_lost {
+            return;
+        }
+        self.clients[i]
+            .outbox
+            .retain(|(id, _)| *id != client_msg_id);
+        // The answer is shown like a page of one; a hole before it is fetched first.
+        if !self.clients[i].history.merge(vec![sent.message]) {
+            self.catch_up(i).await;
+        }
+    }
+
+    async fn apply(&mut self, op: Op) {
+        match op {
+            Op::Send {
+                client,
+                answer_lost,
+            } => {
+                let body = format!("m{}", self.next_body);
+                self.next_body += 1;
+                let id = format!("c{client}-{}", self.next_body);
+                self.written.push(body.clone());
+                self.clients[client]
+                    .outbox
+                    .push_back((id.clone(), body.clone()));
+                self.send(client, id, body, answer_lost).await;
+            }
+            Op::Retry { client } => {
+                if let Some((id, body)) = self.clients[client].outbox.front().cloned() {
+                    self.send(client, id, body, false).await;
+                }
+            }
+            Op::Deliver { client, twice } => {
+                let Some(m) = self.clients[client].inbox.pop_front() else {
+                    return;
+                };
+                if twice {
+                    self.clients[client].inbox.push_front(m.clone());
+                }
+                if let Live::Gap { .. } = self.clients[client].history.live(m) {
+                    self.catch_up(client).await;
+                }
+            }
+            Op::Fetched { client } => self.fetched(client).await,
+            Op::TooSlow { client } | Op::Disconnect { client } => {
+                let c = &mut self.clients[client];
+                c.connected = false;
+                c.inbox.clear();
+            }
+            Op::Reconnect { client } => {
+                if self.clients[client].connected {
+                    return;
+                }
+                self.clients[client].connected = true;
+                let resume = self.clients[client].history.resume_point();
+                let resumable = match resume {
+                    None => true,
+                    Some(r) => self
+                        .store
+                        .can_resume(
+                            &self.conversation,
+                            &self.clients[client].user,
+                            r.seq,
+                            &r.message_id,
+                        )
+                        .await
+                        .unwrap()
+                        .unwrap(),
+                };
+                assert!(resumable, "the server refused to resume an intact copy");
+                self.catch_up(client).await;
+            }
+        }
+    }
+
+    /// Every copy is a gap-free, duplicate-free prefix of what is stored.
+    async fn check_prefixes(&self) {
+        let stored = self.stored().await;
+        for (i, c) in self.clients.iter().enumerate() {
+            let held: Vec<&Message> = c.history.messages().collect();
+            assert!(
+                held.len() <= stored.len(),
+                "client {i} holds more than stored"
+            );
+            for (k, m) in held.iter().enumerate() {
+                assert_eq!(
+                    **m, stored[k],
+                    "client {i}: position {k} is not the stored message"
+                );
+            }
+        }
+    }
+}
+
+async fn run(ops: Vec<Op>) {
+    let (store, _dir) = fresh_store().await;
+    let users = [
+        user(&store, "ann").await,
+        user(&store, "ben").await,
+        user(&store, "cat").await,
+    ];
+    let conversation = store
+        .create_group(&users[0], "Recovery", &users[1..], 1)
+        .await
+        .unwrap();
+    // Ann has two tabs.
+    let tabs = [&users[0], &users[0], &users[1], &users[2]];
+    let mut world = World {
+        store,
+        conversation,
+        clients: tabs
+            .iter()
+            .map(|u| Client {
+                user: u.to_string(),
+                history: History::default(),
+                connected: true,
+                inbox: VecDeque::new(),
+                outbox: VecDeque::new(),
+                fetches: VecDeque::new(),
+            })
+            .collect(),
+        written: Vec::new(),
+        next_body: 0,
+    };
+    for i in 0..world.clients.len() {
+        world.catch_up(i).await;
+    }
+    for op in ops {
+        world.apply(op).await;
+        world.check_prefixes().await;
+    }
+    // Everyone comes back, sends what waited, and hears everything.
+    for i in 0..world.clients.len() {
+        world.apply(Op::Reconnect { client: i }).await;
+        while !world.clients[i].outbox.is_empty() {
+            world.apply(Op::Retry { client: i }).await;
+        }
+    }
+    for i in 0..world.clients.len() {
+        while !world.clients[i].inbox.is_empty() {
+            world
+                .apply(Op::Deliver {
+                    client: i,
+                    twice: false,
+                })
+                .await;
+        }
+        world.catch_up(i).await;
+        while !world.clients[i].fetches.is_empty() {
+            world.fetched(i).await;
+        }
+    }
+    let stored = world.stored().await;
+    for (i, c) in world.clients.iter().enumerate() {
+        let held: Vec<Message> = c.history.messages().cloned().collect();
+        assert_eq!(held, stored, "client {i} is not the whole conversation");
+    }
+    let mut times: HashMap<&str, usize> = HashMap::new();
+    for m in stored
+        .iter()
+        .filter(|m| m.kind == crate::model::MessageKind::Text)
+    {
+        *times.entry(m.body.as_str()).or_default() += 1;
+    }
+    for body in &world.written {
+        assert_eq!(times.get(body.as_str()), Some(&1), "{body} stored once");
+    }
+    assert_eq!(
+        times.len(),
+        world.written.len(),
+        "nothing stored that was not written"
+    );
+}
+
+/// Cases to run: `NATTER_PROPTEST_CASES` or 48 (a few seconds).
+fn cases() -> u32 {
+    std::env::var("NATTER_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_copy_is_a_gap_free_duplicate_free_prefix_and_ends_whole(
+        ops in prop::collection::vec(op(4), 1..80)
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(run(ops));
+    }
+}
+
+#[tokio::test]
+async fn a_copy_whose_last_message_is_not_stored_there_cannot_resume() {
+    let (store, _dir) = fresh_store().await;
+    let ann = user(&store, "ann").await;
+    let ben = user(&store, "ben").await;
+    let eve = user(&store, "eve").await;
+    let c = store.open_direct(&ann, &ben, 1).await.unwrap();
+    let sent = store.send_message(&c, &ann, "a-1", "hi", 1).await.unwrap();
+    let id = sent.message.id.clone();
+    assert_eq!(
+        store.can_resume(&c, &ben, 1, &id).await.unwrap(),
+        Some(true)
+    );
+    // Another message at that seq (a restored backup), or no message there at all.
+    assert_eq!(
+        store.can_resume(&c, &ben, 1, "other").await.unwrap(),
+        Some(false)
+    );
+    assert_eq!(
+        store.can_resume(&c, &ben, 9, &id).await.unwrap(),
+        Some(false)
+    );
+    // Not a member: not even told whether it would resume.
+    assert_eq!(store.can_resume(&c, &eve, 1, &id).await.unwrap(), None);
+}
