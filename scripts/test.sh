@@ -15,8 +15,8 @@ say "clippy (server)"
 cargo clippy --features ssr --all-targets -- -D warnings
 say "clippy (client)"
 cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
-say "Rust tests"
-cargo test --features ssr
+say "Rust tests (with a bounded fuzz run of the frame handling and the recovery property)"
+NATTER_FUZZ_CASES=5000 NATTER_PROPTEST_CASES=200 cargo test --features ssr
 say "end-to-end tests (debug build)"
 (cd end2end && npx playwright test)
 say "end-to-end smoke test (release build)"

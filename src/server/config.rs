@@ -414,6 +414,30 @@ mod tests {
     }
 
     #[test]
+    fn limits_have_defaults_take_overrides_and_refuse_nonsense() {
+        let s = Settings::load("f", None, &no_env).unwrap();
+        assert_eq!(s.max_message_chars, 4000);
+        assert_eq!(s.max_frame_bytes, 64 * 1024);
+        assert_eq!(s.messages_per_minute, 120);
+        assert_eq!(s.max_connections_per_user, 20);
+        let table: toml::Table = "messages_per_minute = 5\nmax_frame_bytes = 4096"
+            .parse()
+            .unwrap();
+        let s = Settings::load("f", Some(&table), &no_env).unwrap();
+        assert_eq!((s.messages_per_minute, s.max_frame_bytes), (5, 4096));
+        for (var, value) in [
+            ("NATTER_MAX_FRAME_BYTES", "100"),
+            ("NATTER_MAX_MESSAGE_CHARS", "0"),
+            ("NATTER_TYPING_PER_MINUTE", "-3"),
+            ("NATTER_MAX_CONNECTIONS_PER_USER", "many"),
+        ] {
+            let env = |k: &str| (k == var).then(|| value.to_string());
+            let e = Settings::load("f", None, &env).unwrap_err();
+            assert!(e.0.contains(var), "{e}");
+        }
+    }
+
+    #[test]
     fn the_shipped_leptos_toml_is_valid() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml");
         let text = std::fs::read_to_string(path).unwrap();

@@ -363,3 +363,49 @@ async fn a_copy_whose_last_message_is_not_stored_there_cannot_resume() {
     // Not a member: not even told whether it would resume.
     assert_eq!(store.can_resume(&c, &eve, 1, &id).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn a_send_to_a_locked_database_fails_as_unavailable_writes_nothing_and_lands_once_later() {
+    use sqlx::{Connection, Executor};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/natter.db", dir.path().display());
+    let store = Store::open_with(&url, std::time::Duration::from_millis(200))
+        .await
+        .unwrap();
+    let ann = user(&store, "ann").await;
+    let ben = user(&store, "ben").await;
+    let c = store.open_direct(&ann, &ben, 1).await.unwrap();
+
+    // Another program holds the write lock (a backup, a stuck migration).
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    other.execute("BEGIN EXCLUSIVE").await.unwrap();
+    let refused = store
+        .send_message(&c, &ann, "a-1", "while locked", 2)
+        .await
+        .unwrap_err();
+    assert!(refused.is_unavailable(), "{refused}");
+    // Reading still works under the lock (WAL): nothing was written.
+    assert!(store
+        .messages_after(&c, &ann, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    other.execute("ROLLBACK").await.unwrap();
+    let sent = store
+        .send_message(&c, &ann, "a-1", "while locked", 3)
+        .await
+        .unwrap();
+    assert!(sent.created);
+    let again = store
+        .send_message(&c, &ann, "a-1", "while locked", 4)
+        .await
+        .unwrap();
+    assert!(
+        !again.created,
+        "a retry of a stored send stores nothing more"
+    );
+    let all = store.messages_after(&c, &ann, 0, 10).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].seq, 1);
+}

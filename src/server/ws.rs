@@ -372,3 +372,263 @@ impl Session<'_> {
         }
     }
 }
+
+/// Fuzzing of the frame handling a connection does: random frames (made-up text, frames
+/// shaped like the protocol with random fields and numbers, and byte-level mutations of
+/// both) go through `Session::handle` with a real store, hub and rate limits. Whatever
+/// arrives: no panic, the socket is not closed for a live session, every answer is a
+/// well-formed frame, and nothing reaches or subscribes to what the sender is not part of.
+/// Cases: `NATTER_FUZZ_CASES` (default 600, a few seconds).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::server::config::Settings;
+    use crate::server::store::tests::{fresh_store, user};
+    use crate::server::store::NewSession;
+    use crate::server::throttle::LoginThrottle;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    struct Fixture {
+        state: AppState,
+        ann: User,
+        /// Ann and Ben's conversation, and Ben and Cat's (not Ann's).
+        ours: String,
+        theirs: String,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn fixture() -> Fixture {
+        let (store, dir) = fresh_store().await;
+        let ann = user(&store, "ann").await;
+        let ben = user(&store, "ben").await;
+        let cat = user(&store, "cat").await;
+        store
+            .create_session(
+                &ann,
+                &NewSession {
+                    token_hash: "ann-session",
+                    created_at: 0,
+                    expires_at: i64::MAX,
+                    user_agent: None,
+                },
+            )
+            .await
+            .unwrap();
+        let ours = store.open_direct(&ann, &ben, 1).await.unwrap();
+        let theirs = store.open_direct(&ben, &cat, 1).await.unwrap();
+        let settings = Settings::load("t", None, &|_| None).unwrap();
+        let state = AppState {
+            leptos_options: leptos::config::LeptosOptions::builder()
+                .output_name("natter")
+                .build(),
+            store: store.clone(),
+            rates: Arc::new(crate::server::Rates::new(&settings)),
+            settings: Arc::new(settings),
+            login_throttle: Arc::new(LoginThrottle::new(5, 20)),
+            hub: Arc::default(),
+            presence: Arc::default(),
+            calls: Arc::default(),
+            shutdown: tokio::sync::watch::channel(false).0,
+        };
+        let ann = store.session_user("ann-session", 1).await.unwrap().unwrap();
+        Fixture {
+            state,
+            ann,
+            ours,
+            theirs,
+            _dir: dir,
+        }
+    }
+
+    /// A JSON value shaped like a client frame, with fields drawn from valid, hostile and
+    /// nonsense values.
+    fn shaped(ours: String, theirs: String) -> impl Strategy<Value = String> {
+        let id = prop_oneof![
+            Just(ours.clone()),
+            Just(theirs.clone()),
+            Just(String::new()),
+            Just("x".repeat(300)),
+            any::<String>(),
+        ];
+        let topic = prop_oneof![
+            Just(format!("conversation:{ours}")),
+            Just(format!("conversation:{theirs}")),
+            Just("user:someone-else".to_string()),
+            Just("admin:all".to_string()),
+            any::<String>(),
+        ];
+        let number = prop_oneof![
+            Just(json!(0)),
+            Just(json!(-1)),
+            Just(json!(i64::MAX)),
+            Just(json!(u64::MAX)),
+            Just(json!(1.5)),
+            any::<i64>().prop_map(|n| json!(n)),
+            Just(json!("7")),
+            Just(Value::Null),
+        ];
+        let kind = prop_oneof![
+            Just("subscribe"),
+            Just("unsubscribe"),
+            Just("typing"),
+            Just("presence"),
+            Just("call_signal"),
+            Just("ping"),
+            Just("launch"),
+        ];
+        (
+            kind,
+            topic,
+            id.clone(),
+            id,
+            number,
+            any::<bool>(),
+            0usize..4,
+        )
+            .prop_map(|(kind, topic, id, call, number, flag, extra)| {
+                let mut v = json!({
+                    "type": kind,
+                    "topic": topic,
+                    "conversation_id": id,
+                    "active": flag,
+                    "state": if flag { "online" } else { "sleeping" },
+                    "call_id": call,
+                    "resume": {"seq": number, "message_id": "m"},
+                    "signal": {"kind": "candidate", "candidate": "c", "sdp_mid": null, "sdp_m_line_index": number},
+                });
+                // Keep only some fields, so that frames are often exactly right.
+                if let Some(map) = v.as_object_mut() {
+                    let keep: &[&str] = match kind {
+                        "subscribe" | "unsubscribe" => &["type", "topic", "resume"],
+                        "typing" => &["type", "conversation_id", "active"],
+                        "presence" => &["type", "state"],
+                        "call_signal" => &["type", "call_id", "signal"],
+                        _ => &["type"],
+                    };
+                    let extra_key = ["to", "topic", "seq", "x"].get(extra).copied();
+                    map.retain(|k, _| keep.contains(&k.as_str()) || Some(k.as_str()) == extra_key);
+                    if kind == "subscribe" && !flag {
+                        map.remove("resume");
+                    }
+                }
+                v.to_string()
+            })
+    }
+
+    /// A frame as it may arrive: made up, shaped, or either with its bytes damaged.
+    fn frame(ours: String, theirs: String) -> impl Strategy<Value = String> {
+        let base = prop_oneof![
+            3 => shaped(ours, theirs),
+            1 => any::<String>(),
+            1 => (1usize..3000).prop_map(|depth| format!("{}1{}", "[".repeat(depth), "]".repeat(depth))),
+        ];
+        (
+            base,
+            prop::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 0..3),
+        )
+            .prop_map(|(text, edits)| {
+                let mut bytes = text.into_bytes();
+                for (at, byte, how) in edits {
+                    if bytes.is_empty() {
+                        break;
+                    }
+                    let i = at % bytes.len();
+                    match how {
+                        0 => bytes[i] = byte,
+                        1 => bytes.truncate(i),
+                        _ => bytes.insert(i, byte),
+                    }
+                }
+                // A text frame is UTF-8 by the time it gets here (tungstenite checks).
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+    }
+
+    fn cases() -> u32 {
+        std::env::var("NATTER_FUZZ_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(600)
+    }
+
+    #[test]
+    fn any_sequence_of_frames_is_answered_without_harm_or_leak() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let f = runtime.block_on(fixture());
+        let strategy = prop::collection::vec(frame(f.ours.clone(), f.theirs.clone()), 1..12);
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: cases(),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        });
+        let result = runner.run(&strategy, |frames| {
+            runtime.block_on(async {
+                let hub = &f.state.hub;
+                // Ben and Cat listen on the conversation Ann is not part of.
+                let (cat, mut cat_rx) = hub.connect("cat", "cat-session");
+                hub.subscribe(Topic::Conversation(f.theirs.clone()), &cat);
+                let (conn, mut outgoing) = hub.connect(&f.ann.id, "ann-session");
+                let mut session = Session {
+                    state: &f.state,
+                    user: &f.ann,
+                    session: "ann-session".to_string(),
+                    conn: &conn,
+                    typing_in: None,
+                };
+                for text in &frames {
+                    let closed = session.handle(text).await;
+                    prop_assert_eq!(closed, None, "closed a live session on {:?}", text);
+                }
+                session.stop_typing();
+                prop_assert!(!hub.is_subscribed(&Topic::Conversation(f.theirs.clone()), conn.id));
+                prop_assert!(!hub.is_subscribed(&Topic::User("someone-else".into()), conn.id));
+                while let Ok(sent) = outgoing.try_recv() {
+                    let parsed = serde_json::from_str::<ServerFrame>(&sent);
+                    prop_assert!(parsed.is_ok(), "answered with a malformed frame: {}", sent);
+                }
+                prop_assert!(cat_rx.try_recv().is_err(), "Cat heard something from Ann");
+                hub.disconnect(conn.id);
+                hub.disconnect(cat.id);
+                Ok(())
+            })
+        });
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    }
+
+    #[test]
+    fn frames_for_an_ended_session_close_the_socket() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let f = fixture().await;
+            let (conn, _rx) = f.state.hub.connect(&f.ann.id, "ann-session");
+            let mut session = Session {
+                state: &f.state,
+                user: &f.ann,
+                session: "ann-session".to_string(),
+                conn: &conn,
+                typing_in: None,
+            };
+            let typing = format!(
+                r#"{{"type":"typing","conversation_id":"{}","active":false}}"#,
+                f.ours
+            );
+            assert_eq!(session.handle(&typing).await, None);
+            f.state.store.delete_session("ann-session").await.unwrap();
+            // A ping is answered without a look-up; anything else finds the session gone.
+            assert_eq!(session.handle(r#"{"type":"ping"}"#).await, None);
+            assert_eq!(
+                session.handle(&typing).await,
+                Some((CLOSE_SESSION_ENDED, "session ended"))
+            );
+        });
+    }
+}
