@@ -126,7 +126,9 @@ pub enum ClientFrame {
         call_id: String,
         signal: Signal,
     },
-    Ping,
+    /// A struct variant, not a unit one: serde ignores extra fields next to a unit
+    /// variant's tag even with `deny_unknown_fields`.
+    Ping {},
 }
 
 /// What two peers exchange to set up their media: session descriptions and ICE
@@ -273,7 +275,7 @@ mod tests {
                     sdp_m_line_index: Some(0),
                 },
             },
-            ClientFrame::Ping,
+            ClientFrame::Ping {},
         ];
         for f in frames {
             assert_eq!(round_trip(&f), f);
@@ -371,7 +373,8 @@ mod tests {
             "x".repeat(MAX_FRAME_BYTES)
         );
         assert!(decode(&big).is_err());
-        assert_eq!(decode(r#"{"type":"ping"}"#).unwrap(), ClientFrame::Ping);
+        assert_eq!(decode(r#"{"type":"ping"}"#).unwrap(), ClientFrame::Ping {});
+        assert!(decode(r#"{"type":"ping","extra":1}"#).is_err());
         // A signal names its call, never a recipient: the server decides who gets it.
         assert!(decode(
             r#"{"type":"call_signal","call_id":"k","to":"u2","signal":{"kind":"offer","sdp":"v=0"}}"#

@@ -246,7 +246,7 @@ impl Session<'_> {
                 return None;
             }
         };
-        if frame == ClientFrame::Ping {
+        if matches!(frame, ClientFrame::Ping {}) {
             self.conn.send(&ServerFrame::Pong);
             return None;
         }
@@ -254,7 +254,7 @@ impl Session<'_> {
             return Some(reason);
         }
         match frame {
-            ClientFrame::Ping => {}
+            ClientFrame::Ping {} => {}
             ClientFrame::Subscribe { topic, resume } => self.subscribe(topic, resume).await,
             ClientFrame::Unsubscribe { topic } => {
                 self.state.hub.unsubscribe(&topic, self.conn.id);
