@@ -442,35 +442,64 @@ test('a retried send creates one message', async ({ page, request, baseURL }) =>
   await expect(messageInLog(page, 'The next one')).toBeVisible();
 });
 
-test('a failed send shows Not sent, and Retry delivers it once', async ({
+test('a send lost on the network waits, is sent again by itself, and is delivered once', async ({
   page,
   newSessionPage,
   allowConsoleErrors,
 }) => {
-  // The aborted request is logged by the browser.
+  // The aborted requests are logged by the browser.
   allowConsoleErrors(/net::ERR_FAILED/);
   const [ann, ben] = await twoPeople(page, newSessionPage);
   await bothInConversation(ann, ben);
   const annWindow = chatWindow(ann.page, ben.account.displayName);
+  const sends = countSends(ann.page);
 
   // The network drops the send before it reaches the server.
   await ann.page.route('**/api/send_message', (route) => route.abort('failed'));
   await composer(ann.page).fill('Through the tunnel');
   await composer(ann.page).press('Enter');
-  await expect(annWindow.getByText(/^Not sent: /)).toBeVisible();
-  const retry = annWindow.getByRole('button', { name: 'Retry', exact: true });
-  await expect(retry).toBeVisible();
+  await expect(annWindow.getByText(/^Waiting to send: No connection to Natter/)).toBeVisible();
+  await expect(annWindow.getByRole('button', { name: 'Send now', exact: true })).toBeVisible();
+  await expect(annWindow.getByText(/^Not sent: /)).toHaveCount(0);
   await expect(messageInLog(ann.page, 'Through the tunnel')).toHaveCount(1);
   await expect(messageInLog(ben.page, 'Through the tunnel')).toHaveCount(0);
 
+  // The network is back: the next automatic attempt (1 s, 2 s, 4 s ... apart) gets through.
   await ann.page.unroute('**/api/send_message');
-  await retry.click();
-  await expect(messageInLog(ben.page, 'Through the tunnel')).toBeVisible();
-  await expect(annWindow.getByText(/^Not sent: /)).toHaveCount(0);
+  await expect(messageInLog(ben.page, 'Through the tunnel')).toBeVisible({ timeout: 20_000 });
+  await expect(annWindow.getByText(/^Waiting to send/)).toHaveCount(0);
   await expect(annWindow.getByText(/^(Sent|Seen)$/)).toBeVisible();
+  expect(sends.count).toBeGreaterThan(1);
   await ann.page.waitForTimeout(500);
   await expect(messageInLog(ann.page, 'Through the tunnel')).toHaveCount(1);
   await expect(messageInLog(ben.page, 'Through the tunnel')).toHaveCount(1);
+});
+
+test('a refused send shows Not sent with its reason, and Retry sends it once more', async ({
+  page,
+  newSessionPage,
+  allowConsoleErrors,
+}) => {
+  allowConsoleErrors(/status of 403/);
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  await bothInConversation(ann, ben);
+  const annWindow = chatWindow(ann.page, ben.account.displayName);
+
+  // The server (here: a proxy in front of it) refuses: not retried by itself.
+  await ann.page.route('**/api/send_message', (route) =>
+    route.fulfill({ status: 403, contentType: 'application/json', body: '"Forbidden"' }),
+  );
+  await composer(ann.page).fill('Refused once');
+  await composer(ann.page).press('Enter');
+  await expect(annWindow.getByText('Not sent: You are not allowed to do that.')).toBeVisible();
+  const retry = annWindow.getByRole('button', { name: 'Retry', exact: true });
+  await ann.page.unroute('**/api/send_message');
+  await ann.page.waitForTimeout(2_500);
+  await expect(messageInLog(ben.page, 'Refused once')).toHaveCount(0);
+  await retry.click();
+  await expect(messageInLog(ben.page, 'Refused once')).toBeVisible();
+  await expect(annWindow.getByText(/^Not sent: /)).toHaveCount(0);
+  await expect(messageInLog(ann.page, 'Refused once')).toHaveCount(1);
 });
 
 test('a conversation looks right on a desktop, in dark mode and on a phone', async ({ page, newSessionPage }) => {

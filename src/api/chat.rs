@@ -213,6 +213,8 @@ pub async fn send_message(
                     retry_after_secs: secs,
                 });
             }
+            // Until published: events of one conversation go out in seq order.
+            let _in_order = state.in_order.lock(&conversation_id).await;
             let sent = state
                 .store
                 .send_message(&conversation_id, &me.id, &client_msg_id, &body, now_ms())

@@ -131,6 +131,22 @@ fn enabled(state: &AppState) -> Result<(), AppError> {
     }
 }
 
+/// Holds the call's conversation in order (its log line is a message with a seq) until the
+/// change is published. No lock for a call that does not exist: the change will refuse it.
+async fn lock_conversation_of<'a>(
+    state: &'a AppState,
+    call_id: &str,
+) -> Option<tokio::sync::MutexGuard<'a, ()>> {
+    match state.store.call_conversation(call_id).await {
+        Ok(Some(conversation)) => Some(state.in_order.lock(&conversation).await),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!("finding the conversation of call {call_id}: {e}");
+            None
+        }
+    }
+}
+
 /// Tells both participants' tabs about the call, and the conversation about its log line.
 fn publish(state: &AppState, change: &CallChange) {
     for user in [&change.call.caller.id, &change.call.callee.id] {
@@ -161,6 +177,7 @@ pub async fn start(
 ) -> Result<CallTicket, AppError> {
     enabled(state)?;
     own_connection(state, me, conn)?;
+    let in_order = state.in_order.lock(conversation_id).await;
     let change = state
         .store
         .start_call(conversation_id, &me.id, media, now_ms())
@@ -179,6 +196,7 @@ pub async fn start(
         });
     }
     publish(state, &change);
+    drop(in_order);
     if ringing {
         end_if_gone(state, &me.id, &change.call.id, conn).await;
     }
@@ -206,6 +224,7 @@ pub async fn answer(
 ) -> Result<CallTicket, AppError> {
     enabled(state)?;
     own_connection(state, me, conn)?;
+    let in_order = lock_conversation_of(state, call_id).await;
     let change = state
         .store
         .change_call(call_id, Some(&me.id), CallAction::Answer, now_ms())
@@ -213,6 +232,7 @@ pub async fn answer(
         .map_err(|e| call_error("answering a call", e))?;
     state.calls.bind_callee(call_id, &me.id, conn);
     publish(state, &change);
+    drop(in_order);
     end_if_gone(state, &me.id, call_id, conn).await;
     Ok(CallTicket {
         ice_servers: ice_servers(state, &me.id),
@@ -227,6 +247,7 @@ pub async fn finish(
     call_id: &str,
     action: CallAction,
 ) -> Result<Call, AppError> {
+    let _in_order = lock_conversation_of(state, call_id).await;
     let change = state
         .store
         .change_call(call_id, asker, action, now_ms())

@@ -217,6 +217,34 @@ impl Hub {
     }
 }
 
+/// Keeps each conversation's live events in seq order. A write that appends to a
+/// conversation holds that conversation's lock from before its transaction until its event
+/// is published, so two sends cannot commit in one order and publish in the other (a client
+/// would see a gap and have to fetch). Conversations share a fixed set of locks; writes are
+/// serialised by the database anyway.
+pub struct InOrder {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Default for InOrder {
+    fn default() -> Self {
+        InOrder {
+            stripes: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+}
+
+impl InOrder {
+    pub async fn lock(&self, conversation_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        conversation_id.hash(&mut h);
+        self.stripes[(h.finish() % self.stripes.len() as u64) as usize]
+            .lock()
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

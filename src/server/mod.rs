@@ -31,6 +31,8 @@ pub struct AppState {
     pub hub: Arc<hub::Hub>,
     pub presence: Arc<presence::Presence>,
     pub calls: Arc<calls::CallRoom>,
+    /// Holds a conversation's writes and their events in seq order.
+    pub in_order: Arc<hub::InOrder>,
     /// Per-user rates of messages and typing updates.
     pub rates: Arc<Rates>,
     /// Set to true when the server begins to shut down; open sockets close on it.

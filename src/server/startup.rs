@@ -85,6 +85,7 @@ pub async fn build_state(
         rates: Arc::new(super::Rates::new(&settings)),
         settings: Arc::new(settings),
         hub: Arc::default(),
+        in_order: Arc::default(),
         presence: Arc::default(),
         calls: Arc::default(),
         shutdown: tokio::sync::watch::channel(false).0,

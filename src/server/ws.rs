@@ -427,6 +427,7 @@ mod fuzz {
             settings: Arc::new(settings),
             login_throttle: Arc::new(LoginThrottle::new(5, 20)),
             hub: Arc::default(),
+            in_order: Arc::default(),
             presence: Arc::default(),
             calls: Arc::default(),
             shutdown: tokio::sync::watch::channel(false).0,

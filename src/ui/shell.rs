@@ -49,9 +49,15 @@ pub fn AppShell(user: User) -> impl IntoView {
             .and_then(|r| r.err())
             .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
     };
-    let title = move || match chat.total_unread() {
-        0 => "Natter".to_string(),
-        n => format!("({n}) Natter"),
+    // The server renders the plain title: leptos_meta asks for it while it finishes the
+    // response, when the page's reactive values may be gone (and the count is the
+    // browser's to know anyway).
+    let title = move || match cfg!(feature = "ssr") {
+        true => "Natter".to_string(),
+        false => match chat.total_unread() {
+            0 => "Natter".to_string(),
+            n => format!("({n}) Natter"),
+        },
     };
     view! {
         <Title text=title />

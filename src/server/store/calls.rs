@@ -144,6 +144,16 @@ impl Store {
         Ok(CallChange { call, log })
     }
 
+    /// The conversation a call belongs to (it never changes), if the call exists.
+    pub async fn call_conversation(&self, call_id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT conversation_id FROM calls WHERE id = $1")
+                .bind(call_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     /// A call, for one of its participants only.
     pub async fn call_for(&self, call_id: &str, asker: &str) -> Result<Call> {
         let mut conn = self.pool.acquire().await?;
