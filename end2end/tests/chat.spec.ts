@@ -237,7 +237,13 @@ test('a reload keeps the history', async ({ page, newSessionPage }) => {
   }
 });
 
-test('a 200-message history scrolls back fully', async ({ page, request, baseURL }) => {
+// Filling a conversation with 200 messages at once is over the default rate a person may
+// send at (messages_per_minute): this test gets a server (and a worker) with a higher one.
+const bulkTest = test.extend<object, { serverEnv: Record<string, string> }>({
+  serverEnv: [{ NATTER_MESSAGES_PER_MINUTE: '100000' }, { scope: 'worker', option: true }],
+});
+
+bulkTest('a 200-message history scrolls back fully', async ({ page, request, baseURL }) => {
   test.setTimeout(120_000);
   const ann = freshAccount('ann_', 'Ann');
   const ben = freshAccount('ben_', 'Ben');
@@ -461,6 +467,7 @@ test('a send lost on the network waits, is sent again by itself, and is delivere
   await expect(annWindow.getByText(/^Waiting to send: No connection to Natter/)).toBeVisible();
   await expect(annWindow.getByRole('button', { name: 'Send now', exact: true })).toBeVisible();
   await expect(annWindow.getByText(/^Not sent: /)).toHaveCount(0);
+  await saveScreenshot(ann.page, 'chat-outbox-waiting.png');
   await expect(messageInLog(ann.page, 'Through the tunnel')).toHaveCount(1);
   await expect(messageInLog(ben.page, 'Through the tunnel')).toHaveCount(0);
 
