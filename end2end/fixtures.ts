@@ -348,6 +348,18 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
  * `data-hydrated="true"` on <body> once hydration is done; a click before
  * that is silently lost.
  */
+/**
+ * `test` on a server started with `env`. (`serverEnv` is worker-scoped, and Playwright
+ * refuses `test.use` of a worker option inside a describe group; a derived test type gets
+ * its own worker, and with it its own server, instead.) The cast only quiets the type of
+ * the `option` flag, which Playwright's public types leave out of `extend`.
+ */
+export function withServerEnv(env: Record<string, string>) {
+  return test.extend<object, { serverEnv: Record<string, string> }>({
+    serverEnv: [env, { scope: 'worker', option: true } as { scope: 'worker' }],
+  });
+}
+
 export async function waitForHydration(page: Page): Promise<void> {
   await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: AUTH_TIMEOUT });
 }

@@ -531,3 +531,28 @@ export async function openRawSocket(
     throw error;
   }
 }
+
+/**
+ * The raw sockets a test opened, to destroy after it: `test.afterEach(() => sockets.destroyAll())`.
+ */
+export class OpenedSockets {
+  readonly list: RawSocket[] = [];
+
+  /** A socket of this context's session, upgraded and greeted (see `openRawSocket`). */
+  async open(context: BrowserContext, baseURL: string): Promise<{ socket: RawSocket; hello: JsonFrame }> {
+    const opening = await openRawSocket(context, baseURL);
+    this.list.push(opening.socket);
+    return opening;
+  }
+
+  /** A handshake with this context's cookie that may be refused: check `status`. */
+  async tryUpgrade(context: BrowserContext, baseURL: string): Promise<RawSocket> {
+    const socket = await RawSocket.connect(baseURL, { cookie: await sessionCookie(context, baseURL) });
+    this.list.push(socket);
+    return socket;
+  }
+
+  destroyAll(): void {
+    for (const socket of this.list.splice(0)) socket.destroy();
+  }
+}

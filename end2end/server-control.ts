@@ -7,7 +7,19 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type ExitState, freePort, logTail, waitForHealthy, watchExit } from './fixtures';
+import type { Page } from '@playwright/test';
+import {
+  type ExitState,
+  type NewAccount,
+  callServerFn,
+  expect,
+  freePort,
+  freshAccount,
+  logTail,
+  signUpViaApi,
+  waitForHealthy,
+  watchExit,
+} from './fixtures';
 import { repoRoot, serverBinary, siteRoot } from './paths';
 
 export class ControlledServer {
@@ -163,4 +175,18 @@ export async function lockDatabase(dbPath: string): Promise<{ release: () => Pro
       await exited;
     },
   };
+}
+
+/** A person signed up on a controlled server: their account, user id and page. */
+export type Member = { account: NewAccount; id: string; page: Page };
+
+/** Signs a fresh account up through the server function in `page`'s browser context. */
+export async function signUpOn(page: Page, origin: string, prefix: string, label: string): Promise<Member> {
+  const account = freshAccount(prefix, label);
+  await signUpViaApi(page.request, origin, account);
+  const me = await callServerFn(page.request, origin, 'current_user', {});
+  expect(me.status(), 'current_user after sign-up').toBe(200);
+  const user = (await me.json()) as { id: string } | null;
+  expect(user, 'signed in after sign-up').toBeTruthy();
+  return { account, id: user!.id, page };
 }

@@ -13,6 +13,7 @@ import {
   signUp,
   test,
   twoPeople,
+  withServerEnv,
 } from '../fixtures';
 
 // Calls between two browsers: Chromium's fake camera and microphone feed real
@@ -60,17 +61,6 @@ async function connectedCall(ann: Person, ben: Person, kind: 'video' | 'audio'):
     await expect(callView(p.page)).toHaveAttribute('data-state', 'active');
     await expect(callView(p.page)).toHaveAttribute('data-connection-state', 'connected', { timeout: 20_000 });
   }
-}
-
-/**
- * `test` on a server started with `env`. (`serverEnv` is worker-scoped, and Playwright
- * refuses `test.use` of a worker option inside a describe group; a derived test type
- * gets its own worker, and with it its own server, instead.)
- */
-function withServerEnv(env: Record<string, string>) {
-  return test.extend<object, { serverEnv: Record<string, string> }>({
-    serverEnv: [env, { scope: 'worker', option: true }],
-  });
 }
 
 /** Console errors and page errors of a page the fixtures do not watch (a second tab). */

@@ -21,6 +21,7 @@ import {
   test,
   typingIndicator,
   waitForHydration,
+  withServerEnv,
 } from '../fixtures';
 
 // Two people, each in their own browser context (own cookies, own WebSocket), talking
@@ -239,9 +240,7 @@ test('a reload keeps the history', async ({ page, newSessionPage }) => {
 
 // Filling a conversation with 200 messages at once is over the default rate a person may
 // send at (messages_per_minute): this test gets a server (and a worker) with a higher one.
-const bulkTest = test.extend<object, { serverEnv: Record<string, string> }>({
-  serverEnv: [{ NATTER_MESSAGES_PER_MINUTE: '100000' }, { scope: 'worker', option: true }],
-});
+const bulkTest = withServerEnv({ NATTER_MESSAGES_PER_MINUTE: '100000' });
 
 bulkTest('a 200-message history scrolls back fully', async ({ page, request, baseURL }) => {
   test.setTimeout(120_000);

@@ -26,21 +26,18 @@
  */
 import type { Page } from '@playwright/test';
 import {
-  type NewAccount,
   SocketWatch,
   callServerFn,
   chatWindow,
   composer,
   expect,
-  freshAccount,
   gotoHydrated,
   messageInLog,
   messageLog,
-  signUpViaApi,
   test,
   waitForHydration,
 } from '../fixtures';
-import { ControlledServer, lockDatabase, sqlite } from '../server-control';
+import { ControlledServer, type Member, lockDatabase, signUpOn, sqlite } from '../server-control';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -62,19 +59,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-type Member = { account: NewAccount; id: string; page: Page };
-
-/** Signs a fresh account up on the controlled server (in `page`'s cookie jar); returns its user id. */
-async function signUpOn(page: Page, origin: string, prefix: string, label: string): Promise<Member> {
-  const account = freshAccount(prefix, label);
-  await signUpViaApi(page.request, origin, account);
-  const me = await callServerFn(page.request, origin, 'current_user', {});
-  expect(me.status(), 'current_user after sign-up').toBe(200);
-  const user = (await me.json()) as { id: string } | null;
-  expect(user, 'signed in after sign-up').toBeTruthy();
-  return { account, id: user!.id, page };
-}
 
 /** A second tab of the same person (same session cookie, own browser context and socket). */
 async function secondTab(

@@ -12,8 +12,9 @@ import {
   test,
   twoPeople,
   bothInConversation,
+  withServerEnv,
 } from '../fixtures';
-import { type JsonFrame, RawSocket, openRawSocket, sessionCookie } from '../raw-socket';
+import { type JsonFrame, OpenedSockets, RawSocket } from '../raw-socket';
 
 // Hostile input straight at the server: WebSocket frames no well-behaved client sends
 // (some that no browser can even produce), oversized bodies and floods. Each refusal is
@@ -21,21 +22,10 @@ import { type JsonFrame, RawSocket, openRawSocket, sessionCookie } from '../raw-
 // serves: a fresh socket is greeted and /healthz answers.
 
 /** Every raw socket a test opens, dropped after it. */
-const opened: RawSocket[] = [];
-test.afterEach(() => {
-  for (const socket of opened.splice(0)) socket.destroy();
-});
-
-/**
- * `test` on a server started with `env` (the pattern of calls.spec.ts: a derived test type
- * gets its own worker, and with it its own server). The cast only quiets the type of the
- * `option` flag, which Playwright's public types leave out of `extend`.
- */
-function withServerEnv(env: Record<string, string>) {
-  return test.extend<object, { serverEnv: Record<string, string> }>({
-    serverEnv: [env, { scope: 'worker', option: true } as { scope: 'worker' }],
-  });
-}
+const opened = new OpenedSockets();
+test.afterEach(() => opened.destroyAll());
+const rawSocket = (context: BrowserContext, baseURL: string) => opened.open(context, baseURL);
+const tryUpgrade = (context: BrowserContext, baseURL: string) => opened.tryUpgrade(context, baseURL);
 
 type Message = { id: string; seq: number; body: string; client_msg_id: string };
 
@@ -44,20 +34,6 @@ async function signUpSomeone(page: Page, baseURL: string, prefix = 'eve_', label
   const account = freshAccount(prefix, label);
   await signUpViaApi(page.request, baseURL, account);
   return account;
-}
-
-/** A raw socket of this context's session, upgraded and greeted (kept for clean-up). */
-async function rawSocket(context: BrowserContext, baseURL: string): Promise<{ socket: RawSocket; hello: JsonFrame }> {
-  const opening = await openRawSocket(context, baseURL);
-  opened.push(opening.socket);
-  return opening;
-}
-
-/** A handshake that may be refused (kept for clean-up). */
-async function tryUpgrade(context: BrowserContext, baseURL: string): Promise<RawSocket> {
-  const socket = await RawSocket.connect(baseURL, { cookie: await sessionCookie(context, baseURL) });
-  opened.push(socket);
-  return socket;
 }
 
 /** The server survived: a new socket of this session is greeted, and /healthz is 200. */
@@ -530,9 +506,9 @@ test.describe('with 5 messages and 3 typing updates a minute and 2 sockets per p
         { message: 'a new upgrade after closing one socket', timeout: 15_000 },
       )
       .toBe(101);
-    for (const socket of opened.filter((s) => s.status === 429)) socket.destroy();
+    for (const socket of opened.list.filter((s) => s.status === 429)) socket.destroy();
     // That socket is greeted: the server still serves.
-    const admitted = opened[opened.length - 1];
+    const admitted = opened.list[opened.list.length - 1];
     await admitted.waitForJson((f) => f.type === 'hello');
     expect(await admitted.roundTrip()).toEqual([PONG]);
     const health = await fetch(`${baseURL}/healthz`);

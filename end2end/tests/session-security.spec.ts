@@ -16,7 +16,7 @@ import {
   signUpViaApi,
   test,
 } from '../fixtures';
-import { type JsonFrame, RawSocket, openRawSocket, sessionCookie, sessionId, sessionToken } from '../raw-socket';
+import { type JsonFrame, OpenedSockets, RawSocket, sessionId, sessionToken } from '../raw-socket';
 import { sqlite } from '../server-control';
 
 // Sessions and who may do what, at the server's edges: logging out, expiry, blocked
@@ -27,29 +27,15 @@ import { sqlite } from '../server-control';
 const MADE_UP_ID = '01900000-0000-7000-8000-000000000000';
 
 /** Every raw socket a test opens, dropped after it. */
-const opened: RawSocket[] = [];
-test.afterEach(() => {
-  for (const socket of opened.splice(0)) socket.destroy();
-});
+const opened = new OpenedSockets();
+test.afterEach(() => opened.destroyAll());
+const rawSocket = (context: BrowserContext, baseURL: string) => opened.open(context, baseURL);
+const tryUpgrade = (context: BrowserContext, baseURL: string) => opened.tryUpgrade(context, baseURL);
 
 type User = { id: string; username: string; display_name: string };
 type Message = { id: string; seq: number; body: string; sender_id: string };
 type Member = { user: User; last_read_seq: number };
 type Call = { id: string; state: string };
-
-/** A raw socket of this context's session, upgraded and greeted (kept for clean-up). */
-async function rawSocket(context: BrowserContext, baseURL: string): Promise<{ socket: RawSocket; hello: JsonFrame }> {
-  const opening = await openRawSocket(context, baseURL);
-  opened.push(opening.socket);
-  return opening;
-}
-
-/** A handshake with this context's cookie that may be refused. */
-async function tryUpgrade(context: BrowserContext, baseURL: string): Promise<RawSocket> {
-  const socket = await RawSocket.connect(baseURL, { cookie: await sessionCookie(context, baseURL) });
-  opened.push(socket);
-  return socket;
-}
 
 async function me(request: APIRequestContext, baseURL: string): Promise<User> {
   const response = await callServerFn(request, baseURL, 'current_user', {});

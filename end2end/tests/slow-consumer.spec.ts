@@ -20,9 +20,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Page } from '@playwright/test';
-import { type NewAccount, callServerFn, expect, freshAccount, signUpViaApi, test } from '../fixtures';
+import { callServerFn, expect, test } from '../fixtures';
 import { type JsonFrame, RawSocket, openRawSocket, sessionCookie } from '../raw-socket';
-import { ControlledServer, sqlite } from '../server-control';
+import { ControlledServer, type Member, signUpOn, sqlite } from '../server-control';
 
 /** Messages in the flood. The paused sockets must be pushed far more than their kernel buffers hold. */
 const FLOOD = 2000;
@@ -54,8 +54,6 @@ type Message = {
 /** A stored message; its body as a SHA-256 hex digest (thousands of 4 KB bodies are too much to print). */
 type DbMessage = { seq: number; id: string; body_sha256: string; client_msg_id: string };
 
-type Member = { account: NewAccount; id: string; page: Page };
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A unique, numbered body of exactly `BODY_CHARS` characters. */
@@ -63,16 +61,6 @@ function floodBody(i: number): string {
   const head = `flood message ${i} of ${FLOOD}: `;
   const filler = `[${i}] lorem ipsum dolor sit amet `;
   return (head + filler.repeat(Math.ceil(BODY_CHARS / filler.length))).slice(0, BODY_CHARS);
-}
-
-async function signUpOn(page: Page, origin: string, prefix: string, label: string): Promise<Member> {
-  const account = freshAccount(prefix, label);
-  await signUpViaApi(page.request, origin, account);
-  const me = await callServerFn(page.request, origin, 'current_user', {});
-  expect(me.status(), 'current_user after sign-up').toBe(200);
-  const user = (await me.json()) as { id: string } | null;
-  expect(user, 'signed in after sign-up').toBeTruthy();
-  return { account, id: user!.id, page };
 }
 
 /**

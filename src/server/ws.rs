@@ -546,6 +546,13 @@ mod fuzz {
             })
     }
 
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
     fn cases() -> u32 {
         std::env::var("NATTER_FUZZ_CASES")
             .ok()
@@ -555,10 +562,7 @@ mod fuzz {
 
     #[test]
     fn any_sequence_of_frames_is_answered_without_harm_or_leak() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = runtime();
         let f = runtime.block_on(fixture());
         let strategy = prop::collection::vec(frame(f.ours.clone(), f.theirs.clone()), 1..12);
         let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
@@ -604,10 +608,7 @@ mod fuzz {
 
     #[test]
     fn frames_for_an_ended_session_close_the_socket() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = runtime();
         runtime.block_on(async {
             let f = fixture().await;
             let (conn, _rx) = f.state.hub.connect(&f.ann.id, "ann-session");

@@ -435,28 +435,22 @@ fn MessageRows(
                     PendingState::Sending | PendingState::Stored => {
                         view! { <span class="receipt">"Sending…"</span> }.into_any()
                     }
-                    PendingState::Waiting(reason) => {
-                        let id = p.client_msg_id.clone();
-                        view! {
-                            <span class="receipt waiting" role="status">
-                                {format!("Waiting to send: {reason} ")}
-                                <button type="button" class="link-button" on:click=move |_| outbox::retry(chat, &id)>
-                                    "Send now"
-                                </button>
-                            </span>
-                        }.into_any()
-                    }
-                    PendingState::Failed(reason) => {
-                        let id = p.client_msg_id.clone();
-                        view! {
-                            <span class="receipt failed" role="alert">
-                                {format!("Not sent: {reason} ")}
-                                <button type="button" class="link-button" on:click=move |_| outbox::retry(chat, &id)>
-                                    "Retry"
-                                </button>
-                            </span>
-                        }.into_any()
-                    }
+                    PendingState::Waiting(reason) => unsent_receipt(
+                        chat,
+                        "receipt waiting",
+                        "status",
+                        format!("Waiting to send: {reason} "),
+                        "Send now",
+                        p.client_msg_id.clone(),
+                    ),
+                    PendingState::Failed(reason) => unsent_receipt(
+                        chat,
+                        "receipt failed",
+                        "alert",
+                        format!("Not sent: {reason} "),
+                        "Retry",
+                        p.client_msg_id.clone(),
+                    ),
                 };
                 let failed = matches!(p.state, PendingState::Failed(_));
                 rows.push(view! {
@@ -469,6 +463,26 @@ fn MessageRows(
             rows
         }}
     }
+}
+
+/// The line under a message that has not gone: why, and a button that sends it now.
+fn unsent_receipt(
+    chat: Chat,
+    class: &'static str,
+    role: &'static str,
+    text: String,
+    action: &'static str,
+    client_msg_id: String,
+) -> AnyView {
+    view! {
+        <span class=class role=role>
+            {text}
+            <button type="button" class="link-button" on:click=move |_| outbox::retry(chat, &client_msg_id)>
+                {action}
+            </button>
+        </span>
+    }
+    .into_any()
 }
 
 #[component]
