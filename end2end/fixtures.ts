@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   type APIRequestContext,
+  type APIResponse,
   type BrowserContextOptions,
   type ConsoleMessage,
   type Locator,
@@ -532,6 +533,15 @@ export function callServerFn(
     headers: { Origin: new URL(origin).origin },
     maxRedirects: 0,
   });
+}
+
+/** A refusal: this status and a JSON error body (as every server function answers); returns the body. */
+export async function expectRefused(response: APIResponse, status: number, what: string): Promise<string> {
+  const text = await response.text();
+  expect(response.status(), `${what}: ${text}`).toBe(status);
+  expect(response.headers()['content-type'] ?? '', `${what}: content type`).toContain('json');
+  expect(() => JSON.parse(text), `${what}: body is JSON`).not.toThrow();
+  return text;
 }
 
 /** Signs up through the server function (no UI): the session cookie lands in `request`'s jar. */

@@ -42,14 +42,6 @@ impl History {
         self.by_seq.keys().next().copied()
     }
 
-    pub fn len(&self) -> usize {
-        self.by_seq.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_seq.is_empty()
-    }
-
     pub fn messages(&self) -> impl Iterator<Item = &Message> {
         self.by_seq.values()
     }

@@ -8,6 +8,7 @@ import {
   openDirectViaApi,
   signUpViaApi,
   test,
+  expectRefused,
 } from '../fixtures';
 
 // Server-level checks of calls: Ann and Ben have a direct conversation; Eve, signed in but
@@ -211,15 +212,6 @@ async function expectTicket(response: APIResponse, state: CallState, what: strin
   const ticket = JSON.parse(text) as CallTicket;
   expect(ticket.call.state, `${what}: state`).toBe(state);
   return ticket;
-}
-
-/** A refusal: the status and a JSON error body; returns the body. */
-async function expectRefused(response: APIResponse, status: number, what: string): Promise<string> {
-  const text = await response.text();
-  expect(response.status(), `${what}: ${text}`).toBe(status);
-  expect(response.headers()['content-type'] ?? '', `${what}: content type`).toContain('json');
-  expect(() => JSON.parse(text), `${what}: body is JSON`).not.toThrow();
-  return text;
 }
 
 /** Ann rings Ben from her socket; returns the ringing call once Ben's socket has heard it. */

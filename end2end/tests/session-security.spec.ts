@@ -15,6 +15,7 @@ import {
   signUp,
   signUpViaApi,
   test,
+  expectRefused,
 } from '../fixtures';
 import { type JsonFrame, OpenedSockets, RawSocket, sessionId, sessionToken } from '../raw-socket';
 import { sqlite } from '../server-control';
@@ -102,15 +103,6 @@ async function conversationIdsOf(who: Person, baseURL: string): Promise<string[]
     id: string;
   }[];
   return list.map((c) => c.id).sort();
-}
-
-/** Answered with this status and a JSON error body; returns the body text. */
-async function expectRefused(response: APIResponse, status: number, what: string): Promise<string> {
-  const text = await response.text();
-  expect(response.status(), `${what}: ${text}`).toBe(status);
-  expect(response.headers()['content-type'] ?? '', `${what}: content type`).toContain('json');
-  expect(() => JSON.parse(text), `${what}: body is JSON`).not.toThrow();
-  return text;
 }
 
 function eventsOf(socket: RawSocket, kind: string): Record<string, unknown>[] {

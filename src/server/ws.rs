@@ -398,6 +398,19 @@ mod fuzz {
         _dir: tempfile::TempDir,
     }
 
+    impl Fixture {
+        /// Ann's side of a connection, as `serve` makes it.
+        fn ann_on<'a>(&'a self, conn: &'a Connection) -> Session<'a> {
+            Session {
+                state: &self.state,
+                user: &self.ann,
+                session: "ann-session".to_string(),
+                conn,
+                typing_in: None,
+            }
+        }
+    }
+
     async fn fixture() -> Fixture {
         let (store, dir) = fresh_store().await;
         let ann = user(&store, "ann").await;
@@ -577,13 +590,7 @@ mod fuzz {
                 let (cat, mut cat_rx) = hub.connect("cat", "cat-session");
                 hub.subscribe(Topic::Conversation(f.theirs.clone()), &cat);
                 let (conn, mut outgoing) = hub.connect(&f.ann.id, "ann-session");
-                let mut session = Session {
-                    state: &f.state,
-                    user: &f.ann,
-                    session: "ann-session".to_string(),
-                    conn: &conn,
-                    typing_in: None,
-                };
+                let mut session = f.ann_on(&conn);
                 for text in &frames {
                     let closed = session.handle(text).await;
                     prop_assert_eq!(closed, None, "closed a live session on {:?}", text);
@@ -612,13 +619,7 @@ mod fuzz {
         runtime.block_on(async {
             let f = fixture().await;
             let (conn, _rx) = f.state.hub.connect(&f.ann.id, "ann-session");
-            let mut session = Session {
-                state: &f.state,
-                user: &f.ann,
-                session: "ann-session".to_string(),
-                conn: &conn,
-                typing_in: None,
-            };
+            let mut session = f.ann_on(&conn);
             let typing = format!(
                 r#"{{"type":"typing","conversation_id":"{}","active":false}}"#,
                 f.ours

@@ -1,6 +1,6 @@
 use crate::api::chat::open_direct;
 use crate::model::User;
-use crate::ui::people_search::PeopleSearch;
+use crate::ui::people_search::{PeopleSearch, PeopleToggle};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
@@ -28,20 +28,7 @@ pub fn NewConversation() -> impl IntoView {
     };
 
     view! {
-        <button
-            type="button"
-            class="button primary small"
-            aria-expanded=move || open.get().to_string()
-            on:click=move |_| {
-                let now_open = !open.get();
-                open.set(now_open);
-                if now_open {
-                    search(String::new());
-                }
-            }
-        >
-            "New conversation"
-        </button>
+        <PeopleToggle label="New conversation" class="button primary small" open people />
         <Show when=move || open.get()>
             <div class="new-conversation" role="group" aria-label="New conversation">
                 <label class="visually-hidden" for="people-search">"Search people"</label>

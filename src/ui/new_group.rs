@@ -1,6 +1,6 @@
 use crate::api::chat::create_group;
 use crate::model::User;
-use crate::ui::people_search::PeopleSearch;
+use crate::ui::people_search::{PeopleSearch, PeopleToggle};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
@@ -44,20 +44,7 @@ pub fn NewGroup() -> impl IntoView {
     };
 
     view! {
-        <button
-            type="button"
-            class="button secondary small"
-            aria-expanded=move || open.get().to_string()
-            on:click=move |_| {
-                let now_open = !open.get();
-                open.set(now_open);
-                if now_open {
-                    search(String::new());
-                }
-            }
-        >
-            "New group"
-        </button>
+        <PeopleToggle label="New group" class="button secondary small" open people />
         <Show when=move || open.get()>
             <div class="new-conversation" role="group" aria-label="New group">
                 <label for="group-title">"Group name"</label>

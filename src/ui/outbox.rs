@@ -45,6 +45,11 @@ pub fn retry(chat: Chat, client_msg_id: &str) {
 /// Sends whatever waits, in every conversation (the connection is back).
 pub fn resume(chat: Chat) {
     FAILURES.with(|f| f.set(0));
+    pump_all(chat);
+}
+
+/// Starts every conversation that has a message to send.
+fn pump_all(chat: Chat) {
     let ids: HashSet<String> = chat.pending.with_untracked(|list| {
         list.iter()
             .filter(|x| matches!(x.state, PendingState::Sending | PendingState::Waiting(_)))
@@ -136,15 +141,7 @@ fn retry_later(chat: Chat, after_secs: Option<u64>) {
     set_timeout(
         move || {
             RETRY_SCHEDULED.with(|r| r.set(false));
-            let ids: HashSet<String> = chat.pending.with_untracked(|list| {
-                list.iter()
-                    .filter(|x| matches!(x.state, PendingState::Waiting(_)))
-                    .map(|x| x.conversation_id.clone())
-                    .collect()
-            });
-            for id in ids {
-                pump(chat, id);
-            }
+            pump_all(chat);
         },
         Duration::from_millis(delay),
     );

@@ -41,3 +41,30 @@ impl Default for PeopleSearch {
         Self::new()
     }
 }
+
+/// The button that opens (and closes) a panel for picking people; opening it lists everyone
+/// to start with.
+#[component]
+pub fn PeopleToggle(
+    label: &'static str,
+    class: &'static str,
+    open: RwSignal<bool>,
+    people: PeopleSearch,
+) -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            class=class
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| {
+                let now_open = !open.get();
+                open.set(now_open);
+                if now_open {
+                    people.search(String::new());
+                }
+            }
+        >
+            {label}
+        </button>
+    }
+}
