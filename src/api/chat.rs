@@ -215,11 +215,24 @@ pub async fn send_message(
             }
             // Until published: events of one conversation go out in seq order.
             let _in_order = state.in_order.lock(&conversation_id).await;
-            let sent = state
-                .store
-                .send_message(&conversation_id, &me.id, &client_msg_id, &body, now_ms())
-                .await
-                .map_err(|e| store_error("sending a message", e))?;
+            let sent = if state.settings.store_messages {
+                state
+                    .store
+                    .send_message(&conversation_id, &me.id, &client_msg_id, &body, now_ms())
+                    .await
+            } else {
+                state
+                    .relay
+                    .message(
+                        &state.store,
+                        &conversation_id,
+                        &me.id,
+                        &client_msg_id,
+                        &body,
+                    )
+                    .await
+            }
+            .map_err(|e| store_error("sending a message", e))?;
             if sent.created {
                 state.hub.publish(
                     &Topic::Conversation(conversation_id),

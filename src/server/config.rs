@@ -77,6 +77,8 @@ pub struct Settings {
     pub max_connections_per_user: usize,
     /// How long a stopping server waits for requests in flight before it exits anyway.
     pub shutdown_grace_secs: u32,
+    /// False: messages are numbered in memory and fanned out, never written (no history).
+    pub store_messages: bool,
     pub calls_enabled: bool,
     /// How long a call rings before it counts as missed.
     pub call_ring_timeout_secs: u32,
@@ -116,6 +118,7 @@ const KNOWN: &[&str] = &[
     "typing_per_minute",
     "max_connections_per_user",
     "shutdown_grace_secs",
+    "store_messages",
     "calls_enabled",
     "call_ring_timeout_secs",
     "stun_urls",
@@ -291,6 +294,7 @@ impl Settings {
                 "a whole number of seconds from 0 to 600",
                 |n| *n <= 600,
             )?,
+            store_messages: s.get("store_messages", true, "true or false", |_| true)?,
             calls_enabled: s.get("calls_enabled", true, "true or false", |_| true)?,
             call_ring_timeout_secs: s.get(
                 "call_ring_timeout_secs",

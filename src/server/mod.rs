@@ -6,6 +6,7 @@ pub mod config;
 pub mod csrf;
 pub mod hub;
 pub mod presence;
+pub mod relay;
 pub mod startup;
 pub mod store;
 pub mod throttle;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub in_order: Arc<hub::InOrder>,
     /// Per-user rates of messages and typing updates.
     pub rates: Arc<Rates>,
+    /// Numbers messages when `store_messages` is off.
+    pub relay: Arc<relay::Relay>,
     /// Set to true when the server begins to shut down; open sockets close on it.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }

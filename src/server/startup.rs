@@ -86,6 +86,7 @@ pub async fn build_state(
         settings: Arc::new(settings),
         hub: Arc::default(),
         in_order: Arc::default(),
+        relay: Arc::default(),
         presence: Arc::default(),
         calls: Arc::default(),
         shutdown: tokio::sync::watch::channel(false).0,

@@ -441,6 +441,7 @@ mod fuzz {
             login_throttle: Arc::new(LoginThrottle::new(5, 20)),
             hub: Arc::default(),
             in_order: Arc::default(),
+            relay: Arc::default(),
             presence: Arc::default(),
             calls: Arc::default(),
             shutdown: tokio::sync::watch::channel(false).0,

@@ -430,7 +430,7 @@ impl Store {
 }
 
 /// The most members a group may have, its owner included.
-pub const GROUP_MAX_MEMBERS: usize = 100;
+pub const GROUP_MAX_MEMBERS: usize = 1000;
 
 /// Inserts a conversation row (members are added separately) and returns its new id.
 async fn insert_conversation(

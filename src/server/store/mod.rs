@@ -14,6 +14,7 @@ use std::time::Duration;
 mod calls;
 pub use calls::CallChange;
 mod conversations;
+pub use conversations::Sent;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

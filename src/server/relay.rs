@@ -1,0 +1,88 @@
+//! Broadcast-only mode (`store_messages = false`): a message is checked like any other
+//! (signed in, member of the conversation) and numbered in memory, then fanned out; it is
+//! never written, so there is no history and a restart starts every count at 1 again.
+//! It exists to measure the fan-out on its own, against relays that keep no history.
+
+use super::store::{Sent, Store, StoreError};
+use crate::model::{Message, MessageKind};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct Relay {
+    last_seq: Mutex<HashMap<String, i64>>,
+}
+
+impl Relay {
+    /// The message with the conversation's next number, for a member only. Callers hold
+    /// the conversation's `InOrder` lock until it is published.
+    pub async fn message(
+        &self,
+        store: &Store,
+        conversation_id: &str,
+        sender: &str,
+        client_msg_id: &str,
+        body: &str,
+    ) -> Result<Sent, StoreError> {
+        if !store.is_member(conversation_id, sender).await? {
+            return Err(StoreError::NotMember);
+        }
+        let seq = {
+            let mut counts = self.last_seq.lock().unwrap_or_else(|p| p.into_inner());
+            let last = counts.entry(conversation_id.to_string()).or_insert(0);
+            *last += 1;
+            *last
+        };
+        Ok(Sent {
+            message: Message {
+                id: uuid::Uuid::now_v7().to_string(),
+                conversation_id: conversation_id.to_string(),
+                seq,
+                sender_id: sender.to_string(),
+                client_msg_id: client_msg_id.to_string(),
+                kind: MessageKind::Text,
+                body: body.to_string(),
+                created_at: super::now_ms(),
+            },
+            created: true,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::store::tests::{fresh_store, user};
+    use super::*;
+
+    #[tokio::test]
+    async fn a_broadcast_only_message_is_numbered_but_never_written() {
+        let (store, _dir) = fresh_store().await;
+        let (a, b, eve) = (
+            user(&store, "ann").await,
+            user(&store, "ben").await,
+            user(&store, "eve").await,
+        );
+        let c = store.open_direct(&a, &b, 1).await.unwrap();
+        let relay = Relay::default();
+        let first = relay.message(&store, &c, &a, "m-1", "hi").await.unwrap();
+        let second = relay.message(&store, &c, &b, "m-2", "hello").await.unwrap();
+        assert_eq!((first.message.seq, second.message.seq), (1, 2));
+        assert_eq!(second.message.sender_id, b);
+        assert!(store
+            .messages_after(&c, &a, 0, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            relay.message(&store, &c, &eve, "m-3", "let me in").await,
+            Err(StoreError::NotMember)
+        ));
+        // Another conversation counts on its own.
+        let other = store.open_direct(&a, &eve, 2).await.unwrap();
+        let there = relay
+            .message(&store, &other, &eve, "m-4", "hey")
+            .await
+            .unwrap();
+        assert_eq!(there.message.seq, 1);
+    }
+}
