@@ -178,12 +178,14 @@ async fn serve(mut socket: WebSocket, state: AppState, user: User, session: Stri
     }
 }
 
-/// Tells everyone who shares a conversation with the user what their presence is now.
+/// Tells the people the user has a direct conversation with what their presence is now.
+/// Only direct conversations show presence; announcing it in groups too would send every
+/// member of a room of a thousand a frame each time anyone in it opened or closed a tab.
 /// The state is read when it is sent, not when it changed: two changes announced by two
 /// tasks can finish their database look-ups in either order, and the last word must be
 /// the current state.
 async fn announce_presence(state: &AppState, user_id: &str, last_seen_at: Option<i64>) {
-    let ids = match state.store.conversation_ids_of(user_id).await {
+    let ids = match state.store.direct_conversation_ids_of(user_id).await {
         Ok(ids) => ids,
         Err(e) => {
             tracing::warn!("announcing presence: {e}");

@@ -299,13 +299,16 @@ impl Store {
     }
 
     /// Ids of the user's conversations: where their presence is announced.
-    pub async fn conversation_ids_of(&self, user: &str) -> Result<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT conversation_id FROM members WHERE user_id = $1")
-                .bind(user)
-                .fetch_all(&self.pool)
-                .await?,
+    /// The user's direct conversations: where their presence is shown.
+    pub async fn direct_conversation_ids_of(&self, user: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT m.conversation_id FROM members m
+             JOIN conversations c ON c.id = m.conversation_id AND c.kind = 'direct'
+             WHERE m.user_id = $1",
         )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn touch_last_seen(&self, user: &str, now: i64) -> Result<()> {
