@@ -1,8 +1,12 @@
 # The two commands: `make dev` runs Natter, `make test` runs every check.
-.PHONY: dev test
+# `make bench` measures Natter against a Socket.io relay (bench/run.sh).
+.PHONY: dev test bench
 
 dev:
 	scripts/dev.sh
 
 test:
 	scripts/test.sh
+
+bench:
+	bench/run.sh
