@@ -15,10 +15,24 @@ use std::sync::OnceLock;
 
 pub const SESSION_COOKIE: &str = "natter_session";
 
-/// Hashes a password with argon2id (the crate's defaults: m=19456 KiB, t=2, p=1), off the
-/// async threads because it takes tens of milliseconds by design.
+/// Runs password hashing off the async threads, at most one per core at once: each hash
+/// takes tens of milliseconds and 19 MiB by design, and a burst of sign-ups or logins must
+/// queue rather than take the server's memory with it.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    // The semaphore is never closed, so acquiring cannot fail.
+    let _slot = slots.acquire().await.ok();
+    tokio::task::spawn_blocking(work).await
+}
+
+/// Hashes a password with argon2id (the crate's defaults: m=19456 KiB, t=2, p=1).
 pub async fn hash_password(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -37,7 +51,7 @@ pub async fn verify_password(password: String, stored: Option<String>) -> Result
         Some(s) => s,
         None => dummy_hash().to_string(),
     };
-    let ok = tokio::task::spawn_blocking(move || {
+    let ok = hashing(move || {
         PasswordHash::new(&stored)
             .map(|parsed| {
                 Argon2::default()
