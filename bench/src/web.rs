@@ -75,7 +75,11 @@ pub async fn page_times(
                 let body = resp.bytes().await?;
                 let t2 = t0.elapsed();
                 anyhow::ensure!(status.is_success(), "GET {url}: {status}");
-                anyhow::ensure!(!body.is_empty(), "GET {url}: empty page");
+                // The page must be the conversation with its messages, not a login redirect.
+                anyhow::ensure!(
+                    String::from_utf8_lossy(&body).contains("Lorem ipsum"),
+                    "GET {url}: the page does not show the messages"
+                );
                 first.record(t1.as_micros().max(1) as u64)?;
                 whole.record(t2.as_micros().max(1) as u64)?;
             }

@@ -9,7 +9,11 @@ use {
     super::support::{answer, request_headers},
     crate::model::{check_client_msg_id, parse_message_body},
     crate::protocol::{Event, Topic},
-    crate::server::{auth, internal, now_ms, store::StoreError, AppState},
+    crate::server::{
+        auth, internal, now_ms,
+        store::{NewMessage, StoreError},
+        AppState,
+    },
 };
 
 /// How many messages one page of history holds.
@@ -217,8 +221,14 @@ pub async fn send_message(
             let _in_order = state.in_order.lock(&conversation_id).await;
             let sent = if state.settings.store_messages {
                 state
-                    .store
-                    .send_message(&conversation_id, &me.id, &client_msg_id, &body, now_ms())
+                    .writer
+                    .send(NewMessage {
+                        conversation_id: conversation_id.clone(),
+                        sender: me.id.clone(),
+                        client_msg_id,
+                        body,
+                        now: now_ms(),
+                    })
                     .await
             } else {
                 state

@@ -10,6 +10,7 @@ pub mod relay;
 pub mod startup;
 pub mod store;
 pub mod throttle;
+pub mod writer;
 pub mod ws;
 
 #[cfg(test)]
@@ -36,6 +37,8 @@ pub struct AppState {
     pub in_order: Arc<hub::InOrder>,
     /// Per-user rates of messages and typing updates.
     pub rates: Arc<Rates>,
+    /// Writes messages, many to a commit.
+    pub writer: writer::MessageWriter,
     /// Numbers messages when `store_messages` is off.
     pub relay: Arc<relay::Relay>,
     /// Set to true when the server begins to shut down; open sockets close on it.

@@ -379,11 +379,20 @@ async fn a_send_to_a_locked_database_fails_as_unavailable_writes_nothing_and_lan
     // Another program holds the write lock (a backup, a stuck migration).
     let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
     other.execute("BEGIN EXCLUSIVE").await.unwrap();
-    let refused = store
-        .send_message(&c, &ann, "a-1", "while locked", 2)
-        .await
-        .unwrap_err();
-    assert!(refused.is_unavailable(), "{refused}");
+    // Sent the way the server sends: through the writer, which commits sends together.
+    let writer = crate::server::writer::MessageWriter::start(store.clone());
+    let new = |sender: &str, id: &str| crate::server::store::NewMessage {
+        conversation_id: c.clone(),
+        sender: sender.to_string(),
+        client_msg_id: id.to_string(),
+        body: "while locked".to_string(),
+        now: 2,
+    };
+    let (first, second) =
+        tokio::join!(writer.send(new(&ann, "a-1")), writer.send(new(&ben, "b-1")));
+    for refused in [first.unwrap_err(), second.unwrap_err()] {
+        assert!(refused.is_unavailable(), "{refused}");
+    }
     // Reading still works under the lock (WAL): nothing was written.
     assert!(store
         .messages_after(&c, &ann, 0, 10)

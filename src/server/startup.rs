@@ -81,6 +81,7 @@ pub async fn build_state(
             settings.login_failures_per_account,
             settings.login_failures_per_address,
         )),
+        writer: super::writer::MessageWriter::start(store.clone()),
         store,
         rates: Arc::new(super::Rates::new(&settings)),
         settings: Arc::new(settings),

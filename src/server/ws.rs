@@ -14,8 +14,10 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUp
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// Socket buffers: small, so that idle connections stay cheap.
 const BUFFER_BYTES: usize = 4096;
@@ -66,15 +68,29 @@ fn refusal(error: axum::Error) -> Option<CloseReason> {
     }
 }
 
-/// Sends a frame, unless the connection is told to close first (a client that stops
-/// reading fills its socket buffer, and a send to it would wait for ever).
+/// Most frames written with one flush.
+const BURST_FRAMES: usize = 64;
+
+/// Sends a frame and the frames already queued behind it, flushed once (a burst costs
+/// one write to the socket, not one each), unless the connection is told to close first
+/// (a client that stops reading fills its socket buffer, and a send to it would wait for
+/// ever).
 async fn deliver(
     socket: &mut WebSocket,
     conn: &Connection,
-    text: Arc<str>,
+    first: Arc<str>,
+    queued: &mut mpsc::Receiver<Arc<str>>,
 ) -> Result<(), Option<CloseReason>> {
+    let write = async {
+        socket.feed(WsMessage::Text(first.as_ref().into())).await?;
+        for _ in 1..BURST_FRAMES {
+            let Ok(next) = queued.try_recv() else { break };
+            socket.feed(WsMessage::Text(next.as_ref().into())).await?;
+        }
+        socket.flush().await
+    };
     tokio::select! {
-        sent = socket.send(WsMessage::Text(text.as_ref().into())) => sent.map_err(|_| None),
+        sent = write => sent.map_err(|_| None),
         reason = conn.closed() => Err(Some(reason)),
     }
 }
@@ -126,7 +142,7 @@ async fn serve(mut socket: WebSocket, state: AppState, user: User, session: Stri
                 }
             }
             Some(text) = outgoing.recv() => {
-                if let Err(reason) = deliver(&mut socket, &conn, text).await {
+                if let Err(reason) = deliver(&mut socket, &conn, text, &mut outgoing).await {
                     break reason;
                 }
             }
@@ -438,6 +454,7 @@ mod fuzz {
                 .output_name("natter")
                 .build(),
             store: store.clone(),
+            writer: crate::server::writer::MessageWriter::start(store.clone()),
             rates: Arc::new(crate::server::Rates::new(&settings)),
             settings: Arc::new(settings),
             login_throttle: Arc::new(LoginThrottle::new(5, 20)),

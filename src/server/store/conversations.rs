@@ -34,6 +34,60 @@ pub struct Sent {
     pub created: bool,
 }
 
+/// A message to write, as its sender gave it.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub conversation_id: String,
+    pub sender: String,
+    pub client_msg_id: String,
+    pub body: String,
+    pub now: i64,
+}
+
+/// One send inside a transaction: membership, then idempotency, then the append.
+async fn send_in(conn: &mut sqlx::SqliteConnection, m: &NewMessage) -> Result<Sent> {
+    let member: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2")
+            .bind(&m.conversation_id)
+            .bind(&m.sender)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if member.is_none() {
+        return Err(StoreError::NotMember);
+    }
+    let earlier = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.sender_id = $1 AND m.client_msg_id = $2"
+    ))
+    .bind(&m.sender)
+    .bind(&m.client_msg_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = earlier {
+        let message = message_from_row(&row)?;
+        if message.conversation_id != m.conversation_id || message.body != m.body {
+            return Err(StoreError::ClientMsgIdReused);
+        }
+        return Ok(Sent {
+            message,
+            created: false,
+        });
+    }
+    let message = append_message(
+        conn,
+        &m.conversation_id,
+        &m.sender,
+        &m.client_msg_id,
+        MessageKind::Text,
+        &m.body,
+        m.now,
+    )
+    .await?;
+    Ok(Sent {
+        message,
+        created: true,
+    })
+}
+
 impl Store {
     /// The direct conversation between two users, created on first use: opening a DM
     /// with the same person again returns the same conversation.
@@ -99,48 +153,41 @@ impl Store {
         body: &str,
         now: i64,
     ) -> Result<Sent> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let member: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2")
-                .bind(conversation_id)
-                .bind(sender)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if member.is_none() {
-            return Err(StoreError::NotMember);
-        }
-        let earlier = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.sender_id = $1 AND m.client_msg_id = $2"
-        ))
-        .bind(sender)
-        .bind(client_msg_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = earlier {
-            let message = message_from_row(&row)?;
-            if message.conversation_id != conversation_id || message.body != body {
-                return Err(StoreError::ClientMsgIdReused);
-            }
-            return Ok(Sent {
-                message,
-                created: false,
-            });
-        }
-        let message = append_message(
-            &mut tx,
-            conversation_id,
-            sender,
-            client_msg_id,
-            MessageKind::Text,
-            body,
+        let message = NewMessage {
+            conversation_id: conversation_id.to_string(),
+            sender: sender.to_string(),
+            client_msg_id: client_msg_id.to_string(),
+            body: body.to_string(),
             now,
-        )
-        .await?;
+        };
+        self.send_messages(std::slice::from_ref(&message))
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Corrupt("a send had no outcome".into())))
+    }
+
+    /// Several sends in one transaction, so one commit (one flush to disk) for all: the
+    /// write path of `send_message` for each, each inside its own savepoint, so that a
+    /// refused one (not a member, a reused id) leaves the others be. Err when the
+    /// transaction failed as a whole: then none of them was written.
+    pub async fn send_messages(&self, batch: &[NewMessage]) -> Result<Vec<Result<Sent>>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for m in batch {
+            sqlx::query("SAVEPOINT send").execute(&mut *tx).await?;
+            let outcome = send_in(&mut tx, m).await;
+            match outcome {
+                Ok(_) | Err(StoreError::NotMember | StoreError::ClientMsgIdReused) => {}
+                Err(e) => return Err(e),
+            }
+            if outcome.is_err() {
+                sqlx::query("ROLLBACK TO send").execute(&mut *tx).await?;
+            }
+            sqlx::query("RELEASE send").execute(&mut *tx).await?;
+            outcomes.push(outcome);
+        }
         tx.commit().await?;
-        Ok(Sent {
-            message,
-            created: true,
-        })
+        Ok(outcomes)
     }
 
     /// Up to `limit` messages with seq below `before` (newest first from the cursor,
@@ -598,6 +645,63 @@ mod tests {
         // The same id for different content is a client bug, not a retry.
         let reused = store.send_message(&c, &a, "m-1", "other", 4).await;
         assert!(matches!(reused, Err(StoreError::ClientMsgIdReused)));
+    }
+
+    #[tokio::test]
+    async fn a_refused_send_in_a_shared_commit_leaves_the_others_written() {
+        let (store, _dir) = fresh_store().await;
+        let (a, b, eve) = (
+            user(&store, "ann").await,
+            user(&store, "ben").await,
+            user(&store, "eve").await,
+        );
+        let c = store.open_direct(&a, &b, 1).await.unwrap();
+        store
+            .send_message(&c, &a, "m-0", "earlier", 2)
+            .await
+            .unwrap();
+        let msg = |sender: &str, id: &str, body: &str| NewMessage {
+            conversation_id: c.clone(),
+            sender: sender.to_string(),
+            client_msg_id: id.to_string(),
+            body: body.to_string(),
+            now: 3,
+        };
+        let outcomes = store
+            .send_messages(&[
+                msg(&a, "m-1", "one"),
+                msg(&eve, "e-1", "not a member"),
+                msg(&a, "m-0", "reused id"),
+                msg(&b, "b-1", "two"),
+                msg(&a, "m-1", "one"),
+            ])
+            .await
+            .unwrap();
+        let seqs: Vec<Option<(i64, bool)>> = outcomes
+            .iter()
+            .map(|o| o.as_ref().ok().map(|s| (s.message.seq, s.created)))
+            .collect();
+        // The retry inside the same commit finds the first one.
+        assert_eq!(
+            seqs,
+            [
+                Some((2, true)),
+                None,
+                None,
+                Some((3, true)),
+                Some((2, false))
+            ]
+        );
+        assert!(matches!(outcomes[1], Err(StoreError::NotMember)));
+        assert!(matches!(outcomes[2], Err(StoreError::ClientMsgIdReused)));
+        let bodies: Vec<String> = store
+            .messages_after(&c, &b, 0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(bodies, ["earlier", "one", "two"]);
     }
 
     #[tokio::test]

@@ -14,7 +14,7 @@ use std::time::Duration;
 mod calls;
 pub use calls::CallChange;
 mod conversations;
-pub use conversations::Sent;
+pub use conversations::{NewMessage, Sent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -48,6 +48,12 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The write was committed together with others, and that transaction failed.
+    #[error("the transaction this write was part of failed: {reason}")]
+    BatchFailed { reason: String, unavailable: bool },
+    /// The task that writes messages has stopped (the server is going down).
+    #[error("the message writer has stopped")]
+    WriterGone,
 }
 
 impl StoreError {
@@ -61,6 +67,8 @@ impl StoreError {
                 // Primary result codes: BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN.
                 .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 13 | 14)),
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
+            StoreError::BatchFailed { unavailable, .. } => *unavailable,
+            StoreError::WriterGone => true,
             _ => false,
         }
     }
