@@ -13,7 +13,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 if [ "${NATTER_BENCH_SKIP_BUILD:-}" != 1 ]; then
   say "release build of Natter"
-  cargo leptos build --release
+  cargo leptos build --release --precompress
 fi
 say "the Socket.io relay (npm ci)"
 (cd bench/socketio && npm ci --no-audit --no-fund --loglevel=error)

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 pub const PASSWORD: &str = "bench-password-1";
@@ -189,7 +190,13 @@ pub async fn open(
             .headers_mut()
             .insert("cookie", HeaderValue::from_str(c)?);
     }
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
+    // Small buffers, as Natter's own: tungstenite's default 128 KiB read buffer is zeroed
+    // on every read and would make the generator, not the server, the thing measured.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(4096);
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
     match proto {
         Proto::Natter => {
             let hello = next_text(&mut ws).await?;

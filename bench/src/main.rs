@@ -223,15 +223,42 @@ async fn run_target(target: Target, scale: &Scale, repo: &std::path::Path) -> Re
     if let (Target::Natter, Some(api)) = (target, world.api.as_ref()) {
         let room = &world.rooms[0];
         let url = format!("{}/c/{}", world.server.base(), room.id);
-        let cookie = &world.accounts[room.members[0]].cookie;
+        let cookie = world.accounts[room.members[0]].cookie.clone();
         for concurrency in [1, 50] {
-            let times =
-                web::page_times(&api.http, &url, cookie, concurrency, scale.page_requests).await?;
-            log(&format!(
-                "page at {concurrency} at once: first byte p50 {:.1} ms",
-                times.first_byte_us.value_at_quantile(0.5) as f64 / 1000.0
-            ));
-            pages.push(times);
+            // The page as the server renders it (the shell: the conversation list and
+            // the messages are loaded after hydration)...
+            let (http, page, c) = (api.http.clone(), url.clone(), cookie.clone());
+            let shell = web::timed_requests(
+                "conversation page",
+                move || http.get(&page).header("cookie", &c),
+                |body| String::from_utf8_lossy(body).contains("class=\"chat\""),
+                concurrency,
+                scale.page_requests,
+            );
+            pages.push(shell.await?);
+            // ...and the request that loads its newest 50 messages.
+            let (http, c) = (api.http.clone(), cookie.clone());
+            let (endpoint, form) = (
+                format!("{}/api/messages", world.server.base()),
+                format!("conversation_id={}", room.id),
+            );
+            let history = web::timed_requests(
+                "its newest 50 messages",
+                move || {
+                    http.post(&endpoint)
+                        .header("cookie", &c)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(form.clone())
+                },
+                |body| {
+                    serde_json::from_slice::<Vec<serde_json::Value>>(body)
+                        .is_ok_and(|m| m.len() == 50)
+                },
+                concurrency,
+                scale.page_requests,
+            );
+            pages.push(history.await?);
+            log(&format!("page and history at {concurrency} at once: done"));
         }
     }
     let mut ramp = Vec::new();

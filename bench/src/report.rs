@@ -140,7 +140,7 @@ pub fn render(
     let _ = writeln!(r, "### Ramp: the typical rooms, {:.0} s per step, until p99 passes 100 ms or anything is lost or refused\n", scale.ramp_secs);
     let _ = writeln!(r, "| server | highest sustained messages/s | deliveries/s there | p99 there | first step not sustained |\n|---|---:|---:|---:|---|");
     for o in outcomes {
-        let best = o.ramp.iter().filter(|s| s.sustained(100.0)).last();
+        let best = o.ramp.iter().rev().find(|s| s.sustained(100.0));
         let failed = o.ramp.iter().find(|s| !s.sustained(100.0));
         let _ = writeln!(
             r,
@@ -206,11 +206,9 @@ pub fn render(
         kb(code.iter().map(|s| s.brotli).sum())
     );
     if let Some(n) = natter {
-        let _ = writeln!(
-            r,
-            "### Server rendering: a conversation page with its newest 50 messages\n"
-        );
-        let _ = writeln!(r, "| requests at once | requests | first byte p50 | first byte p99 | whole page p50 | whole page p99 |\n|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(r, "### Opening a conversation with 50 messages or more\n");
+        let _ = writeln!(r, "The server renders the page's shell; the conversation list and the newest 50 messages come with the requests the page makes once it runs.\n");
+        let _ = writeln!(r, "| request | at once | requests | first byte p50 | first byte p99 | whole answer p50 | whole answer p99 |\n|---|---:|---:|---:|---:|---:|---:|");
         for p in &n.pages {
             page_row(&mut r, p);
         }
@@ -234,7 +232,8 @@ pub fn render(
 fn page_row(r: &mut String, p: &PageTimes) {
     let _ = writeln!(
         r,
-        "| {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {} |",
+        p.what,
         p.concurrency,
         p.requests,
         ms(p.first_byte_us.value_at_quantile(0.5)),

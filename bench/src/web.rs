@@ -40,46 +40,38 @@ pub fn client_sizes(repo: &Path) -> Result<Vec<Size>> {
 }
 
 pub struct PageTimes {
+    pub what: &'static str,
     pub concurrency: usize,
     pub requests: usize,
     pub first_byte_us: Histogram<u64>,
     pub whole_us: Histogram<u64>,
 }
 
-/// GETs `url` `requests` times, `concurrency` at once, and times the first byte (the
-/// status line and headers) and the whole page.
-pub async fn page_times(
-    http: &reqwest::Client,
-    url: &str,
-    cookie: &str,
+/// Sends `requests` requests made by `request`, `concurrency` at once; times the first
+/// byte (the status line and headers) and the whole answer, which `check` must accept.
+pub async fn timed_requests(
+    what: &'static str,
+    request: impl Fn() -> reqwest::RequestBuilder + Clone + Send + 'static,
+    check: fn(&[u8]) -> bool,
     concurrency: usize,
     requests: usize,
 ) -> Result<PageTimes> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (http, url, cookie, next) = (
-            http.clone(),
-            url.to_string(),
-            cookie.to_string(),
-            next.clone(),
-        );
+        let (request, next) = (request.clone(), next.clone());
         workers.push(tokio::spawn(async move {
             let mut first = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
             let mut whole = first.clone();
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < requests {
                 let t0 = Instant::now();
-                let resp = http.get(&url).header("cookie", &cookie).send().await?;
+                let resp = request().send().await?;
                 let t1 = t0.elapsed();
                 let status = resp.status();
                 let body = resp.bytes().await?;
                 let t2 = t0.elapsed();
-                anyhow::ensure!(status.is_success(), "GET {url}: {status}");
-                // The page must be the conversation with its messages, not a login redirect.
-                anyhow::ensure!(
-                    String::from_utf8_lossy(&body).contains("Lorem ipsum"),
-                    "GET {url}: the page does not show the messages"
-                );
+                anyhow::ensure!(status.is_success(), "{what}: {status}");
+                anyhow::ensure!(check(&body), "{what}: unexpected answer");
                 first.record(t1.as_micros().max(1) as u64)?;
                 whole.record(t2.as_micros().max(1) as u64)?;
             }
@@ -94,6 +86,7 @@ pub async fn page_times(
         whole_us.add(&h)?;
     }
     Ok(PageTimes {
+        what,
         concurrency,
         requests,
         first_byte_us,
