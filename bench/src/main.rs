@@ -147,6 +147,8 @@ const STEP_WARM: usize = 0;
 const STEP_TYPICAL: usize = 1;
 const STEP_BIG: usize = 2;
 const STEP_RAMP: usize = 3;
+/// Messages that make sure the timed conversation has a full page of history.
+const STEP_FILL: usize = 31;
 
 struct Outcome {
     target: Target,
@@ -221,6 +223,8 @@ async fn run_target(target: Target, scale: &Scale, repo: &std::path::Path) -> Re
     log(&summary("big room", &big));
     let mut pages = Vec::new();
     if let (Target::Natter, Some(api)) = (target, world.api.as_ref()) {
+        // A full page of history, whatever the scale.
+        world.step(STEP_FILL, &[0], 100.0, 0.6).await?;
         let room = &world.rooms[0];
         let url = format!("{}/c/{}", world.server.base(), room.id);
         let cookie = world.accounts[room.members[0]].cookie.clone();
