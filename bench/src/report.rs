@@ -57,6 +57,20 @@ fn step_row(name: &str, s: &StepResult) -> String {
     )
 }
 
+/// A section with one row per server for the same step.
+fn step_table(
+    r: &mut String,
+    title: &str,
+    outcomes: &[Outcome],
+    step: fn(&Outcome) -> &StepResult,
+) {
+    let _ = writeln!(r, "### {title}\n\n{STEP_HEADER}");
+    for o in outcomes {
+        let _ = writeln!(r, "{}", step_row(o.target.label(), step(o)));
+    }
+    let _ = writeln!(r);
+}
+
 const STEP_HEADER: &str = "| server | messages/s in | deliveries/s | p50 | p99 | p99.9 | server cores busy | deliveries per server-core-second | lost / out of order / refused | server memory | generator cores busy |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 fn ratio(a: f64, b: f64) -> String {
@@ -97,16 +111,11 @@ pub fn render(
          over WebSockets. Socket.io's send is an emit on the sender's socket.\n"
     );
 
-    let _ = writeln!(
-        r,
-        "### Typical: {} conversations x {} members, {:.0} messages/s for {:.0} s\n",
+    let title = format!(
+        "Typical: {} conversations x {} members, {:.0} messages/s for {:.0} s",
         scale.typical.0, scale.typical.1, scale.typical_rate, scale.measure_secs
     );
-    let _ = writeln!(r, "{STEP_HEADER}");
-    for o in outcomes {
-        let _ = writeln!(r, "{}", step_row(o.target.label(), &o.typical));
-    }
-    let _ = writeln!(r);
+    step_table(&mut r, &title, outcomes, |o| &o.typical);
     if let (Some(n), Some(b), Some(s)) = (natter, broadcast, sio) {
         let _ = writeln!(
             r,
@@ -119,16 +128,11 @@ pub fn render(
         );
     }
 
-    let _ = writeln!(
-        r,
-        "### Big rooms: {} conversations x {} members, {:.0} messages/s for {:.0} s\n",
+    let title = format!(
+        "Big rooms: {} conversations x {} members, {:.0} messages/s for {:.0} s",
         scale.big.0, scale.big.1, scale.big_rate, scale.measure_secs
     );
-    let _ = writeln!(r, "{STEP_HEADER}");
-    for o in outcomes {
-        let _ = writeln!(r, "{}", step_row(o.target.label(), &o.big));
-    }
-    let _ = writeln!(r);
+    step_table(&mut r, &title, outcomes, |o| &o.big);
     if let (Some(b), Some(s)) = (broadcast, sio) {
         let _ = writeln!(
             r,

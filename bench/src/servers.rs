@@ -119,8 +119,8 @@ pub async fn start_natter(repo: &Path, store_messages: bool) -> Result<Server> {
         "natter-broadcast"
     };
     let dir = scratch_dir(name)?;
-    let log = std::fs::File::create(dir.join("server.log"))?;
-    let child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .current_dir(repo)
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("LEPTOS_SITE_ROOT", repo.join("target/site"))
@@ -136,20 +136,8 @@ pub async fn start_natter(repo: &Path, store_messages: bool) -> Result<Server> {
         .env("NATTER_MESSAGES_PER_MINUTE", "100000")
         .env("NATTER_MAX_CONNECTIONS_PER_USER", "1000")
         .env("NATTER_MAX_BODY_BYTES", "1048576")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("starting natter")?;
-    let mut server = Server {
-        name: name.to_string(),
-        port,
-        child,
-        dir,
-    };
-    wait_until_up(&mut server, "/healthz").await?;
-    Ok(server)
+        .env("RUST_LOG", "warn");
+    spawn(name, command, port, dir, "/healthz").await
 }
 
 /// The Socket.io relay in bench/socketio (its dependencies installed with `npm ci`).
@@ -159,24 +147,37 @@ pub async fn start_socketio(repo: &Path) -> Result<Server> {
         bail!("socket.io is not installed: run `npm ci` in bench/socketio");
     }
     let port = free_port()?;
-    let dir = scratch_dir("socketio")?;
-    let log = std::fs::File::create(dir.join("server.log"))?;
-    let child = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .arg(script)
         .env("PORT", port.to_string())
-        .env("NODE_ENV", "production")
+        .env("NODE_ENV", "production");
+    let health = "/socket.io/?EIO=4&transport=polling";
+    spawn("socket.io", command, port, scratch_dir("socketio")?, health).await
+}
+
+/// Starts `command` with its output in `dir`/server.log and waits until `health` answers.
+async fn spawn(
+    name: &str,
+    mut command: Command,
+    port: u16,
+    dir: PathBuf,
+    health: &str,
+) -> Result<Server> {
+    let log = std::fs::File::create(dir.join("server.log"))?;
+    let child = command
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()
-        .context("starting node")?;
+        .with_context(|| format!("starting {name}"))?;
     let mut server = Server {
-        name: "socket.io".to_string(),
+        name: name.to_string(),
         port,
         child,
         dir,
     };
-    wait_until_up(&mut server, "/socket.io/?EIO=4&transport=polling").await?;
+    wait_until_up(&mut server, health).await?;
     Ok(server)
 }
 

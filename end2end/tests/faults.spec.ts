@@ -24,7 +24,7 @@
  *    longer has is told to reset (`reset` frame) and shows the restored history, without
  *    a page reload.
  */
-import type { Page } from '@playwright/test';
+import type { BrowserContextOptions, Page } from '@playwright/test';
 import {
   SocketWatch,
   callServerFn,
@@ -69,6 +69,36 @@ async function secondTab(
   const page = await newSessionPage({ baseURL });
   await page.context().addCookies(await of.context().cookies());
   return page;
+}
+
+/**
+ * Ann and Ben signed up on `s`, each with a tab on their direct conversation, subscribed to
+ * it. `beforeOpening` runs on both pages before they load the conversation.
+ */
+async function annAndBenTalking(
+  s: ControlledServer,
+  newSessionPage: (options?: BrowserContextOptions) => Promise<Page>,
+  beforeOpening?: (page: Page) => Promise<void>,
+) {
+  const origin = s.baseURL;
+  const [annPage, benPage] = await Promise.all([newSessionPage({ baseURL: origin }), newSessionPage({ baseURL: origin })]);
+  const [ann, ben] = await Promise.all([signUpOn(annPage, origin, 'ann_', 'Ann'), signUpOn(benPage, origin, 'ben_', 'Ben')]);
+  const id = await openDirect(ann, ben, origin);
+  if (beforeOpening) await Promise.all([beforeOpening(annPage), beforeOpening(benPage)]);
+  const annSockets = new SocketWatch(annPage);
+  const benSockets = new SocketWatch(benPage);
+  await Promise.all([gotoHydrated(annPage, `/c/${id}`), gotoHydrated(benPage, `/c/${id}`)]);
+  await Promise.all([annSockets.waitForSubscribed(id), benSockets.waitForSubscribed(id)]);
+  return { origin, annPage, benPage, ann, ben, id, annSockets, benSockets };
+}
+
+/** The message is stored once, as seq 1, and each page shows it once, also a moment later. */
+async function expectStoredAndShownOnce(s: ControlledServer, id: string, text: string, pages: Page[]) {
+  const stored = dbMessages(s.dbPath, id);
+  expect(stored.map((m) => [m.seq, m.body]), 'stored once').toEqual([[1, text]]);
+  // Give a late duplicate a moment, then count again.
+  await pages[0].waitForTimeout(500);
+  for (const page of pages) await expect(messageInLog(page, text)).toHaveCount(1);
 }
 
 async function openDirect(from: Member, to: Member, origin: string): Promise<string> {
@@ -382,14 +412,7 @@ test('a send while the database is locked fails visibly, never falsely succeeds,
   let lock: { release: () => Promise<void> } | undefined;
   try {
     await s.start();
-    const origin = s.baseURL;
-    const [annPage, benPage] = await Promise.all([newSessionPage({ baseURL: origin }), newSessionPage({ baseURL: origin })]);
-    const [ann, ben] = await Promise.all([signUpOn(annPage, origin, 'ann_', 'Ann'), signUpOn(benPage, origin, 'ben_', 'Ben')]);
-    const id = await openDirect(ann, ben, origin);
-    const annSockets = new SocketWatch(annPage);
-    const benSockets = new SocketWatch(benPage);
-    await Promise.all([gotoHydrated(annPage, `/c/${id}`), gotoHydrated(benPage, `/c/${id}`)]);
-    await Promise.all([annSockets.waitForSubscribed(id), benSockets.waitForSubscribed(id)]);
+    const { annPage, benPage, ben, id } = await annAndBenTalking(s, newSessionPage);
 
     const statuses: number[] = [];
     annPage.on('response', (r) => {
@@ -428,12 +451,7 @@ test('a send while the database is locked fails visibly, never falsely succeeds,
     await expect(pendingRows(annPage)).toHaveCount(0);
     await expect(annWindow.getByText(/^(Sent|Seen)$/)).toBeVisible();
     expect(statuses.at(-1), `answers: ${statuses}`).toBe(200);
-    const stored = dbMessages(s.dbPath, id);
-    expect(stored.map((m) => [m.seq, m.body]), 'stored once').toEqual([[1, text]]);
-    // Give a late duplicate a moment, then count again.
-    await annPage.waitForTimeout(500);
-    await expect(messageInLog(benPage, text)).toHaveCount(1);
-    await expect(messageInLog(annPage, text)).toHaveCount(1);
+    await expectStoredAndShownOnce(s, id, text, [annPage, benPage]);
 
     expect(await healthz(s), '/healthz after the lock').toBe(200);
     expectNoPanic(s);
@@ -457,15 +475,11 @@ test('SIGTERM finishes a send in flight, tells the open tabs to reconnect with c
   let lock: { release: () => Promise<void> } | undefined;
   try {
     await s.start();
-    const origin = s.baseURL;
-    const [annPage, benPage] = await Promise.all([newSessionPage({ baseURL: origin }), newSessionPage({ baseURL: origin })]);
-    const [ann, ben] = await Promise.all([signUpOn(annPage, origin, 'ann_', 'Ann'), signUpOn(benPage, origin, 'ben_', 'Ben')]);
-    const id = await openDirect(ann, ben, origin);
-    await Promise.all([recordCloseCodes(annPage), recordCloseCodes(benPage)]);
-    const annSockets = new SocketWatch(annPage);
-    const benSockets = new SocketWatch(benPage);
-    await Promise.all([gotoHydrated(annPage, `/c/${id}`), gotoHydrated(benPage, `/c/${id}`)]);
-    await Promise.all([annSockets.waitForSubscribed(id), benSockets.waitForSubscribed(id)]);
+    const { origin, annPage, benPage, id, annSockets, benSockets } = await annAndBenTalking(
+      s,
+      newSessionPage,
+      recordCloseCodes,
+    );
     await Promise.all([markPage(annPage), markPage(benPage)]);
 
     // The send is held up by the lock: it is in flight when the server is told to stop.
@@ -517,11 +531,7 @@ test('SIGTERM finishes a send in flight, tells the open tabs to reconnect with c
     await expect(messageInLog(benPage, text)).toHaveCount(1, { timeout: 30_000 });
     await expect(messageInLog(annPage, text)).toHaveCount(1);
     await expect(pendingRows(annPage)).toHaveCount(0);
-    const stored = dbMessages(s.dbPath, id);
-    expect(stored.map((m) => [m.seq, m.body]), 'stored once').toEqual([[1, text]]);
-    await annPage.waitForTimeout(500);
-    await expect(messageInLog(benPage, text)).toHaveCount(1);
-    await expect(messageInLog(annPage, text)).toHaveCount(1);
+    await expectStoredAndShownOnce(s, id, text, [annPage, benPage]);
     expect(await wasNotReloaded(annPage), 'Ann’s tab reconnected without a reload').toBe(true);
     expect(await wasNotReloaded(benPage), 'Ben’s tab reconnected without a reload').toBe(true);
     expectNoPanic(s);
@@ -544,14 +554,7 @@ test('a client whose history was replaced by a restored backup is told to reset 
   const s = new ControlledServer();
   try {
     await s.start();
-    const origin = s.baseURL;
-    const [annPage, benPage] = await Promise.all([newSessionPage({ baseURL: origin }), newSessionPage({ baseURL: origin })]);
-    const [ann, ben] = await Promise.all([signUpOn(annPage, origin, 'ann_', 'Ann'), signUpOn(benPage, origin, 'ben_', 'Ben')]);
-    const id = await openDirect(ann, ben, origin);
-    const annSockets = new SocketWatch(annPage);
-    const benSockets = new SocketWatch(benPage);
-    await Promise.all([gotoHydrated(annPage, `/c/${id}`), gotoHydrated(benPage, `/c/${id}`)]);
-    await Promise.all([annSockets.waitForSubscribed(id), benSockets.waitForSubscribed(id)]);
+    const { origin, annPage, benPage, id, annSockets, benSockets } = await annAndBenTalking(s, newSessionPage);
 
     const send = async (page: Page, text: string) => {
       const answered = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/send_message', { timeout: 30_000 });

@@ -46,6 +46,28 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state of a server with these settings on this store, with nobody connected yet.
+    /// Starts the message writer, so it must run inside the Tokio runtime.
+    pub fn new(leptos_options: LeptosOptions, store: Store, settings: Settings) -> AppState {
+        AppState {
+            leptos_options,
+            login_throttle: Arc::new(LoginThrottle::new(
+                settings.login_failures_per_account,
+                settings.login_failures_per_address,
+            )),
+            writer: writer::MessageWriter::start(store.clone()),
+            store,
+            rates: Arc::new(Rates::new(&settings)),
+            settings: Arc::new(settings),
+            hub: Arc::default(),
+            in_order: Arc::default(),
+            relay: Arc::default(),
+            presence: Arc::default(),
+            calls: Arc::default(),
+            shutdown: tokio::sync::watch::channel(false).0,
+        }
+    }
+
     /// The state inside a server function or a server-rendered component.
     pub fn current() -> Result<AppState, AppError> {
         leptos::prelude::use_context::<AppState>().ok_or_else(|| {

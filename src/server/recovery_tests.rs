@@ -9,7 +9,7 @@
 //! browser does around it (catch up page by page, resume or reset on reconnect) is
 //! restated here in a few lines.
 
-use super::store::tests::{fresh_store, user};
+use super::store::tests::{ann_ben_and_eve, fresh_store, user};
 use super::store::Store;
 use crate::history::{History, Live};
 use crate::model::Message;
@@ -341,10 +341,7 @@ proptest! {
 #[tokio::test]
 async fn a_copy_whose_last_message_is_not_stored_there_cannot_resume() {
     let (store, _dir) = fresh_store().await;
-    let ann = user(&store, "ann").await;
-    let ben = user(&store, "ben").await;
-    let eve = user(&store, "eve").await;
-    let c = store.open_direct(&ann, &ben, 1).await.unwrap();
+    let (ann, ben, eve, c) = ann_ben_and_eve(&store).await;
     let sent = store.send_message(&c, &ann, "a-1", "hi", 1).await.unwrap();
     let id = sent.message.id.clone();
     assert_eq!(

@@ -51,18 +51,13 @@ impl Relay {
 
 #[cfg(test)]
 mod tests {
-    use super::super::store::tests::{fresh_store, user};
+    use super::super::store::tests::{ann_ben_and_eve, fresh_store};
     use super::*;
 
     #[tokio::test]
     async fn a_broadcast_only_message_is_numbered_but_never_written() {
         let (store, _dir) = fresh_store().await;
-        let (a, b, eve) = (
-            user(&store, "ann").await,
-            user(&store, "ben").await,
-            user(&store, "eve").await,
-        );
-        let c = store.open_direct(&a, &b, 1).await.unwrap();
+        let (a, b, eve, c) = ann_ben_and_eve(&store).await;
         let relay = Relay::default();
         let first = relay.message(&store, &c, &a, "m-1", "hi").await.unwrap();
         let second = relay.message(&store, &c, &b, "m-2", "hello").await.unwrap();

@@ -2,7 +2,6 @@
 
 use super::config::Settings;
 use super::store::Store;
-use super::throttle::LoginThrottle;
 use super::{auth, csrf, now_ms, AppState};
 use crate::api::auth::DEMO_USERNAMES;
 use crate::app::{shell, App};
@@ -11,7 +10,6 @@ use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::sync::Arc;
 
 /// Why the server could not start; `main` prints it and exits non-zero.
 #[derive(Debug)]
@@ -75,23 +73,7 @@ pub async fn build_state(
     if removed > 0 {
         tracing::info!("removed {removed} expired sessions");
     }
-    Ok(AppState {
-        leptos_options,
-        login_throttle: Arc::new(LoginThrottle::new(
-            settings.login_failures_per_account,
-            settings.login_failures_per_address,
-        )),
-        writer: super::writer::MessageWriter::start(store.clone()),
-        store,
-        rates: Arc::new(super::Rates::new(&settings)),
-        settings: Arc::new(settings),
-        hub: Arc::default(),
-        in_order: Arc::default(),
-        relay: Arc::default(),
-        presence: Arc::default(),
-        calls: Arc::default(),
-        shutdown: tokio::sync::watch::channel(false).0,
-    })
+    Ok(AppState::new(leptos_options, store, settings))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -42,18 +42,19 @@ impl MessageWriter {
 async fn write_loop(store: Store, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let batch: Vec<NewMessage> = jobs.iter().map(|j| j.message.clone()).collect();
+        let (batch, answers): (Vec<NewMessage>, Vec<_>) =
+            jobs.drain(..).map(|j| (j.message, j.done)).unzip();
         match store.send_messages(&batch).await {
             Ok(outcomes) => {
-                for (job, outcome) in jobs.drain(..).zip(outcomes) {
-                    let _ = job.done.send(outcome);
+                for (done, outcome) in answers.into_iter().zip(outcomes) {
+                    let _ = done.send(outcome);
                 }
             }
             Err(e) => {
                 let unavailable = e.is_unavailable();
                 let reason = e.to_string();
-                for job in jobs.drain(..) {
-                    let _ = job.done.send(Err(StoreError::BatchFailed {
+                for done in answers {
+                    let _ = done.send(Err(StoreError::BatchFailed {
                         reason: reason.clone(),
                         unavailable,
                     }));
@@ -65,18 +66,13 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Job>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::store::tests::{fresh_store, user};
+    use super::super::store::tests::{ann_ben_and_eve, fresh_store};
     use super::*;
 
     #[tokio::test]
     async fn concurrent_sends_each_get_their_own_answer_and_gap_free_seqs() {
         let (store, _dir) = fresh_store().await;
-        let (a, b, eve) = (
-            user(&store, "ann").await,
-            user(&store, "ben").await,
-            user(&store, "eve").await,
-        );
-        let c = store.open_direct(&a, &b, 1).await.unwrap();
+        let (a, b, eve, c) = ann_ben_and_eve(&store).await;
         let writer = MessageWriter::start(store.clone());
         let mut tasks = Vec::new();
         for i in 0..300 {

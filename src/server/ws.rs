@@ -403,7 +403,6 @@ mod fuzz {
     use crate::server::config::Settings;
     use crate::server::store::tests::{fresh_store, user};
     use crate::server::store::NewSession;
-    use crate::server::throttle::LoginThrottle;
     use proptest::prelude::*;
     use serde_json::{json, Value};
 
@@ -449,22 +448,10 @@ mod fuzz {
         let ours = store.open_direct(&ann, &ben, 1).await.unwrap();
         let theirs = store.open_direct(&ben, &cat, 1).await.unwrap();
         let settings = Settings::load("t", None, &|_| None).unwrap();
-        let state = AppState {
-            leptos_options: leptos::config::LeptosOptions::builder()
-                .output_name("natter")
-                .build(),
-            store: store.clone(),
-            writer: crate::server::writer::MessageWriter::start(store.clone()),
-            rates: Arc::new(crate::server::Rates::new(&settings)),
-            settings: Arc::new(settings),
-            login_throttle: Arc::new(LoginThrottle::new(5, 20)),
-            hub: Arc::default(),
-            in_order: Arc::default(),
-            relay: Arc::default(),
-            presence: Arc::default(),
-            calls: Arc::default(),
-            shutdown: tokio::sync::watch::channel(false).0,
-        };
+        let options = leptos::config::LeptosOptions::builder()
+            .output_name("natter")
+            .build();
+        let state = AppState::new(options, store.clone(), settings);
         let ann = store.session_user("ann-session", 1).await.unwrap().unwrap();
         Fixture {
             state,

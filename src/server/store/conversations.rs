@@ -615,7 +615,7 @@ async fn add_member(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{fresh_store, user};
+    use super::super::tests::{ann_ben_and_eve, fresh_store, user};
     use super::*;
 
     #[tokio::test]
@@ -650,12 +650,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_send_in_a_shared_commit_leaves_the_others_written() {
         let (store, _dir) = fresh_store().await;
-        let (a, b, eve) = (
-            user(&store, "ann").await,
-            user(&store, "ben").await,
-            user(&store, "eve").await,
-        );
-        let c = store.open_direct(&a, &b, 1).await.unwrap();
+        let (a, b, eve, c) = ann_ben_and_eve(&store).await;
         store
             .send_message(&c, &a, "m-0", "earlier", 2)
             .await
@@ -736,12 +731,7 @@ mod tests {
     #[tokio::test]
     async fn a_non_member_cannot_send_read_or_mark_read() {
         let (store, _dir) = fresh_store().await;
-        let (a, b, eve) = (
-            user(&store, "ann").await,
-            user(&store, "ben").await,
-            user(&store, "eve").await,
-        );
-        let c = store.open_direct(&a, &b, 1).await.unwrap();
+        let (a, _, eve, c) = ann_ben_and_eve(&store).await;
         store
             .send_message(&c, &a, "m-1", "secret", 2)
             .await

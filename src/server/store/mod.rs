@@ -316,6 +316,18 @@ pub(crate) mod tests {
         (Store::open(&url).await.unwrap(), dir)
     }
 
+    /// Ann and Ben with a direct conversation, and Eve, who is in none of it:
+    /// `(ann, ben, eve, conversation)`.
+    pub(crate) async fn ann_ben_and_eve(store: &Store) -> (String, String, String, String) {
+        let (ann, ben, eve) = (
+            user(store, "ann").await,
+            user(store, "ben").await,
+            user(store, "eve").await,
+        );
+        let c = store.open_direct(&ann, &ben, 1).await.unwrap();
+        (ann, ben, eve, c)
+    }
+
     /// A new ordinary user named `name`; returns their id.
     pub(crate) async fn user(store: &Store, name: &str) -> String {
         store
