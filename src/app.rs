@@ -1,6 +1,8 @@
 //! The HTML shell, the root component and the routes.
 
+use crate::pages::admin::{AdminDashboard, AdminSettings, AdminUsers};
 use crate::pages::home::{NoConversation, OpenConversation};
+use crate::pages::settings::PersonalSettings;
 use crate::pages::{home::HomePage, login::LoginPage, not_found::NotFound, signup::SignupPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet};
@@ -50,6 +52,10 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=HomePage ssr=SsrMode::Async>
                     <Route path=path!("") view=NoConversation />
                     <Route path=path!("c/:id") view=OpenConversation />
+                    <Route path=path!("settings") view=PersonalSettings />
+                    <Route path=path!("admin") view=AdminDashboard />
+                    <Route path=path!("admin/users") view=AdminUsers />
+                    <Route path=path!("admin/settings") view=AdminSettings />
                 </ParentRoute>
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />

@@ -33,6 +33,9 @@ pub enum AppError {
     WrongCredentials,
     #[error("This account has been blocked.")]
     AccountBlocked,
+    /// The password is a temporary one from an admin: choose a new one to get in.
+    #[error("Your password was reset by an admin. Choose a new password to continue.")]
+    PasswordChangeRequired,
     #[error("Please log in to continue.")]
     Unauthorized,
     #[error("You are not allowed to do that.")]
@@ -106,7 +109,9 @@ impl AppError {
         match self {
             AppError::Invalid(_) => 422,
             AppError::WrongCredentials | AppError::Unauthorized => 401,
-            AppError::AccountBlocked | AppError::Forbidden => 403,
+            AppError::AccountBlocked
+            | AppError::Forbidden
+            | AppError::PasswordChangeRequired => 403,
             AppError::NotFound => 404,
             AppError::Refused(_) => 409,
             AppError::TooManyAttempts { .. } | AppError::RateLimited { .. } => 429,

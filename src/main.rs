@@ -48,7 +48,7 @@ async fn main() -> std::process::ExitCode {
     };
     let shutdown = state.shutdown.clone();
     let hub = state.hub.clone();
-    let grace = std::time::Duration::from_secs(state.settings.shutdown_grace_secs.into());
+    let grace = std::time::Duration::from_secs(state.settings().shutdown_grace_secs.into());
     let app = startup::router(state);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,

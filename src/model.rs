@@ -133,6 +133,11 @@ fn check_username(username: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Checks a password someone chooses (or an admin sets), as a one-field error.
+pub fn check_new_password(password: &str) -> Result<(), AppError> {
+    check_password(password).map_err(|e| AppError::Invalid(vec![e]))
+}
+
 fn check_password(password: &str) -> Result<(), FieldError> {
     let n = password.chars().count();
     if n < PASSWORD_MIN_CHARS {
@@ -307,6 +312,10 @@ pub struct ConversationSummary {
     pub peer_presence: Option<crate::protocol::PresenceState>,
     /// For a direct conversation: when the other person was last connected.
     pub peer_last_seen_at: Option<i64>,
+    /// Muted: still counts unread, but no sound and no desktop notification.
+    pub muted: bool,
+    /// For a direct conversation: whether one of the two blocked the other.
+    pub block: Option<BlockSide>,
 }
 
 impl ConversationSummary {
@@ -404,4 +413,64 @@ pub fn parse_group_title(title: &str) -> Result<String, AppError> {
         ));
     }
     Ok(title.to_string())
+}
+
+/// Which side of a personal block the asker is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockSide {
+    /// The asker blocked the other person (and can unblock them).
+    ByMe,
+    /// The other person blocked the asker.
+    ByThem,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    MissedCall,
+    AddedToGroup,
+}
+
+impl NotificationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::MissedCall => "missed_call",
+            NotificationKind::AddedToGroup => "added_to_group",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NotificationKind> {
+        [NotificationKind::MissedCall, NotificationKind::AddedToGroup]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// Something for the bell besides unread messages: a missed call, being added to a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    pub kind: NotificationKind,
+    pub conversation_id: String,
+    /// The group's title, or the other person's name for a direct conversation.
+    pub conversation_title: String,
+    /// Who called, or who added the user.
+    pub actor: User,
+    pub created_at: i64,
+    pub read: bool,
+}
+
+impl Notification {
+    pub fn text(&self) -> String {
+        match self.kind {
+            NotificationKind::MissedCall => {
+                format!("Missed call from {}", self.actor.display_name)
+            }
+            NotificationKind::AddedToGroup => format!(
+                "{} added you to {}",
+                self.actor.display_name, self.conversation_title
+            ),
+        }
+    }
 }

@@ -18,6 +18,8 @@ pub const CLOSE_GOING_AWAY: u16 = 1001;
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 /// Close code: the session ended (logout, expiry, block); do not reconnect.
 pub const CLOSE_SESSION_ENDED: u16 = 4001;
+/// Close reason with `CLOSE_SESSION_ENDED` when an admin blocked the account.
+pub const BLOCKED_REASON: &str = "account blocked";
 /// Close code: a frame was not valid UTF-8 text.
 pub const CLOSE_INVALID_DATA: u16 = 1007;
 /// Close code: a frame was larger than the server accepts.
@@ -60,6 +62,8 @@ pub enum Topic {
     Conversation(String),
     /// That user only.
     User(String),
+    /// The admin dashboard's live figures: admins only.
+    Admin,
 }
 
 impl fmt::Display for Topic {
@@ -67,6 +71,7 @@ impl fmt::Display for Topic {
         match self {
             Topic::Conversation(id) => write!(f, "conversation:{id}"),
             Topic::User(id) => write!(f, "user:{id}"),
+            Topic::Admin => f.write_str("admin:dashboard"),
         }
     }
 }
@@ -88,6 +93,7 @@ impl TryFrom<String> for Topic {
         match s.split_once(':') {
             Some(("conversation", id)) if valid_id(id) => Ok(Topic::Conversation(id.to_string())),
             Some(("user", id)) if valid_id(id) => Ok(Topic::User(id.to_string())),
+            Some(("admin", "dashboard")) => Ok(Topic::Admin),
             _ => Err(format!("unknown topic {s:?}")),
         }
     }
@@ -169,6 +175,10 @@ pub enum ServerFrame {
         code: ErrorCode,
         message: String,
     },
+    /// The limits changed (an admin changed a setting): check against these from now on.
+    Limits {
+        limits: Limits,
+    },
     /// Instead of `Subscribed` when the history of the topic cannot be resumed from what
     /// the client holds (it is subscribed all the same): reload it.
     Reset {
@@ -209,6 +219,12 @@ pub enum Event {
     CallSignal {
         call_id: String,
         signal: Signal,
+    },
+    /// The user's notifications changed (a missed call, added to a group, marked read).
+    NotificationsChanged,
+    /// The admin dashboard's figures, when they change (on the admin topic).
+    Dashboard {
+        stats: Box<crate::admin::Dashboard>,
     },
 }
 

@@ -11,6 +11,10 @@ use {
     crate::server::{auth as session, internal, store::StoreError, AppState},
 };
 
+/// What someone who tries to sign up is told while registration is closed.
+pub const REGISTRATION_CLOSED: &str =
+    "This server is not taking new accounts. Ask its admin to open registration.";
+
 /// Usernames of the accounts seeded in demo mode.
 pub const DEMO_USERNAMES: [&str; 4] = ["alice", "bob", "carol", "admin"];
 
@@ -23,6 +27,9 @@ pub async fn signup(
     answer(
         async move {
             let state = AppState::current()?;
+            if !state.settings().registration_open {
+                return Err(AppError::Refused(REGISTRATION_CLOSED.into()));
+            }
             let taken = || AppError::invalid("username", "That username is taken.");
             let account = match NewAccount::parse(&username, &display_name, &password) {
                 Ok(a) => a,
@@ -48,7 +55,7 @@ pub async fn signup(
             let headers = request_headers();
             let hash = session::hash_password(account.password.clone()).await?;
             let (token, token_hash) = session::new_token();
-            let (created_at, expires_at) = session::session_times(&state.settings);
+            let (created_at, expires_at) = session::session_times(&state.settings());
             let ua = session::user_agent(&headers);
             let user = state
                 .store
@@ -73,7 +80,7 @@ pub async fn signup(
             set_cookie(session::session_cookie(
                 Some(&token),
                 (expires_at - created_at) / 1000,
-                &state.settings,
+                &state.settings(),
                 &headers,
             ));
             tracing::info!(user = %user.id, "account created");
@@ -114,11 +121,94 @@ pub async fn login(username: String, password: String) -> Result<User, AppError>
                 return Err(AppError::AccountBlocked);
             }
             state.login_throttle.record_success(&account, addr);
+            if record.must_change_password {
+                return Err(AppError::PasswordChangeRequired);
+            }
             let headers = request_headers();
             let cookie =
-                session::start_session(&state.store, &state.settings, &record.user.id, &headers)
+                session::start_session(&state.store, &state.settings(), &record.user.id, &headers)
                     .await?;
             set_cookie(cookie);
+            Ok(record.user)
+        }
+        .await,
+    )
+}
+
+/// Logs in with a temporary password from an admin, replacing it with a new one.
+#[server(endpoint = "change_temporary_password")]
+pub async fn change_temporary_password(
+    username: String,
+    password: String,
+    new_password: String,
+) -> Result<User, AppError> {
+    answer(
+        async move {
+            use std::time::Instant;
+            check_login_input(&username, &password)?;
+            crate::model::check_new_password(&new_password).map_err(|_| {
+                AppError::invalid(
+                    "new_password",
+                    format!(
+                        "Choose a password of {} to {} characters.",
+                        crate::model::PASSWORD_MIN_CHARS,
+                        crate::model::PASSWORD_MAX_CHARS
+                    ),
+                )
+            })?;
+            if new_password == password {
+                return Err(AppError::invalid(
+                    "new_password",
+                    "Choose a password other than the temporary one.",
+                ));
+            }
+            let state = AppState::current()?;
+            let addr = client_ip().await;
+            let account = normalize_username(&username);
+            if let Err(wait) = state.login_throttle.check(&account, addr, Instant::now()) {
+                return Err(AppError::TooManyAttempts {
+                    retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                });
+            }
+            let record = state
+                .store
+                .login_record(&username)
+                .await
+                .map_err(|e| internal("reading a login", e))?;
+            let stored = record.as_ref().map(|r| r.password_hash.clone());
+            let ok = session::verify_password(password, stored).await?;
+            let Some(record) = record.filter(|_| ok) else {
+                state
+                    .login_throttle
+                    .record_failure(&account, addr, Instant::now());
+                return Err(AppError::WrongCredentials);
+            };
+            if record.blocked {
+                return Err(AppError::AccountBlocked);
+            }
+            state.login_throttle.record_success(&account, addr);
+            if !record.must_change_password {
+                return Err(AppError::Refused(
+                    "This password is not a temporary one: log in as usual.".into(),
+                ));
+            }
+            let hash = session::hash_password(new_password).await?;
+            let replaced = state
+                .store
+                .replace_password(&record.user.id, &record.password_hash, &hash)
+                .await
+                .map_err(|e| internal("replacing a password", e))?;
+            if !replaced {
+                return Err(AppError::Refused(
+                    "The password was changed meanwhile; log in again.".into(),
+                ));
+            }
+            let headers = request_headers();
+            let cookie =
+                session::start_session(&state.store, &state.settings(), &record.user.id, &headers)
+                    .await?;
+            set_cookie(cookie);
+            tracing::info!(user = %record.user.id, "temporary password replaced");
             Ok(record.user)
         }
         .await,
@@ -143,7 +233,7 @@ pub async fn logout() -> Result<(), AppError> {
                     conn.close(crate::protocol::CLOSE_SESSION_ENDED, "logged out");
                 }
             }
-            set_cookie(session::session_cookie(None, 0, &state.settings, &headers));
+            set_cookie(session::session_cookie(None, 0, &state.settings(), &headers));
             Ok(())
         }
         .await,
@@ -168,7 +258,7 @@ pub async fn demo_accounts() -> Result<Option<DemoAccountList>, AppError> {
     answer(
         async move {
             let state = AppState::current()?;
-            if !state.settings.demo_mode {
+            if !state.settings().demo_mode {
                 return Ok(None);
             }
             let users = state
@@ -177,7 +267,7 @@ pub async fn demo_accounts() -> Result<Option<DemoAccountList>, AppError> {
                 .await
                 .map_err(|e| internal("listing demo users", e))?;
             Ok(Some(DemoAccountList {
-                password: state.settings.demo_password.clone(),
+                password: state.settings().demo_password.clone(),
                 users: users
                     .into_iter()
                     .map(|u| crate::model::DemoUser {

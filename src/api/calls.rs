@@ -18,8 +18,8 @@ pub async fn get_call_options() -> Result<CallOptions, AppError> {
         async move {
             let (state, _) = signed_in().await?;
             Ok(CallOptions {
-                enabled: state.settings.calls_enabled,
-                ring_timeout_secs: state.settings.call_ring_timeout_secs,
+                enabled: state.settings().calls_enabled,
+                ring_timeout_secs: state.settings().call_ring_timeout_secs,
             })
         }
         .await,

@@ -29,7 +29,7 @@ pub(crate) async fn signed_in() -> Result<(AppState, User), AppError> {
 }
 
 #[cfg(feature = "ssr")]
-fn store_error(context: &str, e: StoreError) -> AppError {
+pub(crate) fn store_error(context: &str, e: StoreError) -> AppError {
     match e {
         StoreError::NotMember => AppError::Forbidden,
         StoreError::NoSuchUser => AppError::NotFound,
@@ -40,6 +40,8 @@ fn store_error(context: &str, e: StoreError) -> AppError {
         StoreError::ClientMsgIdReused => {
             AppError::invalid("client_msg_id", "That message id was already used.")
         }
+        StoreError::Blocked(side) => crate::server::moderation::blocked_error(side),
+        StoreError::Refused(why) => AppError::Refused(why.to_string()),
         other if other.is_unavailable() => {
             tracing::warn!("{context}: the database is unavailable: {other}");
             AppError::Unavailable
@@ -70,7 +72,13 @@ pub async fn list_conversations() -> Result<Vec<ConversationSummary>, AppError> 
                 .map_err(|e| store_error("listing conversations", e))?;
             for c in &mut list {
                 if let Some(peer) = &c.peer {
-                    c.peer_presence = Some(state.presence.state_of(&peer.id));
+                    c.peer_presence = Some(match c.block {
+                        None => state.presence.state_of(&peer.id),
+                        Some(_) => crate::protocol::PresenceState::Offline,
+                    });
+                    if c.block.is_some() {
+                        c.peer_last_seen_at = None;
+                    }
                 }
             }
             Ok(list)
@@ -139,6 +147,10 @@ pub async fn create_group(
                 .await
                 .map_err(|e| store_error("creating a group", e))?;
             lists_changed(&state, member_ids.iter().chain([&me.id]));
+            for member in member_ids.iter().filter(|m| **m != me.id) {
+                let topic = Topic::User(member.clone());
+                state.hub.publish(&topic, Event::NotificationsChanged);
+            }
             Ok(id)
         }
         .await,
@@ -156,9 +168,9 @@ pub async fn add_member(conversation_id: String, user_id: String) -> Result<(), 
                 .add_group_member(&conversation_id, &me.id, &user_id, now_ms())
                 .await
                 .map_err(|e| store_error("adding a member", e))?;
-            state
-                .hub
-                .publish(&Topic::User(user_id), Event::ConversationsChanged);
+            let theirs = Topic::User(user_id);
+            state.hub.publish(&theirs, Event::ConversationsChanged);
+            state.hub.publish(&theirs, Event::NotificationsChanged);
             state.hub.publish(
                 &Topic::Conversation(conversation_id),
                 Event::ConversationsChanged,
@@ -204,7 +216,7 @@ pub async fn send_message(
         async move {
             let (state, me) = signed_in().await?;
             check_client_msg_id(&client_msg_id)?;
-            let body = parse_message_body(&body, state.settings.max_message_chars)?;
+            let body = parse_message_body(&body, state.settings().max_message_chars)?;
             let now = std::time::Instant::now();
             if let Err(wait) = state.rates.messages.take(&me.id, now) {
                 let secs = wait.as_secs() + 1;
@@ -212,14 +224,14 @@ pub async fn send_message(
                     message: format!(
                         "You are sending messages too fast (at most {} a minute). \
                          Waiting {secs} s before sending.",
-                        state.settings.messages_per_minute
+                        state.settings().messages_per_minute
                     ),
                     retry_after_secs: secs,
                 });
             }
             // Until published: events of one conversation go out in seq order.
             let _in_order = state.in_order.lock(&conversation_id).await;
-            let sent = if state.settings.store_messages {
+            let sent = if state.settings().store_messages {
                 state
                     .writer
                     .send(NewMessage {

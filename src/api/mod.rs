@@ -1,9 +1,11 @@
 //! Server functions, by area. Each is thin: who is asking, may they, call into `server`,
 //! answer. They are reached at `/api/<name>` by POST only.
 
+pub mod admin;
 pub mod auth;
 pub mod calls;
 pub mod chat;
+pub mod people;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod support {

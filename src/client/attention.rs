@@ -1,5 +1,6 @@
 //! Getting the user's attention: a short sound for a message in a conversation that is
-//! not on screen, and a desktop notification when the tab is hidden (if allowed).
+//! not on screen, and a desktop notification when the tab is hidden (if allowed). A muted
+//! conversation does neither (it still counts unread).
 
 use crate::model::Message;
 use crate::ui::chat_state::Chat;
@@ -10,7 +11,12 @@ pub fn message_arrived(chat: Chat, message: &Message) {
     let hidden = document().hidden();
     let on_screen =
         !hidden && chat.open.get_untracked().as_deref() == Some(&message.conversation_id);
-    if on_screen {
+    let muted = chat.conversations.with_untracked(|l| {
+        l.as_ref()
+            .and_then(|l| l.iter().find(|c| c.id == message.conversation_id))
+            .is_some_and(|c| c.muted)
+    });
+    if on_screen || muted {
         return;
     }
     if let Ok(audio) = HtmlAudioElement::new_with_src("/sounds/message.wav") {

@@ -6,8 +6,11 @@
 //! Reconnects with exponential backoff and jitter; the outbox sends what waited.
 
 use crate::api::chat::{list_conversations, load_messages, messages_after};
+use crate::api::people::list_notifications;
 use crate::history::Live;
-use crate::protocol::{ClientFrame, Event, PresenceState, ServerFrame, Topic, CLOSE_SESSION_ENDED};
+use crate::protocol::{
+    ClientFrame, Event, PresenceState, ServerFrame, Topic, BLOCKED_REASON, CLOSE_SESSION_ENDED,
+};
 use crate::ui::chat_state::{now_ms, Chat, ConnectionStatus, Typist};
 use crate::ui::outbox;
 use leptos::prelude::*;
@@ -28,6 +31,8 @@ thread_local! {
     static STARTED: Cell<bool> = const { Cell::new(false) };
     /// The server's name for this tab's connection (calls are bound to it).
     static CONNECTION_ID: Cell<Option<u64>> = const { Cell::new(None) };
+    /// Whether this connection listens to the admin dashboard.
+    static ADMIN_SUBSCRIBED: Cell<bool> = const { Cell::new(false) };
     /// Conversations being caught up, and whether another pass was asked for meanwhile.
     static CATCHING_UP: RefCell<HashMap<String, bool>> = RefCell::new(HashMap::new());
 }
@@ -80,6 +85,22 @@ pub fn start(chat: Chat) {
             }
         }
     });
+    // The dashboard's figures while it is on screen.
+    Effect::new(move |_| {
+        let want = chat.watch_admin.get() && chat.status.get() == ConnectionStatus::Open;
+        if want != ADMIN_SUBSCRIBED.with(|a| a.replace(want)) {
+            send(&if want {
+                ClientFrame::Subscribe {
+                    topic: Topic::Admin,
+                    resume: None,
+                }
+            } else {
+                ClientFrame::Unsubscribe {
+                    topic: Topic::Admin,
+                }
+            });
+        }
+    });
     // Away while the tab is hidden; online again when it is seen.
     let _ = window_event_listener(leptos::ev::visibilitychange, move |_| {
         let state = if document().hidden() {
@@ -106,6 +127,14 @@ pub fn start(chat: Chat) {
         },
         std::time::Duration::from_millis(500),
     );
+}
+
+pub fn reload_notifications(chat: Chat) {
+    spawn_local(async move {
+        if let Ok(list) = list_notifications().await {
+            chat.notifications.set(list);
+        }
+    });
 }
 
 pub fn reload_list(chat: Chat) {
@@ -211,6 +240,8 @@ fn connect(chat: Chat) {
         SUBSCRIBED.with(|s| s.borrow_mut().clear());
         // The list may have changed while we were away.
         reload_list(chat);
+        reload_notifications(chat);
+        ADMIN_SUBSCRIBED.with(|a| a.set(false));
         chat.status.set(ConnectionStatus::Open);
     });
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -231,7 +262,11 @@ fn connect(chat: Chat) {
         CONNECTION_ID.with(|c| c.set(None));
         super::call::socket_lost(chat);
         if e.code() == CLOSE_SESSION_ENDED {
-            crate::pages::go_to("/login");
+            crate::pages::go_to(if e.reason() == BLOCKED_REASON {
+                "/login?ended=blocked"
+            } else {
+                "/login"
+            });
             return;
         }
         chat.status.set(ConnectionStatus::Reconnecting);
@@ -273,6 +308,7 @@ fn apply(chat: Chat, frame: ServerFrame) {
             outbox::resume(chat);
             return;
         }
+        ServerFrame::Limits { limits } => return chat.limits.set(limits),
         ServerFrame::Subscribed {
             topic: Topic::Conversation(id),
         } => return catch_up(chat, id),
@@ -330,6 +366,8 @@ fn apply(chat: Chat, frame: ServerFrame) {
             }
         }),
         Event::ConversationsChanged => reload_list(chat),
+        Event::NotificationsChanged => reload_notifications(chat),
+        Event::Dashboard { stats } => chat.dashboard.set(Some(*stats)),
         Event::Presence {
             user_id,
             state,

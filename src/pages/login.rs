@@ -1,5 +1,6 @@
 use super::go_to;
-use crate::api::auth::{current_user, demo_accounts, Login};
+use crate::api::auth::{current_user, demo_accounts, ChangeTemporaryPassword, Login};
+use crate::error::AppError;
 use crate::model::DemoAccountList;
 use crate::ui::field::{last_error, FormError, TextField};
 use leptos::prelude::*;
@@ -18,6 +19,16 @@ pub fn LoginPage() -> impl IntoView {
             go_to("/");
         }
     });
+    // A temporary password from an admin: the same page asks for a new one, keeping the
+    // username and the temporary password just typed.
+    let must_change = RwSignal::new(None::<(String, String)>);
+    Effect::new(move |_| {
+        if let Some(Err(AppError::PasswordChangeRequired)) = login.value().get() {
+            must_change.set(Some((typed("field-username"), typed("field-password"))));
+        }
+    });
+    let query = leptos_router::hooks::use_query_map();
+    let blocked = move || query.with(|q| q.get("ended").as_deref() == Some("blocked"));
 
     view! {
         <Title text="Log in · Natter" />
@@ -33,7 +44,20 @@ pub fn LoginPage() -> impl IntoView {
             <div class="auth-card">
                 <p class="brand-mark" aria-hidden="true">"N"</p>
                 <h1>"Log in to Natter"</h1>
-                <ActionForm action=login attr:class="form" attr:novalidate=true>
+                {move || blocked().then(|| view! {
+                    <p class="form-error" role="alert">
+                        "Your account has been blocked by an admin of this server."
+                    </p>
+                })}
+                {move || must_change.get().map(|(username, password)| view! {
+                    <NewPasswordForm username password />
+                })}
+                <ActionForm
+                    action=login
+                    attr:class="form"
+                    attr:novalidate=true
+                    attr:hidden=move || must_change.with(Option::is_some)
+                >
                     <FormError message=Signal::derive(move || {
                         error.get().and_then(|e| e.form_message())
                     }) />
@@ -65,6 +89,59 @@ pub fn LoginPage() -> impl IntoView {
                 </Suspense>
             </div>
         </main>
+    }
+}
+
+/// The value of an input on the page, by id ("" outside the browser or if missing).
+fn typed(id: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        document()
+            .get_element_by_id(id)
+            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .map(|i| i.value())
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = id;
+        String::new()
+    }
+}
+
+/// Replaces a temporary password with one the person chooses, and logs them in.
+#[component]
+fn NewPasswordForm(username: String, password: String) -> impl IntoView {
+    let change = ServerAction::<ChangeTemporaryPassword>::new();
+    let error = last_error(change);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = change.value().get() {
+            go_to("/");
+        }
+    });
+    view! {
+        <ActionForm action=change attr:class="form" attr:novalidate=true>
+            <p class="notice" role="status">
+                "An admin gave " <strong>{username.clone()}</strong>
+                " a temporary password. Choose your own to continue."
+            </p>
+            <FormError message=Signal::derive(move || {
+                error.get().and_then(|e| e.form_message())
+            }) />
+            <input type="hidden" name="username" value=username />
+            <input type="hidden" name="password" value=password />
+            <TextField
+                label="New password"
+                name="new_password"
+                input_type="password"
+                autocomplete="new-password"
+                error=Signal::derive(move || error.get().and_then(|e| e.field("new_password")))
+            />
+            <button type="submit" class="button primary" disabled=move || change.pending().get()>
+                "Set password and log in"
+            </button>
+        </ActionForm>
     }
 }
 

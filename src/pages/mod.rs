@@ -1,8 +1,10 @@
 //! One file per route.
 
+pub mod admin;
 pub mod home;
 pub mod login;
 pub mod not_found;
+pub mod settings;
 pub mod signup;
 
 /// Loads a whole new page: after logging in or out every part of the app must start

@@ -104,6 +104,7 @@ fn call_error(context: &str, e: StoreError) -> AppError {
         StoreError::AlreadyInCall => AppError::Refused("You are already in a call.".into()),
         StoreError::NoSuchUser => AppError::Refused("This person cannot be called.".into()),
         StoreError::Call(refusal) => AppError::Refused(refusal.message()),
+        StoreError::Blocked(side) => super::moderation::blocked_error(side),
         other => internal(context, other),
     }
 }
@@ -122,7 +123,7 @@ fn own_connection(state: &AppState, me: &User, conn: ConnId) -> Result<Connectio
 }
 
 fn enabled(state: &AppState) -> Result<(), AppError> {
-    if state.settings.calls_enabled {
+    if state.settings().calls_enabled {
         Ok(())
     } else {
         Err(AppError::Refused(
@@ -147,8 +148,15 @@ async fn lock_conversation_of<'a>(
     }
 }
 
-/// Tells both participants' tabs about the call, and the conversation about its log line.
+/// Tells both participants' tabs about the call, and the conversation about its log line;
+/// a missed call is a notification for the callee.
 fn publish(state: &AppState, change: &CallChange) {
+    if change.call.state == CallState::Missed {
+        state.hub.publish(
+            &Topic::User(change.call.callee.id.clone()),
+            Event::NotificationsChanged,
+        );
+    }
     for user in [&change.call.caller.id, &change.call.callee.id] {
         state.hub.publish(
             &Topic::User(user.clone()),
@@ -188,7 +196,7 @@ pub async fn start(
         // Bound before anyone hears of the call, so an answer always finds the binding.
         state.calls.bind_caller(&change.call.id, &me.id, conn);
         let (state, id) = (state.clone(), change.call.id.clone());
-        let ring = Duration::from_secs(u64::from(state.settings.call_ring_timeout_secs));
+        let ring = Duration::from_secs(u64::from(state.settings().call_ring_timeout_secs));
         tokio::spawn(async move {
             tokio::time::sleep(ring).await;
             // Answered or over by now is the usual case, not an error.
@@ -303,7 +311,7 @@ pub async fn abandon_stale(store: &super::store::Store) -> Result<usize, StoreEr
 /// for this user that expire (the TURN REST API scheme: username `expiry:user`, password
 /// base64 HMAC-SHA1 of it with the shared secret).
 pub fn ice_servers(state: &AppState, user_id: &str) -> Vec<IceServer> {
-    let s = &state.settings;
+    let s = state.settings();
     let now_secs = (now_ms() / 1000).max(0) as u64;
     build_ice_servers(
         &s.stun_urls.0,

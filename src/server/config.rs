@@ -79,6 +79,8 @@ pub struct Settings {
     pub shutdown_grace_secs: u32,
     /// False: messages are numbered in memory and fanned out, never written (no history).
     pub store_messages: bool,
+    /// False: nobody can sign up; existing accounts still log in.
+    pub registration_open: bool,
     pub calls_enabled: bool,
     /// How long a call rings before it counts as missed.
     pub call_ring_timeout_secs: u32,
@@ -92,6 +94,46 @@ pub struct Settings {
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct ConfigError(pub String);
+
+/// The settings in force: those read at start, with what admins changed since. A change
+/// replaces the whole value at once, so a reader never sees half of one.
+pub struct LiveSettings {
+    current: std::sync::RwLock<std::sync::Arc<Settings>>,
+    /// Changes go one at a time, each from the settings the last one left.
+    changing: tokio::sync::Mutex<()>,
+}
+
+impl LiveSettings {
+    pub fn new(settings: Settings) -> LiveSettings {
+        LiveSettings {
+            current: std::sync::RwLock::new(std::sync::Arc::new(settings)),
+            changing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn get(&self) -> std::sync::Arc<Settings> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Applies changes checked by `check` (which sees the settings they would give, and may
+    /// refuse, for example when storing them fails). One change at a time.
+    pub async fn change<F, Fut, E>(&self, changes: &[(&str, &str)], check: F) -> Result<Settings, E>
+    where
+        F: FnOnce(Settings) -> Fut,
+        Fut: std::future::Future<Output = Result<Settings, E>>,
+        E: From<ConfigError>,
+    {
+        let _one = self.changing.lock().await;
+        let next = self.get().with_changes(changes)?;
+        let next = check(next).await?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) =
+            std::sync::Arc::new(next.clone());
+        Ok(next)
+    }
+}
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -119,6 +161,7 @@ const KNOWN: &[&str] = &[
     "max_connections_per_user",
     "shutdown_grace_secs",
     "store_messages",
+    "registration_open",
     "calls_enabled",
     "call_ring_timeout_secs",
     "stun_urls",
@@ -127,10 +170,28 @@ const KNOWN: &[&str] = &[
     "turn_credential_ttl_secs",
 ];
 
+/// The settings an admin can change while the server runs (the admin area's settings
+/// page). The others need a restart: addresses, the database, sockets already sized.
+pub const EDITABLE: &[&str] = &[
+    "registration_open",
+    "demo_mode",
+    "calls_enabled",
+    "call_ring_timeout_secs",
+    "stun_urls",
+    "turn_urls",
+    "turn_secret",
+    "turn_credential_ttl_secs",
+    "max_message_chars",
+    "messages_per_minute",
+    "typing_per_minute",
+];
+
 struct Sources<'a> {
     table: Option<&'a toml::Table>,
     file: &'a str,
     env: &'a dyn Fn(&str) -> Option<String>,
+    /// The values come from the admin area: errors speak to the admin, not of files.
+    admin: bool,
 }
 
 impl Sources<'_> {
@@ -167,6 +228,9 @@ impl Sources<'_> {
             None => Ok(default),
             Some((text, source)) => match text.trim().parse::<T>() {
                 Ok(v) if valid(&v) => Ok(v),
+                _ if self.admin => Err(ConfigError(format!(
+                    "Expected {expected}; {text:?} is not."
+                ))),
                 _ => Err(ConfigError(format!(
                     "invalid setting {source} = {text:?}: expected {expected}"
                 ))),
@@ -182,6 +246,16 @@ impl Settings {
         table: Option<&toml::Table>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigError> {
+        Settings::load_from(Sources {
+            table,
+            file,
+            env,
+            admin: false,
+        })
+    }
+
+    fn load_from(s: Sources<'_>) -> Result<Settings, ConfigError> {
+        let (table, file) = (s.table, s.file);
         if let Some(t) = table {
             if let Some(unknown) = t.keys().find(|k| !KNOWN.contains(&k.as_str())) {
                 return Err(ConfigError(format!(
@@ -190,7 +264,6 @@ impl Settings {
                 )));
             }
         }
-        let s = Sources { table, file, env };
         let site_addr = match s.raw("site_addr") {
             None => None,
             Some((text, source)) => Some(text.trim().parse().map_err(|_| {
@@ -207,11 +280,15 @@ impl Settings {
         )?;
         let turn_secret: String = s.get("turn_secret", String::new(), "a string", |_| true)?;
         if !turn_urls.0.is_empty() && turn_secret.is_empty() {
-            return Err(ConfigError(
+            return Err(ConfigError(if s.admin {
+                "TURN servers need the TURN shared secret: Natter makes each caller's \
+                 credentials with it. Set the secret first, or remove the TURN servers."
+                    .to_string()
+            } else {
                 "turn_urls is set but turn_secret is not: Natter hands out time-limited TURN \
                  credentials made with the TURN server's shared secret"
-                    .to_string(),
-            ));
+                    .to_string()
+            }));
         }
         Ok(Settings {
             site_addr,
@@ -295,6 +372,7 @@ impl Settings {
                 |n| *n <= 600,
             )?,
             store_messages: s.get("store_messages", true, "true or false", |_| true)?,
+            registration_open: s.get("registration_open", true, "true or false", |_| true)?,
             calls_enabled: s.get("calls_enabled", true, "true or false", |_| true)?,
             call_ring_timeout_secs: s.get(
                 "call_ring_timeout_secs",
@@ -316,6 +394,62 @@ impl Settings {
                 "a whole number of seconds from 60 to 604800",
                 |n| (60..=604_800).contains(n),
             )?,
+        })
+    }
+
+    /// The text of an editable setting, as Leptos.toml or the environment would give it.
+    pub fn editable_text(&self, key: &str) -> Option<String> {
+        Some(match key {
+            "registration_open" => self.registration_open.to_string(),
+            "demo_mode" => self.demo_mode.to_string(),
+            "calls_enabled" => self.calls_enabled.to_string(),
+            "call_ring_timeout_secs" => self.call_ring_timeout_secs.to_string(),
+            "stun_urls" => self.stun_urls.0.join(", "),
+            "turn_urls" => self.turn_urls.0.join(", "),
+            "turn_secret" => self.turn_secret.clone(),
+            "turn_credential_ttl_secs" => self.turn_credential_ttl_secs.to_string(),
+            "max_message_chars" => self.max_message_chars.to_string(),
+            "messages_per_minute" => self.messages_per_minute.to_string(),
+            "typing_per_minute" => self.typing_per_minute.to_string(),
+            _ => return None,
+        })
+    }
+
+    /// These settings with editable ones changed (`key` -> text as in Leptos.toml). A
+    /// value that is not valid is refused with what is expected, and nothing changes.
+    pub fn with_changes(&self, changes: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut table = toml::Table::new();
+        for key in EDITABLE {
+            let text = match changes.iter().find(|(k, _)| k == key) {
+                Some((_, v)) => v.to_string(),
+                None => self.editable_text(key).unwrap_or_default(),
+            };
+            table.insert(key.to_string(), toml::Value::String(text));
+        }
+        if let Some((key, _)) = changes.iter().find(|(k, _)| !EDITABLE.contains(k)) {
+            return Err(ConfigError(format!(
+                "{key} cannot be changed while the server runs."
+            )));
+        }
+        let edited = Settings::load_from(Sources {
+            table: Some(&table),
+            file: "the admin area",
+            env: &|_| None,
+            admin: true,
+        })?;
+        Ok(Settings {
+            registration_open: edited.registration_open,
+            demo_mode: edited.demo_mode,
+            calls_enabled: edited.calls_enabled,
+            call_ring_timeout_secs: edited.call_ring_timeout_secs,
+            stun_urls: edited.stun_urls,
+            turn_urls: edited.turn_urls,
+            turn_secret: edited.turn_secret,
+            turn_credential_ttl_secs: edited.turn_credential_ttl_secs,
+            max_message_chars: edited.max_message_chars,
+            messages_per_minute: edited.messages_per_minute,
+            typing_per_minute: edited.typing_per_minute,
+            ..self.clone()
         })
     }
 

@@ -158,6 +158,11 @@ impl Hub {
 
     /// Like `publish`, skipping one connection (the one the event came from).
     pub fn publish_except(&self, topic: &Topic, event: Event, skip: Option<ConnId>) -> usize {
+        self.publish_to(topic, event, |c| Some(c.id) != skip)
+    }
+
+    /// Like `publish`, to the subscribers `to` accepts only.
+    pub fn publish_to(&self, topic: &Topic, event: Event, to: impl Fn(&Connection) -> bool) -> usize {
         let subscribers: Vec<Connection> = match self.lock_topics().get(topic) {
             Some(subs) => subs.values().cloned().collect(),
             None => return 0,
@@ -175,9 +180,22 @@ impl Hub {
         };
         subscribers
             .iter()
-            .filter(|c| Some(c.id) != skip)
+            .filter(|c| to(c))
             .filter(|c| c.offer(text.clone()))
             .count()
+    }
+
+    /// Sends a frame to every open connection.
+    pub fn send_all(&self, frame: &ServerFrame) {
+        let all: Vec<Connection> = self.lock_connections().values().cloned().collect();
+        for conn in all {
+            conn.send(frame);
+        }
+    }
+
+    /// Whether any connection listens on the topic.
+    pub fn has_subscribers(&self, topic: &Topic) -> bool {
+        self.lock_topics().contains_key(topic)
     }
 
     /// Every open connection of a user (to close them on logout, for example).

@@ -5,6 +5,7 @@ pub mod calls;
 pub mod config;
 pub mod csrf;
 pub mod hub;
+pub mod moderation;
 pub mod presence;
 pub mod relay;
 pub mod startup;
@@ -28,7 +29,7 @@ use throttle::LoginThrottle;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
-    pub settings: Arc<Settings>,
+    pub config: Arc<config::LiveSettings>,
     pub login_throttle: Arc<LoginThrottle>,
     pub hub: Arc<hub::Hub>,
     pub presence: Arc<presence::Presence>,
@@ -41,6 +42,8 @@ pub struct AppState {
     pub writer: writer::MessageWriter,
     /// Numbers messages when `store_messages` is off.
     pub relay: Arc<relay::Relay>,
+    /// Personal blocks, held in memory for per-listener filtering.
+    pub blocks: Arc<moderation::Blocks>,
     /// Set to true when the server begins to shut down; open sockets close on it.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -49,6 +52,9 @@ impl AppState {
     /// The state of a server with these settings on this store, with nobody connected yet.
     /// Starts the message writer, so it must run inside the Tokio runtime.
     pub fn new(leptos_options: LeptosOptions, store: Store, settings: Settings) -> AppState {
+        let hub: Arc<hub::Hub> = Arc::default();
+        let presence: Arc<presence::Presence> = Arc::default();
+        moderation::push_dashboard(store.clone(), hub.clone(), presence.clone());
         AppState {
             leptos_options,
             login_throttle: Arc::new(LoginThrottle::new(
@@ -58,14 +64,33 @@ impl AppState {
             writer: writer::MessageWriter::start(store.clone()),
             store,
             rates: Arc::new(Rates::new(&settings)),
-            settings: Arc::new(settings),
-            hub: Arc::default(),
+            config: Arc::new(config::LiveSettings::new(settings)),
+            hub,
             in_order: Arc::default(),
             relay: Arc::default(),
-            presence: Arc::default(),
+            blocks: Arc::default(),
+            presence,
             calls: Arc::default(),
             shutdown: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// The settings in force now (admins change some while the server runs).
+    pub fn settings(&self) -> Arc<Settings> {
+        self.config.get()
+    }
+
+    /// After settings changed: the rates follow at once, and open tabs hear of new limits.
+    pub fn settings_changed(&self, before: &Settings, settings: &Settings) {
+        let limits = ws::limits(settings);
+        if limits != ws::limits(before) {
+            self.hub
+                .send_all(&crate::protocol::ServerFrame::Limits { limits });
+        }
+        self.rates
+            .messages
+            .set_per_minute(settings.messages_per_minute);
+        self.rates.typing.set_per_minute(settings.typing_per_minute);
     }
 
     /// The state inside a server function or a server-rendered component.

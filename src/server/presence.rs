@@ -118,6 +118,11 @@ impl Presence {
         f(state)
     }
 
+    /// How many people have a tab connected now.
+    pub fn online_count(&self) -> usize {
+        self.lock().values().filter(|p| !p.tabs.is_empty()).count()
+    }
+
     pub fn state_of(&self, user: &str) -> PresenceState {
         self.lock()
             .get(user)

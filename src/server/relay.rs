@@ -24,9 +24,7 @@ impl Relay {
         client_msg_id: &str,
         body: &str,
     ) -> Result<Sent, StoreError> {
-        if !store.is_member(conversation_id, sender).await? {
-            return Err(StoreError::NotMember);
-        }
+        store.may_send(conversation_id, sender).await?;
         let seq = {
             let mut counts = self.last_seq.lock().unwrap_or_else(|p| p.into_inner());
             let last = counts.entry(conversation_id.to_string()).or_insert(0);

@@ -73,12 +73,28 @@ pub async fn build_state(
     if removed > 0 {
         tracing::info!("removed {removed} expired sessions");
     }
-    Ok(AppState::new(leptos_options, store, settings))
+    let settings = with_stored_settings(&store, settings).await?;
+    let state = AppState::new(leptos_options, store, settings);
+    state.blocks.load(state.store.all_blocks().await?);
+    Ok(state)
+}
+
+/// The settings of the file and the environment, with what admins changed in the admin
+/// area on top. A stored value that is no longer valid is skipped with a warning.
+async fn with_stored_settings(store: &Store, settings: Settings) -> Result<Settings, StartError> {
+    let mut settings = settings;
+    for (key, value) in store.stored_settings().await? {
+        match settings.with_changes(&[(&key, &value)]) {
+            Ok(changed) => settings = changed,
+            Err(e) => tracing::warn!("ignoring the stored setting {key} = {value:?}: {e}"),
+        }
+    }
+    Ok(settings)
 }
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let max_body = state.settings.max_body_bytes;
+    let max_body = state.settings().max_body_bytes;
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/ws", get(super::ws::upgrade))

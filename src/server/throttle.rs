@@ -104,21 +104,29 @@ fn prune(times: &mut VecDeque<Instant>, now: Instant) {
 /// can do `per_minute` things at once after a quiet minute and `per_minute` a minute
 /// sustained. Buckets that are full again are forgotten.
 pub struct RateLimiter {
-    per_minute: u32,
+    per_minute: std::sync::atomic::AtomicU32,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
 impl RateLimiter {
     pub fn new(per_minute: u32) -> Self {
         Self {
-            per_minute: per_minute.max(1),
+            per_minute: per_minute.max(1).into(),
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Changes the rate from the next `take` on.
+    pub fn set_per_minute(&self, per_minute: u32) {
+        self.per_minute.store(
+            per_minute.max(1),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     /// Takes one token for `key`; `Err(wait)` (how long until one is free) when empty.
     pub fn take(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let capacity = f64::from(self.per_minute);
+        let capacity = f64::from(self.per_minute.load(std::sync::atomic::Ordering::Relaxed));
         let per_sec = capacity / 60.0;
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= SWEEP_AT {

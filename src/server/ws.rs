@@ -5,7 +5,7 @@
 use super::hub::{CloseReason, Connection};
 use super::presence::{Left, OFFLINE_GRACE};
 use super::{auth, csrf, now_ms, AppState};
-use crate::model::User;
+use crate::model::{Role, User};
 use crate::protocol::{
     ClientFrame, ErrorCode, Event, Limits, PresenceState, Resume, ServerFrame, Topic,
     CLOSE_GOING_AWAY, CLOSE_INVALID_DATA, CLOSE_PROTOCOL_ERROR, CLOSE_SESSION_ENDED, CLOSE_TOO_BIG,
@@ -40,7 +40,7 @@ pub async fn upgrade(
         Ok(None) => return (StatusCode::UNAUTHORIZED, "Please log in.").into_response(),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    let most = state.settings.max_connections_per_user;
+    let most = state.settings().max_connections_per_user;
     if state.hub.connections_of(&user.id).len() >= most {
         return (
             StatusCode::TOO_MANY_REQUESTS,
@@ -48,7 +48,7 @@ pub async fn upgrade(
         )
             .into_response();
     }
-    let max_frame = state.settings.max_frame_bytes;
+    let max_frame = state.settings().max_frame_bytes;
     ws.read_buffer_size(BUFFER_BYTES)
         .write_buffer_size(BUFFER_BYTES)
         .max_message_size(max_frame)
@@ -65,6 +65,14 @@ fn refusal(error: axum::Error) -> Option<CloseReason> {
         Error::Utf8(_) => Some((CLOSE_INVALID_DATA, "frames must be UTF-8 text")),
         Error::Protocol(_) => Some((CLOSE_PROTOCOL_ERROR, "not the WebSocket protocol")),
         _ => None,
+    }
+}
+
+/// What the browser should check before it sends.
+pub fn limits(settings: &super::config::Settings) -> Limits {
+    Limits {
+        max_message_chars: settings.max_message_chars,
+        max_frame_bytes: settings.max_frame_bytes,
     }
 }
 
@@ -102,10 +110,7 @@ async fn serve(mut socket: WebSocket, state: AppState, user: User, session: Stri
     conn.send(&ServerFrame::Hello {
         user_id: user.id.clone(),
         connection_id: conn.id,
-        limits: Limits {
-            max_message_chars: state.settings.max_message_chars,
-            max_frame_bytes: state.settings.max_frame_bytes,
-        },
+        limits: limits(&state.settings()),
     });
     if state.presence.connected(&user.id, conn.id).is_some() {
         announce_presence(&state, &user.id, None).await;
@@ -257,7 +262,7 @@ impl Session<'_> {
 
     /// Handles one text frame; `Some` when the socket must close.
     async fn handle(&mut self, text: &str) -> Option<CloseReason> {
-        let frame = match ClientFrame::decode(text, self.state.settings.max_frame_bytes) {
+        let frame = match ClientFrame::decode(text, self.state.settings().max_frame_bytes) {
             Ok(f) => f,
             Err(e) => {
                 self.error(ErrorCode::BadFrame, &e);
@@ -304,9 +309,14 @@ impl Session<'_> {
         let store = &self.state.store;
         let checked = match (&topic, &resume) {
             (Topic::User(id), None) => Ok((*id == self.user.id).then_some(true)),
-            (Topic::User(_), Some(_)) => {
+            (Topic::User(_) | Topic::Admin, Some(_)) => {
                 return self.error(ErrorCode::BadFrame, "Only conversations resume.");
             }
+            // The role as it is now, not as it was when the socket opened.
+            (Topic::Admin, None) => store
+                .session_user(&self.session, now_ms())
+                .await
+                .map(|u| u.filter(|u| u.role == Role::Admin).map(|_| true)),
             (Topic::Conversation(id), None) => store
                 .is_member(id, &self.user.id)
                 .await
@@ -357,7 +367,7 @@ impl Session<'_> {
                     ErrorCode::RateLimited,
                     &format!(
                         "Typing updates are too frequent: at most {} a minute. Wait {} ms.",
-                        self.state.settings.typing_per_minute,
+                        self.state.settings().typing_per_minute,
                         wait.as_millis()
                     ),
                 );
@@ -369,17 +379,20 @@ impl Session<'_> {
         self.publish_typing(conversation_id, active);
     }
 
+    /// To the conversation's other tabs, except those of people on either side of a
+    /// block with the typist.
     fn publish_typing(&self, conversation_id: String, active: bool) {
         let topic = Topic::Conversation(conversation_id.clone());
-        self.state.hub.publish_except(
+        let (me, blocks) = (&self.user.id, &self.state.blocks);
+        self.state.hub.publish_to(
             &topic,
             Event::Typing {
                 conversation_id,
-                user_id: self.user.id.clone(),
+                user_id: me.clone(),
                 display_name: self.user.display_name.clone(),
                 active,
             },
-            Some(self.conn.id),
+            |c| c.id != self.conn.id && !blocks.between(me, &c.user_id),
         );
     }
 

@@ -2,7 +2,8 @@
 //! and the realtime connection (which keeps it live). Provided once by the app shell.
 
 use crate::history::{History, Live};
-use crate::model::{ConversationSummary, Message, User};
+use crate::admin::Dashboard;
+use crate::model::{ConversationSummary, Message, Notification, User};
 use crate::protocol::{ClientFrame, Limits, PresenceState, Resume};
 use leptos::prelude::*;
 use std::collections::HashMap;
@@ -63,6 +64,12 @@ pub struct Chat {
     pub calls: crate::ui::call_view::CallUi,
     /// What the server accepts (from its `Hello`).
     pub limits: RwSignal<Limits>,
+    /// Missed calls and group additions, newest first (the bell adds unread conversations).
+    pub notifications: RwSignal<Vec<Notification>>,
+    /// True while the admin dashboard is on screen: the connection then listens for its
+    /// figures, which land in `dashboard`.
+    pub watch_admin: RwSignal<bool>,
+    pub dashboard: RwSignal<Option<Dashboard>>,
 }
 
 impl Chat {
@@ -79,6 +86,9 @@ impl Chat {
             open: RwSignal::new(None),
             calls: crate::ui::call_view::CallUi::new(),
             limits: RwSignal::new(Limits::default()),
+            notifications: RwSignal::new(Vec::new()),
+            watch_admin: RwSignal::new(false),
+            dashboard: RwSignal::new(None),
         }
     }
 
@@ -269,16 +279,20 @@ pub fn presence_text(state: PresenceState, last_seen_at: Option<i64>, now_ms: f6
         PresenceState::Away => "Away".to_string(),
         PresenceState::Offline => match last_seen_at {
             None => "Offline".to_string(),
-            Some(at) => {
-                let minutes = ((now_ms - at as f64) / 60_000.0).max(0.0) as i64;
-                match minutes {
-                    0 => "Last seen just now".to_string(),
-                    1..=59 => format!("Last seen {minutes} min ago"),
-                    60..=1439 => format!("Last seen {} h ago", minutes / 60),
-                    _ => format!("Last seen {} days ago", minutes / 1440),
-                }
-            }
+            Some(at) => format!("Last seen {}", ago(at, now_ms)),
         },
+    }
+}
+
+/// How long ago `at` (ms) was, as a person says it: "just now", "5 min ago", "3 h ago".
+pub fn ago(at: i64, now_ms: f64) -> String {
+    let minutes = ((now_ms - at as f64) / 60_000.0).max(0.0) as i64;
+    match minutes {
+        0 => "just now".to_string(),
+        1..=59 => format!("{minutes} min ago"),
+        60..=1439 => format!("{} h ago", minutes / 60),
+        1440..=2879 => "1 day ago".to_string(),
+        _ => format!("{} days ago", minutes / 1440),
     }
 }
 

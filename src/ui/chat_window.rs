@@ -7,6 +7,7 @@ use crate::ui::call_view::CallButtons;
 use crate::ui::chat_state::{
     new_client_msg_id, now_ms, send_frame, Chat, ConnectionStatus, Pending, PendingState,
 };
+use crate::ui::conversation_menu::{BlockedNotice, ConversationMenu};
 use crate::ui::group_members::GroupMembers;
 use crate::ui::outbox;
 use leptos::html;
@@ -192,6 +193,7 @@ pub fn ChatWindow(id: String) -> impl IntoView {
             })
         })
     };
+    let block = move || summary.with(|s| s.as_ref().and_then(|s| s.block));
     let is_direct = move || {
         summary
             .with(|s| s.as_ref().map(|s| s.kind == ConversationKind::Direct))
@@ -208,7 +210,8 @@ pub fn ChatWindow(id: String) -> impl IntoView {
                 </div>
                 {
                     let id = id.clone();
-                    move || is_direct().then(|| view! { <CallButtons conversation_id=id.clone() /> })
+                    move || (is_direct() && block().is_none())
+                        .then(|| view! { <CallButtons conversation_id=id.clone() /> })
                 }
                 {move || (!is_direct()).then(|| view! {
                     <button
@@ -222,6 +225,7 @@ pub fn ChatWindow(id: String) -> impl IntoView {
                 })}
                 {move || (chat.status.get() == ConnectionStatus::Reconnecting)
                     .then(|| view! { <span class="connection" role="status">"Reconnecting…"</span> })}
+                <ConversationMenu summary />
             </header>
             {
                 let id = id.clone();
@@ -243,7 +247,20 @@ pub fn ChatWindow(id: String) -> impl IntoView {
                 }>"New messages ↓"</button>
             })}
             <TypingIndicator id=id.clone() />
-            <Composer id=id.clone() />
+            {
+                let id = id.clone();
+                // Only a change of block swaps the composer out (it holds what is typed).
+                let blocked = Memo::new(move |_| {
+                    summary.with(|s| {
+                        s.as_ref()
+                            .and_then(|s| s.block.map(|side| (side, s.peer.clone())))
+                    })
+                });
+                move || match blocked.get() {
+                    Some((side, peer)) => view! { <BlockedNotice side peer /> }.into_any(),
+                    None => view! { <Composer id=id.clone() /> }.into_any(),
+                }
+            }
         </section>
     }
 }

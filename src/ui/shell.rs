@@ -1,5 +1,6 @@
 use crate::api::auth::Logout;
-use crate::model::User;
+use crate::model::{Role, User};
+use crate::ui::bell::Bell;
 use crate::pages::go_to;
 use crate::ui::call_view::CallLayer;
 use crate::ui::chat_state::{Chat, ConnectionStatus};
@@ -27,6 +28,14 @@ pub fn AppShell(user: User) -> impl IntoView {
             path.strip_prefix("/c/")
                 .map(|id| id.trim_end_matches('/').to_string())
                 .filter(|id| !id.is_empty() && !id.contains('/'))
+        })
+    });
+    // The admin area and the person's settings take the whole width.
+    let full_page = Memo::new(move |_| {
+        location.pathname.with(|path| {
+            ["/admin", "/settings"]
+                .iter()
+                .any(|p| path == p || path.starts_with(&format!("{p}/")))
         })
     });
     Effect::new(move |_| {
@@ -68,6 +77,15 @@ pub fn AppShell(user: User) -> impl IntoView {
                     "Natter"
                 </a>
                 <div class="me">
+                    <Bell />
+                    {(user.role == Role::Admin).then(|| view! {
+                        <a class="button secondary small" href="/admin">"Admin"</a>
+                    })}
+                    <a class="icon-button" href="/settings" aria-label="Settings" title="Settings">
+                        <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
+                            <path fill="currentColor" d="M19.4 13a7.6 7.6 0 0 0 0-2l2.1-1.6-2-3.5-2.5 1a7.4 7.4 0 0 0-1.7-1L15 3h-4l-.4 2.9a7.4 7.4 0 0 0-1.7 1l-2.5-1-2 3.5L6.6 11a7.6 7.6 0 0 0 0 2l-2.1 1.6 2 3.5 2.5-1a7.4 7.4 0 0 0 1.7 1L11 21h4l.4-2.9a7.4 7.4 0 0 0 1.7-1l2.5 1 2-3.5zM13 15.5a3.5 3.5 0 1 1 0-7 3.5 3.5 0 0 1 0 7z" transform="translate(-1 0)" />
+                        </svg>
+                    </a>
                     <span class="avatar" aria-hidden="true">{user.initial()}</span>
                     <span class="me-names">
                         <span class="me-name">{user.display_name.clone()}</span>
@@ -79,7 +97,11 @@ pub fn AppShell(user: User) -> impl IntoView {
                 </div>
             </header>
             {logout_error}
-            <div class="panes" class:has-conversation=move || open_id.get().is_some()>
+            <div
+                class="panes"
+                class:has-conversation=move || open_id.get().is_some()
+                class:full-page=move || full_page.get()
+            >
                 <nav class="sidebar" aria-label="Conversations">
                     <div class="sidebar-head">
                         <h2 class="pane-title">"Conversations"</h2>

@@ -2,10 +2,11 @@
 //! asker's part in it, ask [`transition`] whether the change is allowed, write it, and when
 //! the call is over append its log line to the conversation in the same transaction.
 
+use super::admin::{block_between, notify};
 use super::conversations::{append_message, require_active_user};
 use super::{prefixed_user_from_row, Result, Store, StoreError};
 use crate::call::{transition, Call, CallAction, CallMedia, CallState, Party};
-use crate::model::{Message, MessageKind};
+use crate::model::{Message, MessageKind, NotificationKind};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
@@ -72,6 +73,9 @@ impl Store {
         };
         require_active_user(&mut tx, caller).await?;
         require_active_user(&mut tx, &callee).await?;
+        if let Some(side) = block_between(&mut tx, caller, &callee).await? {
+            return Err(StoreError::Blocked(side));
+        }
         if in_live_call(&mut tx, caller).await? {
             return Err(StoreError::AlreadyInCall);
         }
@@ -203,6 +207,11 @@ async fn log_if_over(
     let Some(text) = call.log_text() else {
         return Ok(None);
     };
+    if call.state == CallState::Missed {
+        let (callee, caller) = (&call.callee.id, &call.caller.id);
+        let kind = NotificationKind::MissedCall;
+        notify(conn, callee, kind, &call.conversation_id, caller, now).await?;
+    }
     // Clients may only use letters, digits and '-' in their ids, so this cannot collide.
     let client_msg_id = format!("call:{}", call.id);
     let message = append_message(

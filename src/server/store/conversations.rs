@@ -3,8 +3,12 @@
 //! Every method takes the asking user and checks membership inside its own query, so no
 //! caller can forget to.
 
+use super::admin::{block_between, notify};
 use super::{is_unique_violation, user_from_row, Result, Store, StoreError};
-use crate::model::{ConversationKind, ConversationSummary, Member, Message, MessageKind, User};
+use crate::model::{
+    BlockSide, ConversationKind, ConversationSummary, Member, Message, MessageKind,
+    NotificationKind, User,
+};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
@@ -46,15 +50,7 @@ pub struct NewMessage {
 
 /// One send inside a transaction: membership, then idempotency, then the append.
 async fn send_in(conn: &mut sqlx::SqliteConnection, m: &NewMessage) -> Result<Sent> {
-    let member: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2")
-            .bind(&m.conversation_id)
-            .bind(&m.sender)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if member.is_none() {
-        return Err(StoreError::NotMember);
-    }
+    check_sender(&mut *conn, &m.conversation_id, &m.sender).await?;
     let earlier = sqlx::query(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.sender_id = $1 AND m.client_msg_id = $2"
     ))
@@ -88,7 +84,43 @@ async fn send_in(conn: &mut sqlx::SqliteConnection, m: &NewMessage) -> Result<Se
     })
 }
 
+/// The sender must be a member, and in a direct conversation neither of the two may have
+/// blocked the other. One query, so the check cannot be skipped.
+async fn check_sender(
+    conn: &mut sqlx::SqliteConnection,
+    conversation_id: &str,
+    sender: &str,
+) -> Result<()> {
+    let row = sqlx::query(
+        "SELECT CASE WHEN c.kind = 'direct' THEN (
+                    SELECT b.blocker_id FROM members o
+                    JOIN blocks b ON (b.blocker_id = o.user_id AND b.blocked_id = $2)
+                                  OR (b.blocker_id = $2 AND b.blocked_id = o.user_id)
+                    WHERE o.conversation_id = c.id AND o.user_id <> $2
+                    ORDER BY b.blocker_id = $2 DESC LIMIT 1)
+                END AS blocker
+         FROM members me JOIN conversations c ON c.id = me.conversation_id
+         WHERE me.conversation_id = $1 AND me.user_id = $2",
+    )
+    .bind(conversation_id)
+    .bind(sender)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotMember)?;
+    match row.try_get::<Option<String>, _>("blocker")? {
+        None => Ok(()),
+        Some(b) if b == sender => Err(StoreError::Blocked(BlockSide::ByMe)),
+        Some(_) => Err(StoreError::Blocked(BlockSide::ByThem)),
+    }
+}
+
 impl Store {
+    /// Whether `sender` may send to the conversation now (see `check_sender`).
+    pub async fn may_send(&self, conversation_id: &str, sender: &str) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        check_sender(&mut conn, conversation_id, sender).await
+    }
+
     /// The direct conversation between two users, created on first use: opening a DM
     /// with the same person again returns the same conversation.
     pub async fn open_direct(&self, me: &str, other: &str, now: i64) -> Result<String> {
@@ -108,6 +140,9 @@ impl Store {
             return Ok(id);
         }
         require_active_user(&mut tx, other).await?;
+        if let Some(side) = block_between(&mut tx, me, other).await? {
+            return Err(StoreError::Blocked(side));
+        }
         let id = insert_conversation(&mut tx, "direct", None, Some(&key), me, now).await?;
         for user in [a, b] {
             add_member(&mut tx, &id, user, "member", now).await?;
@@ -136,6 +171,7 @@ impl Store {
         for user in others {
             require_active_user(&mut tx, user).await?;
             add_member(&mut tx, &id, user, "member", now).await?;
+            notify(&mut tx, user, NotificationKind::AddedToGroup, &id, owner, now).await?;
         }
         tx.commit().await?;
         Ok(id)
@@ -319,6 +355,10 @@ impl Store {
         .await?
         .rows_affected()
             == 1;
+        if added {
+            let kind = NotificationKind::AddedToGroup;
+            notify(&mut tx, user, kind, conversation_id, owner, now).await?;
+        }
         tx.commit().await?;
         Ok(added)
     }
@@ -345,13 +385,17 @@ impl Store {
         Ok(removed)
     }
 
-    /// Ids of the user's conversations: where their presence is announced.
-    /// The user's direct conversations: where their presence is shown.
+    /// The user's direct conversations: where their presence is shown (not where either
+    /// of the two blocked the other).
     pub async fn direct_conversation_ids_of(&self, user: &str) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT m.conversation_id FROM members m
              JOIN conversations c ON c.id = m.conversation_id AND c.kind = 'direct'
-             WHERE m.user_id = $1",
+             WHERE m.user_id = $1 AND NOT EXISTS (
+                 SELECT 1 FROM members o
+                 JOIN blocks b ON (b.blocker_id = $1 AND b.blocked_id = o.user_id)
+                               OR (b.blocker_id = o.user_id AND b.blocked_id = $1)
+                 WHERE o.conversation_id = m.conversation_id AND o.user_id <> $1)",
         )
         .bind(user)
         .fetch_all(&self.pool)
@@ -412,9 +456,14 @@ impl Store {
     pub async fn conversations_of(&self, user: &str) -> Result<Vec<ConversationSummary>> {
         let rows = sqlx::query(
             "SELECT c.id, c.kind, c.title, c.last_seq, c.last_activity_at, me.last_read_seq,
+                    me.muted,
                     p.id AS peer_id, p.username AS peer_username,
                     p.display_name AS peer_display_name, p.role AS peer_role,
-                    p.last_seen_at AS peer_last_seen_at
+                    p.last_seen_at AS peer_last_seen_at,
+                    (SELECT b.blocker_id FROM blocks b
+                     WHERE (b.blocker_id = me.user_id AND b.blocked_id = p.id)
+                        OR (b.blocker_id = p.id AND b.blocked_id = me.user_id)
+                     ORDER BY b.blocker_id = me.user_id DESC LIMIT 1) AS blocker
              FROM members me
              JOIN conversations c ON c.id = me.conversation_id
              LEFT JOIN members pm ON c.kind = 'direct'
@@ -473,6 +522,13 @@ impl Store {
                 last_message,
                 peer_presence: None,
                 peer_last_seen_at: row.try_get("peer_last_seen_at")?,
+                muted: row.try_get::<i64, _>("muted")? != 0,
+                block: row
+                    .try_get::<Option<String>, _>("blocker")?
+                    .map(|b| match b == user {
+                        true => BlockSide::ByMe,
+                        false => BlockSide::ByThem,
+                    }),
             });
         }
         Ok(list)

@@ -11,6 +11,7 @@ use sqlx::Row;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod admin;
 mod calls;
 pub use calls::CallChange;
 mod conversations;
@@ -42,6 +43,12 @@ pub enum StoreError {
     /// The caller is already ringing or talking.
     #[error("already in a call")]
     AlreadyInCall,
+    /// One of the two people blocked the other; the side is the asker's.
+    #[error("blocked")]
+    Blocked(crate::model::BlockSide),
+    /// Refused by a rule that protects the server or the person; the text says which.
+    #[error("{0}")]
+    Refused(&'static str),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
@@ -89,6 +96,8 @@ pub struct LoginRecord {
     pub user: User,
     pub password_hash: String,
     pub blocked: bool,
+    /// Holds a temporary password from an admin: a new one must be chosen first.
+    pub must_change_password: bool,
 }
 
 #[derive(Clone)]
@@ -195,7 +204,8 @@ impl Store {
 
     pub async fn login_record(&self, username: &str) -> Result<Option<LoginRecord>> {
         let row = sqlx::query(
-            "SELECT id, username, display_name, role, password_hash, blocked_at
+            "SELECT id, username, display_name, role, password_hash, blocked_at,
+                    must_change_password
              FROM users WHERE username_normalized = $1",
         )
         .bind(normalize_username(username))
@@ -206,6 +216,7 @@ impl Store {
                 user: user_from_row(&row)?,
                 password_hash: row.try_get("password_hash")?,
                 blocked: row.try_get::<Option<i64>, _>("blocked_at")?.is_some(),
+                must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
             })
         })
         .transpose()
@@ -249,12 +260,7 @@ impl Store {
 
     /// Users whose username or display name contains `query`, except `except`.
     pub async fn search_users(&self, query: &str, except: &str, limit: i64) -> Result<Vec<User>> {
-        let escaped = query
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = format!("%{escaped}%");
+        let pattern = admin::like_pattern(query);
         let rows = sqlx::query(
             "SELECT id, username, display_name, role FROM users
              WHERE id <> $1 AND blocked_at IS NULL

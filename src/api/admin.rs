@@ -1,0 +1,242 @@
+//! The admin area. Every function here starts with `signed_in_admin`: the role is read
+//! from the database with the session, so a demoted admin is refused at once, and hiding
+//! the links in the page is never the only guard.
+
+use crate::admin::{Dashboard, SettingView, UserPage};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {
+    super::chat::signed_in,
+    super::support::answer,
+    crate::admin::{SettingKind, SETTINGS, USERS_PER_PAGE},
+    crate::model::{Role, User},
+    crate::protocol::Topic,
+    crate::server::{auth, config::Settings, internal, moderation, now_ms, store::StoreError},
+    crate::server::AppState,
+};
+
+#[cfg(feature = "ssr")]
+async fn signed_in_admin() -> Result<(AppState, User), AppError> {
+    let (state, me) = signed_in().await?;
+    if me.role != Role::Admin {
+        tracing::warn!(user = %me.id, "a non-admin called an admin function");
+        return Err(AppError::Forbidden);
+    }
+    Ok((state, me))
+}
+
+#[cfg(feature = "ssr")]
+fn admin_error(context: &str, e: StoreError) -> AppError {
+    match e {
+        StoreError::NoSuchUser => AppError::NotFound,
+        StoreError::Refused(why) => AppError::Refused(why.to_string()),
+        other if other.is_unavailable() => AppError::Unavailable,
+        other => internal(context, other),
+    }
+}
+
+/// The server at a glance; afterwards the dashboard is pushed over the WebSocket.
+#[server(endpoint = "admin/dashboard")]
+pub async fn admin_dashboard() -> Result<Dashboard, AppError> {
+    answer(
+        async move {
+            let (state, _) = signed_in_admin().await?;
+            moderation::dashboard(&state.store, &state.hub, &state.presence)
+                .await
+                .map_err(|e| admin_error("computing the dashboard", e))
+        }
+        .await,
+    )
+}
+
+/// A page of users whose username or display name contains `query`.
+#[server(endpoint = "admin/users")]
+pub async fn admin_users(query: String, page: i64) -> Result<UserPage, AppError> {
+    answer(
+        async move {
+            let (state, _) = signed_in_admin().await?;
+            let query: String = query.trim().chars().take(64).collect();
+            let page = page.clamp(0, 1_000_000);
+            let (mut users, total) = state
+                .store
+                .admin_users(&query, page * USERS_PER_PAGE, USERS_PER_PAGE)
+                .await
+                .map_err(|e| admin_error("listing users", e))?;
+            for u in &mut users {
+                u.online = !state.hub.connections_of(&u.user.id).is_empty();
+            }
+            Ok(UserPage {
+                users,
+                total,
+                page,
+                pages: ((total + USERS_PER_PAGE - 1) / USERS_PER_PAGE).max(1),
+            })
+        }
+        .await,
+    )
+}
+
+/// Blocks an account (its sessions end and its open tabs close at once) or unblocks it.
+#[server(endpoint = "admin/block")]
+pub async fn admin_block_user(user_id: String, blocked: bool) -> Result<(), AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in_admin().await?;
+            state
+                .store
+                .set_account_blocked(&me.id, &user_id, blocked, now_ms())
+                .await
+                .map_err(|e| admin_error("blocking an account", e))?;
+            if blocked {
+                moderation::account_blocked(&state, &user_id);
+            }
+            tracing::info!(admin = %me.id, user = %user_id, blocked, "account block changed");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Makes an account an admin or takes the role away (never from the last admin).
+#[server(endpoint = "admin/role")]
+pub async fn admin_set_admin(user_id: String, admin: bool) -> Result<(), AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in_admin().await?;
+            let role = if admin { Role::Admin } else { Role::User };
+            state
+                .store
+                .set_role(&user_id, role)
+                .await
+                .map_err(|e| admin_error("changing a role", e))?;
+            if !admin {
+                // Their open dashboards stop receiving at once.
+                state.hub.unsubscribe_user(&Topic::Admin, &user_id);
+            }
+            tracing::info!(admin = %me.id, user = %user_id, role = role.as_str(), "role changed");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Gives an account a temporary password: its sessions end, and at the next login its
+/// owner must choose a new password before getting in.
+#[server(endpoint = "admin/temporary_password")]
+pub async fn admin_set_temporary_password(
+    user_id: String,
+    password: String,
+) -> Result<(), AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in_admin().await?;
+            crate::model::check_new_password(&password)?;
+            let hash = auth::hash_password(password).await?;
+            state
+                .store
+                .set_temporary_password(&user_id, &hash)
+                .await
+                .map_err(|e| admin_error("setting a temporary password", e))?;
+            moderation::sessions_ended(&state, &user_id);
+            tracing::info!(admin = %me.id, user = %user_id, "temporary password set");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Why a setting was not changed: its value, or the server.
+#[cfg(feature = "ssr")]
+enum SettingError {
+    Invalid(String),
+    App(AppError),
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::server::config::ConfigError> for SettingError {
+    fn from(e: crate::server::config::ConfigError) -> Self {
+        SettingError::Invalid(e.0)
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn setting_views(settings: &Settings, stored: &[(String, String)]) -> Vec<SettingView> {
+    SETTINGS
+        .iter()
+        .map(|(key, label, help, kind)| {
+            let value = settings.editable_text(key).unwrap_or_default();
+            SettingView {
+                key: key.to_string(),
+                label: label.to_string(),
+                help: help.to_string(),
+                kind: *kind,
+                value: match kind {
+                    SettingKind::Secret if value.is_empty() => String::new(),
+                    SettingKind::Secret => "set".to_string(),
+                    _ => value,
+                },
+                changed_here: stored.iter().any(|(k, _)| k == key),
+            }
+        })
+        .collect()
+}
+
+/// The settings an admin can change, with the values in force.
+#[server(endpoint = "admin/settings")]
+pub async fn admin_settings() -> Result<Vec<SettingView>, AppError> {
+    answer(
+        async move {
+            let (state, _) = signed_in_admin().await?;
+            let stored = state
+                .store
+                .stored_settings()
+                .await
+                .map_err(|e| admin_error("reading settings", e))?;
+            Ok(setting_views(&state.settings(), &stored))
+        }
+        .await,
+    )
+}
+
+/// Changes one setting. It is checked like Leptos.toml would be, stored, and in force for
+/// the next request, without a restart; an invalid value changes nothing and says why.
+#[server(endpoint = "admin/update_setting")]
+pub async fn admin_update_setting(key: String, value: String) -> Result<Vec<SettingView>, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in_admin().await?;
+            if !SETTINGS.iter().any(|(k, ..)| *k == key) {
+                return Err(AppError::invalid("key", "There is no such setting."));
+            }
+            let value: String = value.trim().chars().take(4096).collect();
+            let field = key.clone();
+            let before = state.settings();
+            let settings = state
+                .config
+                .change(&[(&key, &value)], |next| async {
+                    state
+                        .store
+                        .store_setting(&key, &value, &me.id, now_ms())
+                        .await
+                        .map_err(|e| SettingError::App(admin_error("storing a setting", e)))?;
+                    Ok(next)
+                })
+                .await
+                .map_err(|e| match e {
+                    SettingError::Invalid(message) => AppError::invalid(&field, message),
+                    SettingError::App(e) => e,
+                })?;
+            state.settings_changed(&before, &settings);
+            tracing::info!(admin = %me.id, setting = %key, "setting changed");
+            let stored = state
+                .store
+                .stored_settings()
+                .await
+                .map_err(|e| admin_error("reading settings", e))?;
+            Ok(setting_views(&settings, &stored))
+        }
+        .await,
+    )
+}

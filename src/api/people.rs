@@ -1,0 +1,163 @@
+//! Personal blocks and notifications: what each person controls for themselves.
+
+use crate::error::AppError;
+use crate::model::{Notification, User};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {
+    super::chat::{signed_in, store_error},
+    super::support::answer,
+    crate::protocol::{Event, Topic},
+    crate::server::{moderation, now_ms},
+};
+
+/// How many notifications the bell lists.
+pub const NOTIFICATIONS_SHOWN: i64 = 50;
+
+/// Keeps someone out: no new direct conversation, no messages in the existing one, no
+/// calls, and neither sees the other's presence or typing.
+#[server(endpoint = "block")]
+pub async fn block_person(user_id: String) -> Result<(), AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            state
+                .store
+                .block_person(&me.id, &user_id, now_ms())
+                .await
+                .map_err(|e| store_error("blocking someone", e))?;
+            moderation::block_changed(&state, &me.id, &user_id, true);
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "unblock")]
+pub async fn unblock_person(user_id: String) -> Result<(), AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            let lifted = state
+                .store
+                .unblock_person(&me.id, &user_id)
+                .await
+                .map_err(|e| store_error("unblocking someone", e))?;
+            if lifted {
+                moderation::block_changed(&state, &me.id, &user_id, false);
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The people the user has blocked.
+#[server(endpoint = "blocked_people")]
+pub async fn blocked_people() -> Result<Vec<User>, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            state
+                .store
+                .blocked_by(&me.id)
+                .await
+                .map_err(|e| store_error("listing blocked people", e))
+        }
+        .await,
+    )
+}
+
+/// The newest missed calls and group additions, read or not.
+#[server(endpoint = "notifications")]
+pub async fn list_notifications() -> Result<Vec<Notification>, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            state
+                .store
+                .notifications_of(&me.id, NOTIFICATIONS_SHOWN)
+                .await
+                .map_err(|e| store_error("listing notifications", e))
+        }
+        .await,
+    )
+}
+
+/// Marks one notification read; the user's other tabs hear.
+#[server(endpoint = "notification_read")]
+pub async fn mark_notification_read(id: String) -> Result<(), AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            let changed = state
+                .store
+                .mark_notifications_read(&me.id, Some(&id), now_ms())
+                .await
+                .map_err(|e| store_error("marking a notification read", e))?;
+            if changed > 0 {
+                state
+                    .hub
+                    .publish(&Topic::User(me.id), Event::NotificationsChanged);
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Marks every notification and every conversation read.
+#[server(endpoint = "all_read")]
+pub async fn mark_all_read() -> Result<(), AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            state
+                .store
+                .mark_notifications_read(&me.id, None, now_ms())
+                .await
+                .map_err(|e| store_error("marking notifications read", e))?;
+            let marks = state
+                .store
+                .mark_all_conversations_read(&me.id)
+                .await
+                .map_err(|e| store_error("marking conversations read", e))?;
+            for (conversation_id, seq) in marks {
+                state.hub.publish(
+                    &Topic::Conversation(conversation_id.clone()),
+                    Event::ReadMarked {
+                        conversation_id,
+                        user_id: me.id.clone(),
+                        seq,
+                    },
+                );
+            }
+            let mine = Topic::User(me.id);
+            state.hub.publish(&mine, Event::NotificationsChanged);
+            state.hub.publish(&mine, Event::ConversationsChanged);
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Mutes a conversation (still counted unread; no sound, no desktop notification).
+#[server(endpoint = "mute")]
+pub async fn set_muted(conversation_id: String, muted: bool) -> Result<(), AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            state
+                .store
+                .set_muted(&conversation_id, &me.id, muted)
+                .await
+                .map_err(|e| store_error("muting a conversation", e))?;
+            state
+                .hub
+                .publish(&Topic::User(me.id), Event::ConversationsChanged);
+            Ok(())
+        }
+        .await,
+    )
+}

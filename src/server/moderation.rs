@@ -1,0 +1,139 @@
+//! Keeping the server civil, where the store meets the live connections: personal blocks
+//! (held in memory too, so that typing can be filtered per listener without a query per
+//! frame), an admin blocking an account (its sockets close at once), and the dashboard
+//! pushed to admins while any has it open.
+
+use super::hub::Hub;
+use super::presence::Presence;
+use super::store::Store;
+use super::{now_ms, AppState};
+use crate::admin::Dashboard;
+use crate::protocol::{Event, PresenceState, Topic, BLOCKED_REASON, CLOSE_SESSION_ENDED};
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Every personal block, as (blocker, blocked). The store is the truth; this copy is
+/// loaded at start and changed with it.
+#[derive(Default)]
+pub struct Blocks {
+    pairs: RwLock<HashSet<(String, String)>>,
+}
+
+impl Blocks {
+    pub fn load(&self, pairs: Vec<(String, String)>) {
+        *self.pairs.write().unwrap_or_else(|p| p.into_inner()) = pairs.into_iter().collect();
+    }
+
+    pub fn set(&self, blocker: &str, blocked: &str, on: bool) {
+        let mut pairs = self.pairs.write().unwrap_or_else(|p| p.into_inner());
+        let pair = (blocker.to_string(), blocked.to_string());
+        if on {
+            pairs.insert(pair);
+        } else {
+            pairs.remove(&pair);
+        }
+    }
+
+    /// Whether either of the two blocked the other.
+    pub fn between(&self, a: &str, b: &str) -> bool {
+        let pairs = self.pairs.read().unwrap_or_else(|p| p.into_inner());
+        !pairs.is_empty()
+            && (pairs.contains(&(a.to_string(), b.to_string()))
+                || pairs.contains(&(b.to_string(), a.to_string())))
+    }
+}
+
+/// After a personal block changes: both lists show it, and each side's presence is
+/// hidden from (or shown again to) the other.
+pub fn block_changed(state: &AppState, blocker: &str, blocked: &str, on: bool) {
+    state.blocks.set(blocker, blocked, on);
+    for (me, other) in [(blocker, blocked), (blocked, blocker)] {
+        let shown = if on {
+            PresenceState::Offline
+        } else {
+            state.presence.state_of(me)
+        };
+        state.hub.publish(
+            &Topic::User(other.to_string()),
+            Event::Presence {
+                user_id: me.to_string(),
+                state: shown,
+                last_seen_at: None,
+            },
+        );
+        state
+            .hub
+            .publish(&Topic::User(me.to_string()), Event::ConversationsChanged);
+    }
+}
+
+/// After an admin blocked an account (its sessions are gone already): its open tabs
+/// close now, which also ends its calls and shows it offline.
+pub fn account_blocked(state: &AppState, user: &str) {
+    for conn in state.hub.connections_of(user) {
+        conn.close(CLOSE_SESSION_ENDED, BLOCKED_REASON);
+    }
+}
+
+/// After an account lost its sessions for another reason (a temporary password).
+pub fn sessions_ended(state: &AppState, user: &str) {
+    for conn in state.hub.connections_of(user) {
+        conn.close(CLOSE_SESSION_ENDED, "session ended");
+    }
+}
+
+/// What someone on either side of a personal block is told when refused.
+pub fn blocked_error(side: crate::model::BlockSide) -> crate::error::AppError {
+    use crate::error::AppError;
+    use crate::model::BlockSide;
+    AppError::Refused(match side {
+        BlockSide::ByMe => "You blocked this person. Unblock them to message or call.".into(),
+        BlockSide::ByThem => "This person is not accepting messages or calls from you.".into(),
+    })
+}
+
+/// The dashboard as it is now.
+pub async fn dashboard(
+    store: &Store,
+    hub: &Hub,
+    presence: &Presence,
+) -> Result<Dashboard, super::store::StoreError> {
+    let mut d = store.dashboard(now_ms()).await?;
+    d.online_now = presence.online_count() as i64;
+    d.connections = hub.connection_count() as i64;
+    Ok(d)
+}
+
+/// How often the dashboard is recomputed while an admin has it open.
+const DASHBOARD_EVERY: Duration = Duration::from_secs(1);
+
+/// Pushes the dashboard to the admin topic when its figures change, while anyone listens.
+/// Costs nothing while nobody has the dashboard open.
+pub fn push_dashboard(store: Store, hub: Arc<Hub>, presence: Arc<Presence>) {
+    tokio::spawn(async move {
+        let mut last: Option<Dashboard> = None;
+        let mut tick = tokio::time::interval(DASHBOARD_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if !hub.has_subscribers(&Topic::Admin) {
+                last = None;
+                continue;
+            }
+            match dashboard(&store, &hub, &presence).await {
+                Ok(d) if last.as_ref() != Some(&d) => {
+                    hub.publish(
+                        &Topic::Admin,
+                        Event::Dashboard {
+                            stats: Box::new(d.clone()),
+                        },
+                    );
+                    last = Some(d);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("computing the dashboard: {e}"),
+            }
+        }
+    });
+}
