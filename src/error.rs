@@ -109,9 +109,9 @@ impl AppError {
         match self {
             AppError::Invalid(_) => 422,
             AppError::WrongCredentials | AppError::Unauthorized => 401,
-            AppError::AccountBlocked
-            | AppError::Forbidden
-            | AppError::PasswordChangeRequired => 403,
+            AppError::AccountBlocked | AppError::Forbidden | AppError::PasswordChangeRequired => {
+                403
+            }
             AppError::NotFound => 404,
             AppError::Refused(_) => 409,
             AppError::TooManyAttempts { .. } | AppError::RateLimited { .. } => 429,

@@ -13,8 +13,8 @@ use {
     crate::admin::{SettingKind, SETTINGS, USERS_PER_PAGE},
     crate::model::{Role, User},
     crate::protocol::Topic,
-    crate::server::{auth, config::Settings, internal, moderation, now_ms, store::StoreError},
     crate::server::AppState,
+    crate::server::{auth, config::Settings, internal, moderation, now_ms, store::StoreError},
 };
 
 #[cfg(feature = "ssr")]
@@ -203,7 +203,10 @@ pub async fn admin_settings() -> Result<Vec<SettingView>, AppError> {
 /// Changes one setting. It is checked like Leptos.toml would be, stored, and in force for
 /// the next request, without a restart; an invalid value changes nothing and says why.
 #[server(endpoint = "admin/update_setting")]
-pub async fn admin_update_setting(key: String, value: String) -> Result<Vec<SettingView>, AppError> {
+pub async fn admin_update_setting(
+    key: String,
+    value: String,
+) -> Result<Vec<SettingView>, AppError> {
     answer(
         async move {
             let (state, me) = signed_in_admin().await?;

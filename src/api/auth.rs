@@ -233,7 +233,12 @@ pub async fn logout() -> Result<(), AppError> {
                     conn.close(crate::protocol::CLOSE_SESSION_ENDED, "logged out");
                 }
             }
-            set_cookie(session::session_cookie(None, 0, &state.settings(), &headers));
+            set_cookie(session::session_cookie(
+                None,
+                0,
+                &state.settings(),
+                &headers,
+            ));
             Ok(())
         }
         .await,

@@ -576,6 +576,60 @@ mod tests {
     }
 
     #[test]
+    fn an_admin_change_is_checked_like_the_file_and_a_bad_one_changes_nothing() {
+        let env = |k: &str| (k == "NATTER_SESSION_DAYS").then(|| "7".to_string());
+        let s = Settings::load("f", None, &env).unwrap();
+        let changed = s.with_changes(&[("max_message_chars", "10")]).unwrap();
+        assert_eq!(changed.max_message_chars, 10);
+        // Settings that are not edited keep where they came from.
+        assert_eq!(changed.session_days, 7);
+        let e = s.with_changes(&[("max_message_chars", "0")]).unwrap_err();
+        assert_eq!(
+            e.0,
+            "Expected a number of characters from 1 to 16000; \"0\" is not."
+        );
+        let e = s
+            .with_changes(&[("turn_urls", "turn:t.example")])
+            .unwrap_err();
+        assert!(e.0.contains("shared secret"), "{e}");
+        let both = s
+            .with_changes(&[("turn_secret", "s3cret")])
+            .and_then(|s| s.with_changes(&[("turn_urls", "turn:t.example")]))
+            .unwrap();
+        assert_eq!(both.turn_urls.0, vec!["turn:t.example"]);
+        assert!(s.with_changes(&[("database_url", "sqlite://x")]).is_err());
+    }
+
+    #[test]
+    fn every_editable_setting_is_in_the_admin_area_and_reads_back() {
+        let s = Settings::load("f", None, &no_env).unwrap();
+        let shown: Vec<&str> = crate::admin::SETTINGS.iter().map(|(k, ..)| *k).collect();
+        assert_eq!(shown, EDITABLE);
+        for key in EDITABLE {
+            let text = s.editable_text(key).unwrap();
+            assert_eq!(s.with_changes(&[(key, &text)]).unwrap(), s, "{key}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_live_change_applies_only_when_its_check_passes() {
+        let live = LiveSettings::new(Settings::load("f", None, &no_env).unwrap());
+        let refused: Result<Settings, ConfigError> = live
+            .change(&[("messages_per_minute", "5")], |_| async {
+                Err(ConfigError("the database is read-only".into()))
+            })
+            .await;
+        assert!(refused.is_err());
+        assert_eq!(live.get().messages_per_minute, 120);
+        live.change(&[("messages_per_minute", "5")], |next| async {
+            Ok::<_, ConfigError>(next)
+        })
+        .await
+        .unwrap();
+        assert_eq!(live.get().messages_per_minute, 5);
+    }
+
+    #[test]
     fn the_shipped_leptos_toml_is_valid() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml");
         let text = std::fs::read_to_string(path).unwrap();

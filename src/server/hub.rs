@@ -162,7 +162,12 @@ impl Hub {
     }
 
     /// Like `publish`, to the subscribers `to` accepts only.
-    pub fn publish_to(&self, topic: &Topic, event: Event, to: impl Fn(&Connection) -> bool) -> usize {
+    pub fn publish_to(
+        &self,
+        topic: &Topic,
+        event: Event,
+        to: impl Fn(&Connection) -> bool,
+    ) -> usize {
         let subscribers: Vec<Connection> = match self.lock_topics().get(topic) {
             Some(subs) => subs.values().cloned().collect(),
             None => return 0,

@@ -118,10 +118,8 @@ impl RateLimiter {
 
     /// Changes the rate from the next `take` on.
     pub fn set_per_minute(&self, per_minute: u32) {
-        self.per_minute.store(
-            per_minute.max(1),
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        self.per_minute
+            .store(per_minute.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Takes one token for `key`; `Err(wait)` (how long until one is free) when empty.

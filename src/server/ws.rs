@@ -490,6 +490,7 @@ mod fuzz {
             Just(format!("conversation:{theirs}")),
             Just("user:someone-else".to_string()),
             Just("admin:all".to_string()),
+            Just("admin:dashboard".to_string()),
             any::<String>(),
         ];
         let number = prop_oneof![
@@ -618,6 +619,10 @@ mod fuzz {
                 session.stop_typing();
                 prop_assert!(!hub.is_subscribed(&Topic::Conversation(f.theirs.clone()), conn.id));
                 prop_assert!(!hub.is_subscribed(&Topic::User("someone-else".into()), conn.id));
+                prop_assert!(
+                    !hub.is_subscribed(&Topic::Admin, conn.id),
+                    "Ann is no admin"
+                );
                 while let Ok(sent) = outgoing.try_recv() {
                     let parsed = serde_json::from_str::<ServerFrame>(&sent);
                     prop_assert!(parsed.is_ok(), "answered with a malformed frame: {}", sent);

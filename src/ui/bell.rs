@@ -40,7 +40,10 @@ pub fn Bell() -> impl IntoView {
         })
     });
     let count = Memo::new(move |_| {
-        conversations.with(Vec::len) + chat.notifications.with(|n| n.iter().filter(|n| !n.read).count())
+        conversations.with(Vec::len)
+            + chat
+                .notifications
+                .with(|n| n.iter().filter(|n| !n.read).count())
     });
     let label = move || match count.get() {
         0 => "Notifications".to_string(),

@@ -1,8 +1,8 @@
 //! The client's picture of the user's conversations, shared by the list, the chat window
 //! and the realtime connection (which keeps it live). Provided once by the app shell.
 
-use crate::history::{History, Live};
 use crate::admin::Dashboard;
+use crate::history::{History, Live};
 use crate::model::{ConversationSummary, Message, Notification, User};
 use crate::protocol::{ClientFrame, Limits, PresenceState, Resume};
 use leptos::prelude::*;

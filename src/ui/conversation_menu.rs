@@ -11,10 +11,11 @@ use leptos::task::spawn_local;
 pub fn ConversationMenu(summary: Memo<Option<ConversationSummary>>) -> impl IntoView {
     let open = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let run = move |work: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), AppError>>>>| {
-        open.set(false);
-        spawn_local(async move { error.set(work.await.err().map(|e| e.to_string())) });
-    };
+    let run =
+        move |work: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), AppError>>>>| {
+            open.set(false);
+            spawn_local(async move { error.set(work.await.err().map(|e| e.to_string())) });
+        };
     let muted = move || summary.with(|s| s.as_ref().is_some_and(|s| s.muted));
     let toggle_mute = move |_| {
         let Some(id) = summary.with_untracked(|s| s.as_ref().map(|s| s.id.clone())) else {
@@ -28,7 +29,11 @@ pub fn ConversationMenu(summary: Memo<Option<ConversationSummary>>) -> impl Into
         summary.with(|s| {
             s.as_ref()
                 .filter(|s| s.kind == ConversationKind::Direct)
-                .and_then(|s| s.peer.clone().map(|p| (p, s.block == Some(BlockSide::ByMe))))
+                .and_then(|s| {
+                    s.peer
+                        .clone()
+                        .map(|p| (p, s.block == Some(BlockSide::ByMe)))
+                })
         })
     };
     let toggle_block = move |_| {

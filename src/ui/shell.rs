@@ -1,7 +1,7 @@
 use crate::api::auth::Logout;
 use crate::model::{Role, User};
-use crate::ui::bell::Bell;
 use crate::pages::go_to;
+use crate::ui::bell::Bell;
 use crate::ui::call_view::CallLayer;
 use crate::ui::chat_state::{Chat, ConnectionStatus};
 use crate::ui::conversation_list::ConversationList;

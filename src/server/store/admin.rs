@@ -154,8 +154,10 @@ impl Store {
                 .bind(target)
                 .bind(now)
         } else {
-            sqlx::query("UPDATE users SET blocked_at = NULL WHERE id = $1 AND blocked_at IS NOT NULL")
-                .bind(target)
+            sqlx::query(
+                "UPDATE users SET blocked_at = NULL WHERE id = $1 AND blocked_at IS NOT NULL",
+            )
+            .bind(target)
         };
         let changed = change.execute(&mut *tx).await?.rows_affected() == 1;
         if blocked {
@@ -421,14 +423,15 @@ impl Store {
 
     /// Mutes or unmutes a conversation for one member.
     pub async fn set_muted(&self, conversation_id: &str, user: &str, muted: bool) -> Result<()> {
-        let updated =
-            sqlx::query("UPDATE members SET muted = $3 WHERE conversation_id = $1 AND user_id = $2")
-                .bind(conversation_id)
-                .bind(user)
-                .bind(muted)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+        let updated = sqlx::query(
+            "UPDATE members SET muted = $3 WHERE conversation_id = $1 AND user_id = $2",
+        )
+        .bind(conversation_id)
+        .bind(user)
+        .bind(muted)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         if updated == 1 {
             Ok(())
         } else {
@@ -481,4 +484,342 @@ async fn other_active_admins(conn: &mut sqlx::SqliteConnection, except: &str) ->
     .bind(except)
     .fetch_one(conn)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{ann_ben_and_eve, fresh_store, user};
+    use super::super::{NewSession, Sent};
+    use super::*;
+    use crate::call::{CallAction, CallMedia};
+
+    async fn send(
+        store: &Store,
+        conversation_id: &str,
+        sender: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Sent> {
+        store
+            .send_message(conversation_id, sender, id, "hello", now)
+            .await
+    }
+
+    async fn admin(store: &Store, name: &str) -> String {
+        store
+            .create_user(name, name, "h", Role::Admin, None, 1)
+            .await
+            .unwrap()
+            .id
+    }
+
+    #[tokio::test]
+    async fn a_personal_block_stops_dms_messages_and_calls_both_ways_until_lifted() {
+        let (store, _dir) = fresh_store().await;
+        let (ann, ben, eve, dm) = ann_ben_and_eve(&store).await;
+        assert!(store.block_person(&ann, &ben, 5).await.unwrap());
+        assert!(!store.block_person(&ann, &ben, 6).await.unwrap());
+        for (who, side) in [(&ann, BlockSide::ByMe), (&ben, BlockSide::ByThem)] {
+            let sent = send(&store, &dm, who, &format!("m-{who}"), 7).await;
+            assert!(
+                matches!(sent, Err(StoreError::Blocked(s)) if s == side),
+                "{sent:?}"
+            );
+            let call = store.start_call(&dm, who, CallMedia::Audio, 7).await;
+            assert!(
+                matches!(call, Err(StoreError::Blocked(s)) if s == side),
+                "{call:?}"
+            );
+        }
+        // Lifted; then a block between Ben and Eve hides their presence from each other,
+        // and a block stops a new direct conversation.
+        store
+            .unblock_person(&ann, &ben)
+            .await
+            .map(|lifted| assert!(lifted))
+            .unwrap();
+        let eve_ben = store.open_direct(&eve, &ben, 8).await.unwrap();
+        store.block_person(&ben, &eve, 9).await.unwrap();
+        assert!(matches!(
+            send(&store, &eve_ben, &eve, "e-1", 10).await,
+            Err(StoreError::Blocked(BlockSide::ByThem))
+        ));
+        assert_eq!(
+            store.direct_conversation_ids_of(&eve).await.unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            store.direct_conversation_ids_of(&ben).await.unwrap(),
+            vec![dm.clone()]
+        );
+        let cat = user(&store, "cat").await;
+        store.block_person(&cat, &ann, 11).await.unwrap();
+        assert!(matches!(
+            store.open_direct(&ann, &cat, 12).await,
+            Err(StoreError::Blocked(BlockSide::ByThem))
+        ));
+        // Lifted: Ann and Ben talk again.
+        assert!(send(&store, &dm, &ann, "a-2", 13).await.is_ok());
+        assert_eq!(store.blocked_by(&ben).await.unwrap()[0].id, eve);
+        assert!(matches!(
+            store.block_person(&ann, &ann, 1).await,
+            Err(StoreError::Refused(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_block_does_not_silence_anyone_in_a_group() {
+        let (store, _dir) = fresh_store().await;
+        let (ann, ben, _eve, _dm) = ann_ben_and_eve(&store).await;
+        let group = store
+            .create_group(&ann, "Team", &[ben.clone()], 2)
+            .await
+            .unwrap();
+        store.block_person(&ben, &ann, 3).await.unwrap();
+        assert!(send(&store, &group, &ann, "g-1", 4).await.is_ok());
+        assert!(send(&store, &group, &ben, "g-2", 5).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_last_admin_can_be_neither_demoted_nor_blocked() {
+        let (store, _dir) = fresh_store().await;
+        let root = admin(&store, "root").await;
+        let ann = user(&store, "ann").await;
+        assert!(matches!(
+            store.set_role(&root, Role::User).await,
+            Err(StoreError::Refused(_))
+        ));
+        assert!(matches!(
+            store.set_account_blocked(&ann, &root, true, 2).await,
+            Err(StoreError::Refused(_))
+        ));
+        assert!(matches!(
+            store.set_account_blocked(&root, &root, true, 2).await,
+            Err(StoreError::Refused(_))
+        ));
+        // With a second admin, the first can step down.
+        store.set_role(&ann, Role::Admin).await.unwrap();
+        store.set_role(&root, Role::User).await.unwrap();
+        assert!(matches!(
+            store.set_role(&ann, Role::User).await,
+            Err(StoreError::Refused(_))
+        ));
+        assert!(matches!(
+            store.set_role("nobody", Role::Admin).await,
+            Err(StoreError::NoSuchUser)
+        ));
+    }
+
+    fn session(hash: &str) -> NewSession<'_> {
+        NewSession {
+            token_hash: hash,
+            created_at: 0,
+            expires_at: i64::MAX,
+            user_agent: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn blocking_an_account_ends_its_sessions_and_its_login() {
+        let (store, _dir) = fresh_store().await;
+        let root = admin(&store, "root").await;
+        let ann = user(&store, "ann").await;
+        store.create_session(&ann, &session("s-ann")).await.unwrap();
+        assert!(store
+            .set_account_blocked(&root, &ann, true, 5)
+            .await
+            .unwrap());
+        assert_eq!(store.session_user("s-ann", 6).await.unwrap(), None);
+        assert!(store.login_record("ann").await.unwrap().unwrap().blocked);
+        // Unblocked: they log in again (the old session stays gone).
+        assert!(store
+            .set_account_blocked(&root, &ann, false, 7)
+            .await
+            .unwrap());
+        assert!(!store.login_record("ann").await.unwrap().unwrap().blocked);
+        assert_eq!(store.session_user("s-ann", 8).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_temporary_password_ends_sessions_and_must_be_replaced() {
+        let (store, _dir) = fresh_store().await;
+        let ann = user(&store, "ann").await;
+        store.create_session(&ann, &session("s-ann")).await.unwrap();
+        store
+            .set_temporary_password(&ann, "temp-hash")
+            .await
+            .unwrap();
+        assert_eq!(store.session_user("s-ann", 1).await.unwrap(), None);
+        let record = store.login_record("ann").await.unwrap().unwrap();
+        assert!(record.must_change_password);
+        // A replacement checked against a hash that is no longer stored does nothing.
+        assert!(!store.replace_password(&ann, "old", "new").await.unwrap());
+        assert!(store
+            .replace_password(&ann, "temp-hash", "new")
+            .await
+            .unwrap());
+        assert!(
+            !store
+                .login_record("ann")
+                .await
+                .unwrap()
+                .unwrap()
+                .must_change_password
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missed_call_and_a_group_addition_are_notifications_for_their_person_only() {
+        let (store, _dir) = fresh_store().await;
+        let (ann, ben, eve, dm) = ann_ben_and_eve(&store).await;
+        let call = store
+            .start_call(&dm, &ann, CallMedia::Video, 10)
+            .await
+            .unwrap();
+        store
+            .change_call(&call.call.id, None, CallAction::RingTimeout, 20)
+            .await
+            .unwrap();
+        let group = store
+            .create_group(&ann, "Team", &[eve.clone()], 30)
+            .await
+            .unwrap();
+        store
+            .add_group_member(&group, &ann, &ben, 40)
+            .await
+            .unwrap();
+        let bens = store.notifications_of(&ben, 50).await.unwrap();
+        let kinds: Vec<_> = bens.iter().map(|n| (n.kind, n.read)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (NotificationKind::AddedToGroup, false),
+                (NotificationKind::MissedCall, false)
+            ]
+        );
+        assert_eq!(bens[1].text(), "Missed call from ann");
+        assert_eq!(bens[0].text(), "ann added you to Team");
+        assert!(store.notifications_of(&ann, 50).await.unwrap().is_empty());
+        // Eve cannot mark Ben's; Ben marks one, then all.
+        let id = bens[0].id.clone();
+        assert_eq!(
+            store
+                .mark_notifications_read(&eve, Some(&id), 60)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .mark_notifications_read(&ben, Some(&id), 60)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store.mark_notifications_read(&ben, None, 61).await.unwrap(),
+            1
+        );
+        assert!(store
+            .notifications_of(&ben, 50)
+            .await
+            .unwrap()
+            .iter()
+            .all(|n| n.read));
+        assert_eq!(store.notifications_of(&eve, 50).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn mute_is_per_member_and_marking_all_read_moves_every_mark() {
+        let (store, _dir) = fresh_store().await;
+        let (ann, ben, eve, dm) = ann_ben_and_eve(&store).await;
+        send(&store, &dm, &ann, "a-1", 2).await.unwrap();
+        send(&store, &dm, &ann, "a-2", 3).await.unwrap();
+        store.set_muted(&dm, &ben, true).await.unwrap();
+        assert!(matches!(
+            store.set_muted(&dm, &eve, true).await,
+            Err(StoreError::NotMember)
+        ));
+        let bens = store.conversations_of(&ben).await.unwrap();
+        assert!(bens[0].muted);
+        assert_eq!(bens[0].unread(), 2, "muted still counts unread");
+        assert!(!store.conversations_of(&ann).await.unwrap()[0].muted);
+        assert_eq!(
+            store.mark_all_conversations_read(&ben).await.unwrap(),
+            vec![(dm.clone(), 2)]
+        );
+        assert!(store
+            .mark_all_conversations_read(&ben)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_dashboard_counts_todays_messages_and_calls_by_outcome() {
+        let (store, _dir) = fresh_store().await;
+        let (ann, ben, _eve, dm) = ann_ben_and_eve(&store).await;
+        let day = 20_000 * DAY_MS;
+        let now = day + 10 * HOUR_MS + 5;
+        // Yesterday, an hour ago, and now.
+        send(&store, &dm, &ann, "y", day - HOUR_MS).await.unwrap();
+        send(&store, &dm, &ann, "h", now - HOUR_MS).await.unwrap();
+        send(&store, &dm, &ben, "n", now).await.unwrap();
+        let missed = store
+            .start_call(&dm, &ann, CallMedia::Audio, now)
+            .await
+            .unwrap();
+        store
+            .change_call(&missed.call.id, None, CallAction::RingTimeout, now)
+            .await
+            .unwrap();
+        let d = store.dashboard(now).await.unwrap();
+        assert_eq!((d.users, d.conversations, d.messages_today), (3, 1, 2));
+        assert_eq!(d.calls_today, 1);
+        assert_eq!(d.call_outcomes[0].outcome, "missed");
+        assert_eq!(d.messages_per_hour.len(), CHART_HOURS);
+        let tail: Vec<i64> = d.messages_per_hour.iter().rev().take(3).copied().collect();
+        assert_eq!(tail, vec![1, 1, 0]);
+        assert_eq!(
+            d.messages_per_hour.iter().sum::<i64>(),
+            3,
+            "yesterday's is in range"
+        );
+        assert_eq!(d.last_hour_start, day + 10 * HOUR_MS);
+    }
+
+    #[tokio::test]
+    async fn the_admin_user_list_searches_and_pages() {
+        let (store, _dir) = fresh_store().await;
+        for i in 0..7 {
+            user(&store, &format!("user_{i}")).await;
+        }
+        user(&store, "other").await;
+        let (page, total) = store.admin_users("user_", 0, 5).await.unwrap();
+        assert_eq!((page.len(), total), (5, 7));
+        let (page, _) = store.admin_users("user_", 5, 5).await.unwrap();
+        assert_eq!(page.len(), 2);
+        let (all, total) = store.admin_users("", 0, 100).await.unwrap();
+        assert_eq!((all.len(), total), (8, 8));
+        // `_` is a literal, not a wildcard.
+        assert_eq!(store.admin_users("r_", 0, 5).await.unwrap().1, 7);
+    }
+
+    #[tokio::test]
+    async fn stored_settings_are_kept_and_replaced() {
+        let (store, _dir) = fresh_store().await;
+        let root = admin(&store, "root").await;
+        store
+            .store_setting("max_message_chars", "10", &root, 1)
+            .await
+            .unwrap();
+        store
+            .store_setting("max_message_chars", "20", &root, 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.stored_settings().await.unwrap(),
+            vec![("max_message_chars".to_string(), "20".to_string())]
+        );
+    }
 }

@@ -171,7 +171,15 @@ impl Store {
         for user in others {
             require_active_user(&mut tx, user).await?;
             add_member(&mut tx, &id, user, "member", now).await?;
-            notify(&mut tx, user, NotificationKind::AddedToGroup, &id, owner, now).await?;
+            notify(
+                &mut tx,
+                user,
+                NotificationKind::AddedToGroup,
+                &id,
+                owner,
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(id)
@@ -461,9 +469,9 @@ impl Store {
                     p.display_name AS peer_display_name, p.role AS peer_role,
                     p.last_seen_at AS peer_last_seen_at,
                     (SELECT b.blocker_id FROM blocks b
-                     WHERE (b.blocker_id = me.user_id AND b.blocked_id = p.id)
-                        OR (b.blocker_id = p.id AND b.blocked_id = me.user_id)
-                     ORDER BY b.blocker_id = me.user_id DESC LIMIT 1) AS blocker
+                     WHERE (b.blocker_id = $1 AND b.blocked_id = p.id)
+                        OR (b.blocker_id = p.id AND b.blocked_id = $1)
+                     ORDER BY b.blocker_id = $1 DESC LIMIT 1) AS blocker
              FROM members me
              JOIN conversations c ON c.id = me.conversation_id
              LEFT JOIN members pm ON c.kind = 'direct'
