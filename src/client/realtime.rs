@@ -31,6 +31,10 @@ thread_local! {
     static STARTED: Cell<bool> = const { Cell::new(false) };
     /// The server's name for this tab's connection (calls are bound to it).
     static CONNECTION_ID: Cell<Option<u64>> = const { Cell::new(None) };
+    /// Counts answered subscriptions. Shortly after the last of a burst is answered the
+    /// list is loaded once more: what was sent between loading it and subscribing (the
+    /// unread count of a conversation this tab holds no messages of) is in it then.
+    static ANSWERED: Cell<u64> = const { Cell::new(0) };
     /// Whether this connection listens to the admin dashboard.
     static ADMIN_SUBSCRIBED: Cell<bool> = const { Cell::new(false) };
     /// Conversations being caught up, and whether another pass was asked for meanwhile.
@@ -294,6 +298,21 @@ fn schedule_reconnect(chat: Chat) {
     );
 }
 
+fn subscription_answered(chat: Chat) {
+    let mine = ANSWERED.with(|a| {
+        a.set(a.get() + 1);
+        a.get()
+    });
+    set_timeout(
+        move || {
+            if ANSWERED.with(Cell::get) == mine {
+                reload_list(chat);
+            }
+        },
+        std::time::Duration::from_millis(300),
+    );
+}
+
 fn apply(chat: Chat, frame: ServerFrame) {
     let event = match frame {
         ServerFrame::Event { event, .. } => event,
@@ -311,10 +330,16 @@ fn apply(chat: Chat, frame: ServerFrame) {
         ServerFrame::Limits { limits } => return chat.limits.set(limits),
         ServerFrame::Subscribed {
             topic: Topic::Conversation(id),
-        } => return catch_up(chat, id),
+        } => {
+            subscription_answered(chat);
+            return catch_up(chat, id);
+        }
         ServerFrame::Reset {
             topic: Topic::Conversation(id),
-        } => return reload_conversation(chat, id),
+        } => {
+            subscription_answered(chat);
+            return reload_conversation(chat, id);
+        }
         _ => return,
     };
     match event {

@@ -99,7 +99,7 @@ pub fn BlockedNotice(side: BlockSide, peer: Option<User>) -> impl IntoView {
                 });
             };
             view! {
-                <div class="blocked-notice" role="status">
+                <div class="blocked-notice" role="note">
                     <p>{format!("You blocked {name}. Neither of you can message or call the other.")}</p>
                     <button type="button" class="button secondary small" on:click=unblock>
                         "Unblock"
@@ -110,7 +110,7 @@ pub fn BlockedNotice(side: BlockSide, peer: Option<User>) -> impl IntoView {
             .into_any()
         }
         _ => view! {
-            <div class="blocked-notice" role="status">
+            <div class="blocked-notice" role="note">
                 <p>{format!("You can't message or call {name}.")}</p>
             </div>
         }

@@ -568,11 +568,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_send_refused_by_a_block_leaves_the_rest_of_its_commit_written() {
+        let (store, _dir) = fresh_store().await;
+        let (ann, ben, eve, dm) = ann_ben_and_eve(&store).await;
+        let other = store.open_direct(&eve, &ann, 1).await.unwrap();
+        store.block_person(&ben, &ann, 2).await.unwrap();
+        let new = |conversation_id: &str, id: &str| super::super::NewMessage {
+            conversation_id: conversation_id.to_string(),
+            sender: ann.clone(),
+            client_msg_id: id.to_string(),
+            body: "hi".to_string(),
+            now: 3,
+        };
+        let outcomes = store
+            .send_messages(&[new(&dm, "a-1"), new(&other, "a-2")])
+            .await
+            .unwrap();
+        assert!(matches!(
+            outcomes[0],
+            Err(StoreError::Blocked(BlockSide::ByThem))
+        ));
+        assert_eq!(outcomes[1].as_ref().map(|s| s.message.seq).ok(), Some(1));
+    }
+
+    #[tokio::test]
     async fn a_block_does_not_silence_anyone_in_a_group() {
         let (store, _dir) = fresh_store().await;
         let (ann, ben, _eve, _dm) = ann_ben_and_eve(&store).await;
         let group = store
-            .create_group(&ann, "Team", &[ben.clone()], 2)
+            .create_group(&ann, "Team", std::slice::from_ref(&ben), 2)
             .await
             .unwrap();
         store.block_person(&ben, &ann, 3).await.unwrap();
@@ -681,7 +705,7 @@ mod tests {
             .await
             .unwrap();
         let group = store
-            .create_group(&ann, "Team", &[eve.clone()], 30)
+            .create_group(&ann, "Team", std::slice::from_ref(&eve), 30)
             .await
             .unwrap();
         store

@@ -212,7 +212,7 @@ impl Store {
 
     /// Several sends in one transaction, so one commit (one flush to disk) for all: the
     /// write path of `send_message` for each, each inside its own savepoint, so that a
-    /// refused one (not a member, a reused id) leaves the others be. Err when the
+    /// refused one (not a member, a reused id, a block) leaves the others be. Err when the
     /// transaction failed as a whole: then none of them was written.
     pub async fn send_messages(&self, batch: &[NewMessage]) -> Result<Vec<Result<Sent>>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -221,7 +221,10 @@ impl Store {
             sqlx::query("SAVEPOINT send").execute(&mut *tx).await?;
             let outcome = send_in(&mut tx, m).await;
             match outcome {
-                Ok(_) | Err(StoreError::NotMember | StoreError::ClientMsgIdReused) => {}
+                Ok(_)
+                | Err(
+                    StoreError::NotMember | StoreError::ClientMsgIdReused | StoreError::Blocked(_),
+                ) => {}
                 Err(e) => return Err(e),
             }
             if outcome.is_err() {
