@@ -115,6 +115,30 @@ async function subscribeToDashboard(page: Page, baseURL: string, socket?: RawSoc
   return { socket: s, answer };
 }
 
+/**
+ * An init script: every WebSocket to /ws the page opens writes its close code and reason
+ * to sessionStorage (which outlives the app's own move to another address).
+ */
+function recordSocketCloses() {
+  const Native = window.WebSocket;
+  class Recorded extends Native {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      if (new URL(String(url), location.href).pathname !== '/ws') return;
+      this.addEventListener('close', (e) => {
+        const log = JSON.parse(sessionStorage.getItem('__wsCloses') ?? '[]') as unknown[];
+        log.push({ code: e.code, reason: e.reason });
+        sessionStorage.setItem('__wsCloses', JSON.stringify(log));
+      });
+    }
+  }
+  window.WebSocket = Recorded;
+}
+
+function closesOf(page: Page): Promise<{ code: number; reason: string }[]> {
+  return page.evaluate(() => JSON.parse(sessionStorage.getItem('__wsCloses') ?? '[]') as { code: number; reason: string }[]);
+}
+
 function statValue(admin: Page, key: string): Locator {
   return admin.locator(`div.stat[data-stat="${key}"] .stat-value`);
 }
@@ -161,8 +185,10 @@ test('non-admins are refused by every admin server function and the admin topic'
   try {
     for (const [name, form] of calls) {
       const refused = await expectRefused(await callServerFn(page.request, baseURL!, name, form), 403, `${name} as a user`);
-      expect(JSON.parse(refused), name).toContain(FORBIDDEN);
-      await expectRefused(await callServerFn(visitor, baseURL!, name, form), 401, `${name} as a visitor`);
+      // The error travels by its name; the page shows it as FORBIDDEN (below).
+      expect(JSON.parse(refused), name).toBe('Forbidden');
+      const noSession = await expectRefused(await callServerFn(visitor, baseURL!, name, form), 401, `${name} as a visitor`);
+      expect(JSON.parse(noSession), name).toBe('Unauthorized');
     }
   } finally {
     await visitor.dispose();
@@ -206,14 +232,18 @@ test('blocking by an admin closes the user’s open sockets and refuses their ne
   // Ben's failed login and the admin's refused requests show up as 4xx in the console.
   allowConsoleErrors(HTTP_4XX_RESOURCE_ERROR);
   const [ann, ben] = await twoPeople(page, newSessionPage);
+  await ben.page.context().addInitScript(recordSocketCloses);
   const dm = await bothInConversation(ann, ben);
   const admin = await adminPage(newSessionPage);
 
   // What Ben holds before the block: a raw socket, his page's socket, and his cookies.
   const { socket: benRaw } = await opened.open(ben.page.context(), baseURL!);
-  const benHello = ben.sockets.allReceived().find((f) => f.type === 'hello');
+  const benLive = ben.sockets.sockets[ben.sockets.sockets.length - 1];
+  expect(benLive.closed, 'Ben’s page has its socket open').toBe(false);
+  const benHello = benLive.received.find((f) => f.type === 'hello');
   expect(benHello, 'Ben’s page said hello').toBeTruthy();
   const benCookies = await ben.page.context().storageState();
+  await ben.page.evaluate(() => sessionStorage.removeItem('__wsCloses'));
 
   const row = await findUserRow(admin, ben.account.username);
   await expect(row.getByText('Online')).toBeVisible();
@@ -225,9 +255,9 @@ test('blocking by an admin closes the user’s open sockets and refuses their ne
   expect(await benRaw.waitForClose()).toEqual({ code: 4001, reason: 'account blocked' });
   await expect(ben.page).toHaveURL('/login?ended=blocked');
   await expect(ben.page.getByText('Your account has been blocked by an admin of this server.')).toBeVisible();
-  await expect
-    .poll(() => ben.sockets.sockets.filter((s) => !s.closed).length, { message: 'Ben’s page sockets still open' })
-    .toBe(0);
+  // His page's own socket: closed by the server, with the same code and reason.
+  await expect.poll(() => closesOf(ben.page)).toEqual([{ code: 4001, reason: 'account blocked' }]);
+  expect(benLive.closed, 'the socket Ben’s page had open').toBe(true);
   // Ann is untouched.
   await expect(ann.page).toHaveURL(`/c/${dm}`);
   expect(ann.sockets.sockets.filter((s) => !s.closed).length, 'Ann’s open sockets').toBeGreaterThan(0);
@@ -512,13 +542,19 @@ test('a temporary password must be replaced at the next login', async ({
         401,
         'login with an old password',
       );
-      expect(refused).toContain(WRONG_CREDENTIALS);
+      expect(JSON.parse(refused)).toBe('WrongCredentials');
     }
     await ok(await callServerFn(other, baseURL!, 'login', { username: tia.username, password: chosen }), 'login with the chosen password');
   } finally {
     await other.dispose();
   }
   const later = await newSessionPage();
+  await gotoHydrated(later, '/login');
+  await field(later, 'Username').fill(tia.username);
+  await field(later, 'Password').fill(temporary);
+  await later.getByRole('button', { name: 'Log in', exact: true }).click();
+  await expect(later.getByRole('alert')).toHaveText(WRONG_CREDENTIALS, { timeout: AUTH_TIMEOUT });
+  await expect(later.getByLabel('New password', { exact: true })).toHaveCount(0);
   await logIn(later, tia.username, chosen);
   expect((await adminUser(admin, tia.username)) as unknown).toMatchObject({ must_change_password: false });
 });
@@ -549,6 +585,7 @@ test('registration can be closed and reopened without a restart', async ({
 
     // A visitor's sign-up is refused with the reason; nothing is created.
     await gotoHydrated(page, '/signup');
+    await expect(page.getByRole('note')).toHaveText('This server is not taking new accounts right now.');
     await field(page, 'Username').fill(newcomer.username);
     await field(page, 'Display name').fill(newcomer.displayName);
     await field(page, 'Password').fill(newcomer.password);

@@ -257,6 +257,12 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
     )
 }
 
+/// Whether this server takes new accounts now.
+#[server(endpoint = "registration_open")]
+pub async fn registration_open() -> Result<bool, AppError> {
+    answer(Ok(AppState::current()?.settings().registration_open))
+}
+
 /// The demo accounts and their password, in demo mode only.
 #[server(endpoint = "demo_accounts")]
 pub async fn demo_accounts() -> Result<Option<DemoAccountList>, AppError> {

@@ -165,7 +165,7 @@ fn Figures(d: Dashboard) -> impl IntoView {
             <Stat key="conversations" label="Conversations" value=d.conversations />
             <Stat key="messages_today" label="Messages today" value=d.messages_today />
             <Stat key="calls_today" label="Calls today" value=d.calls_today note=calls />
-            <Stat key="connections" label="Open connections" value=d.connections />
+            <Stat key="connections" label="Connections" value=d.connections />
         </section>
         <p class="hint">"“Today” starts at midnight UTC."</p>
         <MessagesChart per_hour=d.messages_per_hour last_hour_start=d.last_hour_start />
@@ -201,7 +201,7 @@ fn Stat(
 
 /// The chart's size in SVG units; it scales to the width of its box.
 const CHART_W: f64 = 720.0;
-const CHART_H: f64 = 300.0;
+const CHART_H: f64 = 240.0;
 /// Room above the bars for their counts, and below for the hours.
 const CHART_TOP: f64 = 30.0;
 const CHART_BOTTOM: f64 = 34.0;
@@ -1094,7 +1094,7 @@ mod tests {
         assert!(html.contains("class=\"bar-count long\""));
         assert!(html.contains(">00:00<"));
         assert!(html.contains("23:00–00:00 (so far): 5 messages"));
-        assert!(html.contains("viewBox=\"0 0 720 300\""));
+        assert!(html.contains("viewBox=\"0 0 720 240\""));
     }
 
     #[test]

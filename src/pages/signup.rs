@@ -1,5 +1,5 @@
 use super::go_to;
-use crate::api::auth::{current_user, Signup};
+use crate::api::auth::{current_user, registration_open, Signup};
 use crate::ui::field::{last_error, FormError, TextField};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,6 +8,7 @@ use leptos_router::components::Redirect;
 #[component]
 pub fn SignupPage() -> impl IntoView {
     let user = Resource::new_blocking(|| (), |_| current_user());
+    let open = Resource::new_blocking(|| (), |_| registration_open());
     let signup = ServerAction::<Signup>::new();
     let error = last_error(signup);
     let field =
@@ -33,6 +34,15 @@ pub fn SignupPage() -> impl IntoView {
             <div class="auth-card">
                 <p class="brand-mark" aria-hidden="true">"N"</p>
                 <h1>"Create your account"</h1>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        (open.await == Ok(false)).then(|| view! {
+                            <p class="notice" role="note">
+                                "This server is not taking new accounts right now."
+                            </p>
+                        })
+                    })}
+                </Suspense>
                 <ActionForm action=signup attr:class="form" attr:novalidate=true>
                     <FormError message=Signal::derive(move || {
                         error.get().and_then(|e| e.form_message())
