@@ -125,7 +125,7 @@ pub const SETTINGS: &[(&str, &str, &str, SettingKind)] = &[
     (
         "turn_secret",
         "TURN shared secret",
-        "The TURN server's use-auth-secret; each caller gets time-limited credentials made with it.",
+        "The TURN server's use-auth-secret; each caller gets time-limited credentials made with it. Never shown here; saving an empty box removes it.",
         SettingKind::Secret,
     ),
     (

@@ -179,6 +179,10 @@ pub enum ServerFrame {
     Limits {
         limits: Limits,
     },
+    /// Whether calls are allowed, and how long they ring, changed (an admin changed it).
+    CallOptions {
+        options: crate::call::CallOptions,
+    },
     /// Instead of `Subscribed` when the history of the topic cannot be resumed from what
     /// the client holds (it is subscribed all the same): reload it.
     Reset {
@@ -222,6 +226,9 @@ pub enum Event {
     },
     /// The user's notifications changed (a missed call, added to a group, marked read).
     NotificationsChanged,
+    /// The account itself changed (an admin made it an admin or took that away): the page
+    /// loads again to show what the account may do now.
+    AccountChanged,
     /// The admin dashboard's figures, when they change (on the admin topic).
     Dashboard {
         stats: Box<crate::admin::Dashboard>,

@@ -115,6 +115,10 @@ pub async fn admin_set_admin(user_id: String, admin: bool) -> Result<(), AppErro
                 // Their open dashboards stop receiving at once.
                 state.hub.unsubscribe_user(&Topic::Admin, &user_id);
             }
+            state.hub.publish(
+                &Topic::User(user_id.clone()),
+                crate::protocol::Event::AccountChanged,
+            );
             tracing::info!(admin = %me.id, user = %user_id, role = role.as_str(), "role changed");
             Ok(())
         }
@@ -145,6 +149,38 @@ pub async fn admin_set_temporary_password(
         }
         .await,
     )
+}
+
+/// Demo mode offers one-click logins with the demo password, so it may only be switched
+/// on where every demo account exists with that password (they are made only in an empty
+/// database): otherwise the buttons would try the password on someone's real account.
+#[cfg(feature = "ssr")]
+async fn demo_accounts_ready(state: &AppState) -> Result<(), AppError> {
+    let password = state.settings().demo_password.clone();
+    let mut missing = Vec::new();
+    for name in crate::api::auth::DEMO_USERNAMES {
+        let record = state
+            .store
+            .login_record(name)
+            .await
+            .map_err(|e| internal("reading a demo account", e))?;
+        let hash = record.map(|r| r.password_hash);
+        if !auth::verify_password(password.clone(), hash).await? {
+            missing.push(name);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::invalid(
+        "demo_mode",
+        format!(
+            "Demo mode needs the demo accounts with the demo password, which Natter makes only \
+             in an empty database; here {} {} not.",
+            missing.join(", "),
+            if missing.len() == 1 { "is" } else { "are" }
+        ),
+    ))
 }
 
 /// Why a setting was not changed: its value, or the server.
@@ -214,24 +250,29 @@ pub async fn admin_update_setting(
                 return Err(AppError::invalid("key", "There is no such setting."));
             }
             let value: String = value.trim().chars().take(4096).collect();
+            if key == "demo_mode" && value == "true" {
+                demo_accounts_ready(&state).await?;
+            }
             let field = key.clone();
-            let before = state.settings();
             let settings = state
                 .config
-                .change(&[(&key, &value)], |next| async {
-                    state
-                        .store
-                        .store_setting(&key, &value, &me.id, now_ms())
-                        .await
-                        .map_err(|e| SettingError::App(admin_error("storing a setting", e)))?;
-                    Ok(next)
-                })
+                .change(
+                    &[(&key, &value)],
+                    |next| async {
+                        state
+                            .store
+                            .store_setting(&key, &value, &me.id, now_ms())
+                            .await
+                            .map_err(|e| SettingError::App(admin_error("storing a setting", e)))?;
+                        Ok(next)
+                    },
+                    |before, next| state.settings_changed(before, next),
+                )
                 .await
                 .map_err(|e| match e {
                     SettingError::Invalid(message) => AppError::invalid(&field, message),
                     SettingError::App(e) => e,
                 })?;
-            state.settings_changed(&before, &settings);
             tracing::info!(admin = %me.id, setting = %key, "setting changed");
             let stored = state
                 .store
@@ -242,4 +283,31 @@ pub async fn admin_update_setting(
         }
         .await,
     )
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_turn_secret_is_never_shown_back() {
+        let settings = Settings::load("t", None, &|_| None).unwrap();
+        let unset = setting_views(&settings, &[]);
+        let secret = |views: &[SettingView]| {
+            views
+                .iter()
+                .find(|v| v.key == "turn_secret")
+                .map(|v| v.value.clone())
+        };
+        assert_eq!(secret(&unset).as_deref(), Some(""));
+        let with = settings
+            .with_changes(&[("turn_secret", "hunter2-long-secret")])
+            .unwrap();
+        let views = setting_views(&with, &[("turn_secret".into(), "x".into())]);
+        assert_eq!(secret(&views).as_deref(), Some("set"));
+        assert!(views.iter().all(|v| !v.value.contains("hunter2")));
+        assert!(views
+            .iter()
+            .any(|v| v.key == "turn_secret" && v.changed_here));
+    }
 }

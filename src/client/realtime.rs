@@ -328,6 +328,7 @@ fn apply(chat: Chat, frame: ServerFrame) {
             return;
         }
         ServerFrame::Limits { limits } => return chat.limits.set(limits),
+        ServerFrame::CallOptions { options } => return chat.calls.options.set(Some(options)),
         ServerFrame::Subscribed {
             topic: Topic::Conversation(id),
         } => {
@@ -392,6 +393,9 @@ fn apply(chat: Chat, frame: ServerFrame) {
         }),
         Event::ConversationsChanged => reload_list(chat),
         Event::NotificationsChanged => reload_notifications(chat),
+        Event::AccountChanged => {
+            let _ = window().location().reload();
+        }
         Event::Dashboard { stats } => chat.dashboard.set(Some(*stats)),
         Event::Presence {
             user_id,

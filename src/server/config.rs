@@ -119,18 +119,26 @@ impl LiveSettings {
     }
 
     /// Applies changes checked by `check` (which sees the settings they would give, and may
-    /// refuse, for example when storing them fails). One change at a time.
-    pub async fn change<F, Fut, E>(&self, changes: &[(&str, &str)], check: F) -> Result<Settings, E>
+    /// refuse, for example when storing them fails), then runs `applied` with the settings
+    /// before and after. One change at a time, `applied` included, so that what follows
+    /// the settings (rates, the browsers' limits) ends up as the last change left them.
+    pub async fn change<F, Fut, E>(
+        &self,
+        changes: &[(&str, &str)],
+        check: F,
+        applied: impl FnOnce(&Settings, &Settings),
+    ) -> Result<Settings, E>
     where
         F: FnOnce(Settings) -> Fut,
         Fut: std::future::Future<Output = Result<Settings, E>>,
         E: From<ConfigError>,
     {
         let _one = self.changing.lock().await;
-        let next = self.get().with_changes(changes)?;
-        let next = check(next).await?;
+        let before = self.get();
+        let next = check(before.with_changes(changes)?).await?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) =
             std::sync::Arc::new(next.clone());
+        applied(&before, &next);
         Ok(next)
     }
 }
@@ -609,24 +617,65 @@ mod tests {
             let text = s.editable_text(key).unwrap();
             assert_eq!(s.with_changes(&[(key, &text)]).unwrap(), s, "{key}");
         }
+        // Each one changes on its own: a value other than the default reads back, and
+        // every other setting stays.
+        let other = [
+            ("registration_open", "false"),
+            ("demo_mode", "false"),
+            ("calls_enabled", "false"),
+            ("call_ring_timeout_secs", "45"),
+            ("stun_urls", "stun:s.example:3478"),
+            ("turn_urls", ""),
+            ("turn_secret", "s3cret"),
+            ("turn_credential_ttl_secs", "120"),
+            ("max_message_chars", "10"),
+            ("messages_per_minute", "7"),
+            ("typing_per_minute", "9"),
+        ];
+        assert_eq!(other.len(), EDITABLE.len());
+        for (key, value) in other {
+            let changed = s.with_changes(&[(key, value)]).unwrap();
+            for k in EDITABLE {
+                let expected = if *k == key {
+                    value.to_string()
+                } else {
+                    s.editable_text(k).unwrap()
+                };
+                assert_eq!(changed.editable_text(k).unwrap(), expected, "{key} -> {k}");
+            }
+            if key != "turn_urls" {
+                assert_ne!(changed, s, "{key}");
+            }
+        }
     }
 
     #[tokio::test]
     async fn a_live_change_applies_only_when_its_check_passes() {
         let live = LiveSettings::new(Settings::load("f", None, &no_env).unwrap());
+        let seen = std::cell::Cell::new(None);
         let refused: Result<Settings, ConfigError> = live
-            .change(&[("messages_per_minute", "5")], |_| async {
-                Err(ConfigError("the database is read-only".into()))
-            })
+            .change(
+                &[("messages_per_minute", "5")],
+                |_| async { Err(ConfigError("the database is read-only".into())) },
+                |_, _| seen.set(Some(0)),
+            )
             .await;
         assert!(refused.is_err());
         assert_eq!(live.get().messages_per_minute, 120);
-        live.change(&[("messages_per_minute", "5")], |next| async {
-            Ok::<_, ConfigError>(next)
-        })
+        assert_eq!(seen.get(), None, "nothing follows a refused change");
+        live.change(
+            &[("messages_per_minute", "5")],
+            |next| async { Ok::<_, ConfigError>(next) },
+            |before, after| {
+                seen.set(Some(
+                    before.messages_per_minute * 1000 + after.messages_per_minute,
+                ))
+            },
+        )
         .await
         .unwrap();
         assert_eq!(live.get().messages_per_minute, 5);
+        assert_eq!(seen.get(), Some(120_005));
     }
 
     #[test]

@@ -87,6 +87,15 @@ impl AppState {
             self.hub
                 .send_all(&crate::protocol::ServerFrame::Limits { limits });
         }
+        let calls = |s: &Settings| (s.calls_enabled, s.call_ring_timeout_secs);
+        if calls(settings) != calls(before) {
+            let options = crate::call::CallOptions {
+                enabled: settings.calls_enabled,
+                ring_timeout_secs: settings.call_ring_timeout_secs,
+            };
+            self.hub
+                .send_all(&crate::protocol::ServerFrame::CallOptions { options });
+        }
         self.rates
             .messages
             .set_per_minute(settings.messages_per_minute);

@@ -44,24 +44,22 @@ impl Blocks {
     }
 }
 
-/// After a personal block changes: both lists show it, and each side's presence is
-/// hidden from (or shown again to) the other.
+/// After a personal block changes: both lists show it. A new block hides each one's
+/// presence from the other at once; after an unblock the lists, reloaded, show presence
+/// again where it belongs (a direct conversation, no block left either way).
 pub fn block_changed(state: &AppState, blocker: &str, blocked: &str, on: bool) {
     state.blocks.set(blocker, blocked, on);
     for (me, other) in [(blocker, blocked), (blocked, blocker)] {
-        let shown = if on {
-            PresenceState::Offline
-        } else {
-            state.presence.state_of(me)
-        };
-        state.hub.publish(
-            &Topic::User(other.to_string()),
-            Event::Presence {
-                user_id: me.to_string(),
-                state: shown,
-                last_seen_at: None,
-            },
-        );
+        if on {
+            state.hub.publish(
+                &Topic::User(other.to_string()),
+                Event::Presence {
+                    user_id: me.to_string(),
+                    state: PresenceState::Offline,
+                    last_seen_at: None,
+                },
+            );
+        }
         state
             .hub
             .publish(&Topic::User(me.to_string()), Event::ConversationsChanged);

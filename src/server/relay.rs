@@ -53,6 +53,19 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn a_broadcast_only_message_honours_a_block() {
+        let (store, _dir) = fresh_store().await;
+        let (a, b, _eve, c) = ann_ben_and_eve(&store).await;
+        store.block_person(&b, &a, 1).await.unwrap();
+        let relay = Relay::default();
+        let sent = relay.message(&store, &c, &a, "m-1", "hi").await;
+        assert!(matches!(
+            sent,
+            Err(StoreError::Blocked(crate::model::BlockSide::ByThem))
+        ));
+    }
+
+    #[tokio::test]
     async fn a_broadcast_only_message_is_numbered_but_never_written() {
         let (store, _dir) = fresh_store().await;
         let (a, b, eve, c) = ann_ben_and_eve(&store).await;

@@ -105,6 +105,18 @@ async fn deliver(
 
 async fn serve(mut socket: WebSocket, state: AppState, user: User, session: String) {
     let (conn, mut outgoing) = state.hub.connect(&user.id, &session);
+    // The session may have ended (a block, a temporary password) between the upgrade's
+    // check and joining the hub, which is where ending it looks for sockets to close.
+    let live = state.store.session_user(&session, now_ms()).await;
+    if matches!(live, Ok(None)) || matches!(&live, Ok(Some(u)) if u.id != user.id) {
+        state.hub.disconnect(conn.id);
+        let frame = WsMessage::Close(Some(CloseFrame {
+            code: CLOSE_SESSION_ENDED,
+            reason: "session ended".into(),
+        }));
+        let _ = tokio::time::timeout(CLOSE_WAIT, socket.send(frame)).await;
+        return;
+    }
     let mut shutdown = state.shutdown.subscribe();
     state.hub.subscribe(Topic::User(user.id.clone()), &conn);
     conn.send(&ServerFrame::Hello {

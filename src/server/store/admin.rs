@@ -215,24 +215,34 @@ impl Store {
     }
 
     /// Replaces a password chosen by its owner, if the stored hash is still the one the
-    /// caller checked (a concurrent change wins otherwise); clears "must change".
+    /// caller checked (a concurrent change wins otherwise); clears "must change" and ends
+    /// every session made before, in one transaction.
     pub async fn replace_password(
         &self,
         user: &str,
         checked_hash: &str,
         new_hash: &str,
     ) -> Result<bool> {
-        Ok(sqlx::query(
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let replaced = sqlx::query(
             "UPDATE users SET password_hash = $3, must_change_password = 0
              WHERE id = $1 AND password_hash = $2",
         )
         .bind(user)
         .bind(checked_hash)
         .bind(new_hash)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected()
-            == 1)
+            == 1;
+        if replaced {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(replaced)
     }
 
     /// The dashboard's figures from the database; `online_now` and `connections` are the
@@ -605,6 +615,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn nobody_adds_a_person_who_blocked_them_to_a_group() {
+        let (store, _dir) = fresh_store().await;
+        let (ann, ben, eve, _dm) = ann_ben_and_eve(&store).await;
+        store.block_person(&ben, &ann, 2).await.unwrap();
+        assert!(matches!(
+            store
+                .create_group(&ann, "Team", &[eve.clone(), ben.clone()], 3)
+                .await,
+            Err(StoreError::Blocked(BlockSide::ByThem))
+        ));
+        let group = store
+            .create_group(&ann, "Team", std::slice::from_ref(&eve), 4)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.add_group_member(&group, &ann, &ben, 5).await,
+            Err(StoreError::Blocked(BlockSide::ByThem))
+        ));
+        assert!(store.notifications_of(&ben, 10).await.unwrap().is_empty());
+        // Ben may still add Ann to his own group: he chose to.
+        let his = store
+            .create_group(&ben, "Ben's", std::slice::from_ref(&ann), 6)
+            .await;
+        assert!(his.is_ok());
+    }
+
+    #[tokio::test]
     async fn the_last_admin_can_be_neither_demoted_nor_blocked() {
         let (store, _dir) = fresh_store().await;
         let root = admin(&store, "root").await;
@@ -819,13 +856,14 @@ mod tests {
             user(&store, &format!("user_{i}")).await;
         }
         user(&store, "other").await;
+        user(&store, "orbit").await;
         let (page, total) = store.admin_users("user_", 0, 5).await.unwrap();
         assert_eq!((page.len(), total), (5, 7));
         let (page, _) = store.admin_users("user_", 5, 5).await.unwrap();
         assert_eq!(page.len(), 2);
         let (all, total) = store.admin_users("", 0, 100).await.unwrap();
-        assert_eq!((all.len(), total), (8, 8));
-        // `_` is a literal, not a wildcard.
+        assert_eq!((all.len(), total), (9, 9));
+        // `_` is a literal, not a wildcard ("orbit" would match `r_` as a pattern).
         assert_eq!(store.admin_users("r_", 0, 5).await.unwrap().1, 7);
     }
 

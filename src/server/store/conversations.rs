@@ -170,6 +170,7 @@ impl Store {
         add_member(&mut tx, &id, owner, "owner", now).await?;
         for user in others {
             require_active_user(&mut tx, user).await?;
+            require_not_blocked_by(&mut tx, user, owner).await?;
             add_member(&mut tx, &id, user, "member", now).await?;
             notify(
                 &mut tx,
@@ -347,6 +348,7 @@ impl Store {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         require_group_owner(&mut tx, conversation_id, owner).await?;
         require_active_user(&mut tx, user).await?;
+        require_not_blocked_by(&mut tx, user, owner).await?;
         let count: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE conversation_id = $1")
                 .bind(conversation_id)
@@ -638,6 +640,18 @@ pub(super) async fn require_active_user(
             .fetch_optional(conn)
             .await?;
     found.map(|_| ()).ok_or(StoreError::NoSuchUser)
+}
+
+/// Nobody puts a person into a group (and their bell) after that person blocked them.
+async fn require_not_blocked_by(
+    conn: &mut sqlx::SqliteConnection,
+    person: &str,
+    by: &str,
+) -> Result<()> {
+    match block_between(conn, person, by).await? {
+        Some(BlockSide::ByMe) => Err(StoreError::Blocked(BlockSide::ByThem)),
+        _ => Ok(()),
+    }
 }
 
 async fn require_group_owner(

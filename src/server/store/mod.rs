@@ -227,12 +227,14 @@ impl Store {
         insert_session(&mut conn, user_id, session).await
     }
 
-    /// The user behind a live session: not expired, not blocked.
+    /// The user behind a live session: not expired, not blocked, not holding a temporary
+    /// password (a login that raced the reset gets no use of its session).
     pub async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
         let row = sqlx::query(
             "SELECT u.id, u.username, u.display_name, u.role
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id = $1 AND s.expires_at > $2 AND u.blocked_at IS NULL",
+             WHERE s.id = $1 AND s.expires_at > $2 AND u.blocked_at IS NULL
+               AND u.must_change_password = 0",
         )
         .bind(token_hash)
         .bind(now)
