@@ -90,37 +90,49 @@ pub async fn signup(
     )
 }
 
+/// The account behind a username and password, checked as a login checks it: throttled
+/// per account and address, one answer for a wrong name or password, refused if blocked.
+#[cfg(feature = "ssr")]
+async fn checked_login(
+    state: &AppState,
+    username: &str,
+    password: String,
+) -> Result<crate::server::store::LoginRecord, AppError> {
+    use std::time::Instant;
+    check_login_input(username, &password)?;
+    let addr = client_ip().await;
+    let account = normalize_username(username);
+    if let Err(wait) = state.login_throttle.check(&account, addr, Instant::now()) {
+        return Err(AppError::TooManyAttempts {
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        });
+    }
+    let record = state
+        .store
+        .login_record(username)
+        .await
+        .map_err(|e| internal("reading a login", e))?;
+    let stored = record.as_ref().map(|r| r.password_hash.clone());
+    let ok = session::verify_password(password, stored).await?;
+    let Some(record) = record.filter(|_| ok) else {
+        state
+            .login_throttle
+            .record_failure(&account, addr, Instant::now());
+        return Err(AppError::WrongCredentials);
+    };
+    if record.blocked {
+        return Err(AppError::AccountBlocked);
+    }
+    state.login_throttle.record_success(&account, addr);
+    Ok(record)
+}
+
 #[server(endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<User, AppError> {
     answer(
         async move {
-            use std::time::Instant;
-            check_login_input(&username, &password)?;
             let state = AppState::current()?;
-            let addr = client_ip().await;
-            let account = normalize_username(&username);
-            if let Err(wait) = state.login_throttle.check(&account, addr, Instant::now()) {
-                return Err(AppError::TooManyAttempts {
-                    retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-                });
-            }
-            let record = state
-                .store
-                .login_record(&username)
-                .await
-                .map_err(|e| internal("reading a login", e))?;
-            let stored = record.as_ref().map(|r| r.password_hash.clone());
-            let ok = session::verify_password(password, stored).await?;
-            let Some(record) = record.filter(|_| ok) else {
-                state
-                    .login_throttle
-                    .record_failure(&account, addr, Instant::now());
-                return Err(AppError::WrongCredentials);
-            };
-            if record.blocked {
-                return Err(AppError::AccountBlocked);
-            }
-            state.login_throttle.record_success(&account, addr);
+            let record = checked_login(&state, &username, password).await?;
             if record.must_change_password {
                 return Err(AppError::PasswordChangeRequired);
             }
@@ -144,7 +156,6 @@ pub async fn change_temporary_password(
 ) -> Result<User, AppError> {
     answer(
         async move {
-            use std::time::Instant;
             check_login_input(&username, &password)?;
             crate::model::check_new_password(&new_password).map_err(|_| {
                 AppError::invalid(
@@ -163,30 +174,7 @@ pub async fn change_temporary_password(
                 ));
             }
             let state = AppState::current()?;
-            let addr = client_ip().await;
-            let account = normalize_username(&username);
-            if let Err(wait) = state.login_throttle.check(&account, addr, Instant::now()) {
-                return Err(AppError::TooManyAttempts {
-                    retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-                });
-            }
-            let record = state
-                .store
-                .login_record(&username)
-                .await
-                .map_err(|e| internal("reading a login", e))?;
-            let stored = record.as_ref().map(|r| r.password_hash.clone());
-            let ok = session::verify_password(password, stored).await?;
-            let Some(record) = record.filter(|_| ok) else {
-                state
-                    .login_throttle
-                    .record_failure(&account, addr, Instant::now());
-                return Err(AppError::WrongCredentials);
-            };
-            if record.blocked {
-                return Err(AppError::AccountBlocked);
-            }
-            state.login_throttle.record_success(&account, addr);
+            let record = checked_login(&state, &username, password).await?;
             if !record.must_change_password {
                 return Err(AppError::Refused(
                     "This password is not a temporary one: log in as usual.".into(),
