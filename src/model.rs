@@ -389,6 +389,8 @@ pub struct Member {
     pub last_read_seq: i64,
     /// The group's owner (who adds and removes members).
     pub owner: bool,
+    /// The asker blocked this member.
+    pub blocked_by_me: bool,
 }
 
 /// Longest group title.

@@ -238,3 +238,51 @@ test('a muted conversation still counts unread but makes no sound', async ({ pag
   await sendMessage(ann.page, 'loud one');
   await expect.poll(() => ben.page.evaluate(() => (window as unknown as { plays: number }).plays)).toBe(1);
 });
+
+test('blocking someone during a call ends the call for both', async ({ page, newSessionPage }) => {
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  await bothInConversation(ann, ben);
+  await ann.page.getByRole('button', { name: 'Start audio call' }).click();
+  await ben.page.getByRole('button', { name: 'Accept' }).click();
+  for (const p of [ann, ben]) {
+    await expect(p.page.locator('section.call-view')).toHaveAttribute('data-state', 'active');
+  }
+  const blocked = await callServerFn(ann.page.request, ann.page.url(), 'block', {
+    user_id: await userId(ann.page, ben.account),
+  });
+  expect(blocked.status()).toBe(200);
+  for (const p of [ann, ben]) {
+    await expect(p.page.locator('section.call-view')).toBeHidden();
+  }
+  // The call is over in the record too: its log line is in the conversation.
+  await expect(chatWindow(ann.page, ben.account.displayName).locator('.call-log')).toHaveCount(1);
+});
+
+test('a fellow group member can be blocked from the member list, with no direct conversation', async ({
+  page,
+  newSessionPage,
+  allowConsoleErrors,
+}) => {
+  allowConsoleErrors(HTTP_4XX_RESOURCE_ERROR);
+  const [ann, ben] = await twoPeople(page, newSessionPage);
+  const created = await callServerFn(ann.page.request, ann.page.url(), 'create_group', {
+    title: 'Book club',
+    'member_ids[0]': await userId(ann.page, ben.account),
+  });
+  expect(created.status()).toBe(200);
+  const group = (await created.json()) as string;
+  await gotoHydrated(ann.page, `/c/${group}`);
+  await ann.page.getByRole('button', { name: /^Members/ }).click();
+  const members = ann.page.getByRole('group', { name: 'Members' });
+  await members.getByRole('button', { name: `Block ${ben.account.displayName}` }).click();
+  await expect(members.getByRole('button', { name: `Unblock ${ben.account.displayName}` })).toBeVisible();
+  // Ben cannot start a direct conversation with Ann now.
+  const opened = await callServerFn(ben.page.request, ben.page.url(), 'open_direct', {
+    user_id: await userId(ben.page, ann.account),
+  });
+  expect(await expectRefused(opened, 409, 'a direct conversation across a block')).toContain(
+    'This person is not accepting messages or calls from you.',
+  );
+  await gotoHydrated(ann.page, '/settings');
+  await expect(ann.page.getByRole('list', { name: 'Blocked people' })).toContainText(ben.account.displayName);
+});

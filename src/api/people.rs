@@ -9,14 +9,14 @@ use {
     super::chat::{signed_in, store_error},
     super::support::answer,
     crate::protocol::{Event, Topic},
-    crate::server::{moderation, now_ms},
+    crate::server::{calls, moderation, now_ms},
 };
 
 /// How many notifications the bell lists.
 pub const NOTIFICATIONS_SHOWN: i64 = 50;
 
 /// Keeps someone out: no new direct conversation, no messages in the existing one, no
-/// calls, and neither sees the other's presence or typing.
+/// calls (one under way ends), and neither sees the other's presence or typing.
 #[server(endpoint = "block")]
 pub async fn block_person(user_id: String) -> Result<(), AppError> {
     answer(
@@ -28,6 +28,17 @@ pub async fn block_person(user_id: String) -> Result<(), AppError> {
                 .await
                 .map_err(|e| store_error("blocking someone", e))?;
             moderation::block_changed(&state, &me.id, &user_id, true);
+            // A call between the two ends with the block, hung up by the one who blocked.
+            let live = state
+                .store
+                .live_calls_between(&me.id, &user_id)
+                .await
+                .map_err(|e| store_error("finding calls to end", e))?;
+            for call_id in live {
+                let hang_up = crate::call::CallAction::HangUp;
+                // Over by now is the usual reason for a refusal here, not an error.
+                let _ = calls::finish(&state, Some(&me.id), &call_id, hang_up).await;
+            }
             Ok(())
         }
         .await,

@@ -354,6 +354,18 @@ impl Session<'_> {
             }
         };
         self.state.hub.subscribe(topic.clone(), self.conn);
+        // A demotion that landed between the check and the subscription has already
+        // looked for this socket to drop it: look at the role once more.
+        if topic == Topic::Admin {
+            let still = store.session_user(&self.session, now_ms()).await;
+            if !matches!(still, Ok(Some(u)) if u.role == Role::Admin) {
+                self.state.hub.unsubscribe(&topic, self.conn.id);
+                return self.error(
+                    ErrorCode::Forbidden,
+                    &format!("You are not allowed to subscribe to {topic}."),
+                );
+            }
+        }
         if resumable {
             self.conn.send(&ServerFrame::Subscribed { topic });
         } else {

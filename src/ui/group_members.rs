@@ -1,4 +1,5 @@
 use crate::api::chat::{add_member, remove_member};
+use crate::api::people::{block_person, unblock_person};
 use crate::model::{Member, User};
 use crate::ui::chat_state::Chat;
 use crate::ui::people_search::PeopleSearch;
@@ -54,6 +55,24 @@ pub fn GroupMembers(
         }
     };
 
+    // Anyone can block (or unblock) a fellow member from here, without a direct conversation.
+    let toggle_block = move |user: User, blocked: bool| {
+        spawn_local(async move {
+            let done = if blocked {
+                unblock_person(user.id).await
+            } else {
+                block_person(user.id).await
+            };
+            match done {
+                Ok(()) => {
+                    error.set(None);
+                    reload.run(());
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+
     view! {
         <div class="members" role="group" aria-label="Members">
             <ul class="people">
@@ -67,6 +86,13 @@ pub fn GroupMembers(
                             let user = m.user.clone();
                             let removable = i_own.get() && !m.owner;
                             let label = format!("Remove {}", m.user.display_name);
+                            let (blocked, someone_else) = (m.blocked_by_me, m.user.id != me);
+                            let block_label = format!(
+                                "{} {}",
+                                if blocked { "Unblock" } else { "Block" },
+                                m.user.display_name
+                            );
+                            let target = m.user.clone();
                             view! {
                                 <li class="person">
                                     <span class="avatar small" aria-hidden="true">{m.user.initial()}</span>
@@ -74,6 +100,16 @@ pub fn GroupMembers(
                                     <span class="person-handle">
                                         {if m.owner { "owner".to_string() } else { format!("@{}", m.user.username) }}
                                     </span>
+                                    {someone_else.then(|| view! {
+                                        <button
+                                            type="button"
+                                            class="link-button quiet"
+                                            aria-label=block_label
+                                            on:click=move |_| toggle_block(target.clone(), blocked)
+                                        >
+                                            {if blocked { "Unblock" } else { "Block" }}
+                                        </button>
+                                    })}
                                     {removable.then(|| view! {
                                         <button type="button" class="link-button" aria-label=label on:click=move |_| remove(user.clone())>
                                             "Remove"

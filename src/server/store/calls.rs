@@ -168,6 +168,18 @@ impl Store {
         Ok(call)
     }
 
+    /// Ids of the calls ringing or active between two people.
+    pub async fn live_calls_between(&self, a: &str, b: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM calls WHERE state IN ('ringing', 'active')
+             AND ((caller_id = $1 AND callee_id = $2) OR (caller_id = $2 AND callee_id = $1))",
+        )
+        .bind(a)
+        .bind(b)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Ids of calls still ringing or active: after a restart nobody holds them any more.
     pub async fn live_call_ids(&self) -> Result<Vec<String>> {
         Ok(

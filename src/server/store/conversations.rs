@@ -446,17 +446,21 @@ impl Store {
     pub async fn members(&self, conversation_id: &str, asker: &str) -> Result<Vec<Member>> {
         self.require_member(conversation_id, asker).await?;
         let rows = sqlx::query(
-            "SELECT u.id, u.username, u.display_name, u.role, m.last_read_seq, m.role AS member_role
+            "SELECT u.id, u.username, u.display_name, u.role, m.last_read_seq, m.role AS member_role,
+                    EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2 AND b.blocked_id = u.id)
+                        AS blocked_by_me
              FROM members m
              JOIN users u ON u.id = m.user_id
              WHERE m.conversation_id = $1 ORDER BY u.display_name",
         )
         .bind(conversation_id)
+        .bind(asker)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
                 Ok(Member {
+                    blocked_by_me: row.try_get::<bool, _>("blocked_by_me")?,
                     user: user_from_row(row)?,
                     last_read_seq: row.try_get("last_read_seq")?,
                     owner: row.try_get::<String, _>("member_role")? == "owner",
