@@ -12,7 +12,7 @@ use {
     super::support::answer,
     crate::admin::{SettingKind, SETTINGS, USERS_PER_PAGE},
     crate::model::{Role, User},
-    crate::protocol::Topic,
+    crate::protocol::{PresenceState, Topic},
     crate::server::AppState,
     crate::server::{auth, config::Settings, internal, moderation, now_ms, store::StoreError},
 };
@@ -65,7 +65,7 @@ pub async fn admin_users(query: String, page: i64) -> Result<UserPage, AppError>
                 .await
                 .map_err(|e| admin_error("listing users", e))?;
             for u in &mut users {
-                u.online = !state.hub.connections_of(&u.user.id).is_empty();
+                u.online = state.presence.state_of(&u.user.id) != PresenceState::Offline;
             }
             Ok(UserPage {
                 users,
@@ -90,7 +90,7 @@ pub async fn admin_block_user(user_id: String, blocked: bool) -> Result<(), AppE
                 .await
                 .map_err(|e| admin_error("blocking an account", e))?;
             if blocked {
-                moderation::account_blocked(&state, &user_id);
+                moderation::sessions_ended(&state, &user_id, crate::protocol::BLOCKED_REASON);
             }
             tracing::info!(admin = %me.id, user = %user_id, blocked, "account block changed");
             Ok(())
@@ -143,7 +143,7 @@ pub async fn admin_set_temporary_password(
                 .set_temporary_password(&user_id, &hash)
                 .await
                 .map_err(|e| admin_error("setting a temporary password", e))?;
-            moderation::sessions_ended(&state, &user_id);
+            moderation::sessions_ended(&state, &user_id, "session ended");
             tracing::info!(admin = %me.id, user = %user_id, "temporary password set");
             Ok(())
         }

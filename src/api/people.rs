@@ -64,6 +64,15 @@ pub async fn unblock_person(user_id: String) -> Result<(), AppError> {
     )
 }
 
+/// Blocks (`true`) or unblocks someone: what a Block / Unblock button calls.
+pub async fn set_blocked(user_id: String, block: bool) -> Result<(), AppError> {
+    if block {
+        block_person(user_id).await
+    } else {
+        unblock_person(user_id).await
+    }
+}
+
 /// The people the user has blocked.
 #[server(endpoint = "blocked_people")]
 pub async fn blocked_people() -> Result<Vec<User>, AppError> {

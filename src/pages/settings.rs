@@ -1,6 +1,6 @@
 //! The person's own settings: the people they blocked, with a way to unblock each.
 
-use crate::api::people::{blocked_people, unblock_person};
+use crate::api::people::{blocked_people, set_blocked};
 use crate::model::User;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -20,7 +20,7 @@ pub fn PersonalSettings() -> impl IntoView {
     Effect::new(move |_| reload());
     let unblock = move |id: String| {
         spawn_local(async move {
-            match unblock_person(id).await {
+            match set_blocked(id, false).await {
                 Ok(()) => reload(),
                 Err(e) => error.set(Some(e.to_string())),
             }

@@ -8,39 +8,47 @@ use super::presence::Presence;
 use super::store::Store;
 use super::{now_ms, AppState};
 use crate::admin::Dashboard;
-use crate::protocol::{Event, PresenceState, Topic, BLOCKED_REASON, CLOSE_SESSION_ENDED};
-use std::collections::HashSet;
+use crate::protocol::{Event, PresenceState, Topic, CLOSE_SESSION_ENDED};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-/// Every personal block, as (blocker, blocked). The store is the truth; this copy is
-/// loaded at start and changed with it.
+/// Every personal block: who each blocker blocked. The store is the truth; this copy is
+/// loaded at start and changed with it. Looked up once per listener of a typing event,
+/// so a look-up allocates nothing.
 #[derive(Default)]
 pub struct Blocks {
-    pairs: RwLock<HashSet<(String, String)>>,
+    by_blocker: RwLock<HashMap<String, HashSet<String>>>,
 }
 
 impl Blocks {
     pub fn load(&self, pairs: Vec<(String, String)>) {
-        *self.pairs.write().unwrap_or_else(|p| p.into_inner()) = pairs.into_iter().collect();
+        let mut map = self.by_blocker.write().unwrap_or_else(|p| p.into_inner());
+        map.clear();
+        for (blocker, blocked) in pairs {
+            map.entry(blocker).or_default().insert(blocked);
+        }
     }
 
     pub fn set(&self, blocker: &str, blocked: &str, on: bool) {
-        let mut pairs = self.pairs.write().unwrap_or_else(|p| p.into_inner());
-        let pair = (blocker.to_string(), blocked.to_string());
+        let mut map = self.by_blocker.write().unwrap_or_else(|p| p.into_inner());
         if on {
-            pairs.insert(pair);
-        } else {
-            pairs.remove(&pair);
+            map.entry(blocker.to_string())
+                .or_default()
+                .insert(blocked.to_string());
+        } else if let Some(set) = map.get_mut(blocker) {
+            set.remove(blocked);
+            if set.is_empty() {
+                map.remove(blocker);
+            }
         }
     }
 
     /// Whether either of the two blocked the other.
     pub fn between(&self, a: &str, b: &str) -> bool {
-        let pairs = self.pairs.read().unwrap_or_else(|p| p.into_inner());
-        !pairs.is_empty()
-            && (pairs.contains(&(a.to_string(), b.to_string()))
-                || pairs.contains(&(b.to_string(), a.to_string())))
+        let map = self.by_blocker.read().unwrap_or_else(|p| p.into_inner());
+        let blocked = |x: &str, y: &str| map.get(x).is_some_and(|s| s.contains(y));
+        !map.is_empty() && (blocked(a, b) || blocked(b, a))
     }
 }
 
@@ -66,18 +74,12 @@ pub fn block_changed(state: &AppState, blocker: &str, blocked: &str, on: bool) {
     }
 }
 
-/// After an admin blocked an account (its sessions are gone already): its open tabs
-/// close now, which also ends its calls and shows it offline.
-pub fn account_blocked(state: &AppState, user: &str) {
+/// After an account's sessions were deleted (an admin blocked it, or gave it a temporary
+/// password): its open tabs close now, saying why, which also ends its calls and shows it
+/// offline.
+pub fn sessions_ended(state: &AppState, user: &str, reason: &'static str) {
     for conn in state.hub.connections_of(user) {
-        conn.close(CLOSE_SESSION_ENDED, BLOCKED_REASON);
-    }
-}
-
-/// After an account lost its sessions for another reason (a temporary password).
-pub fn sessions_ended(state: &AppState, user: &str) {
-    for conn in state.hub.connections_of(user) {
-        conn.close(CLOSE_SESSION_ENDED, "session ended");
+        conn.close(CLOSE_SESSION_ENDED, reason);
     }
 }
 
@@ -134,4 +136,21 @@ pub fn push_dashboard(store: Store, hub: Arc<Hub>, presence: Arc<Presence>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Blocks;
+
+    #[test]
+    fn a_block_stands_between_two_people_either_way_until_lifted() {
+        let blocks = Blocks::default();
+        blocks.load(vec![("ann".into(), "ben".into())]);
+        assert!(blocks.between("ann", "ben") && blocks.between("ben", "ann"));
+        assert!(!blocks.between("ann", "cat"));
+        blocks.set("cat", "ann", true);
+        blocks.set("ann", "ben", false);
+        assert!(!blocks.between("ben", "ann"));
+        assert!(blocks.between("ann", "cat"));
+    }
 }

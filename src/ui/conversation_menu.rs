@@ -1,7 +1,7 @@
 //! The open conversation's own controls: mute for anyone, block for a direct conversation;
 //! and what shows instead of the composer once either of two people blocked the other.
 
-use crate::api::people::{block_person, set_muted, unblock_person};
+use crate::api::people::{set_blocked, set_muted};
 use crate::error::AppError;
 use crate::model::{BlockSide, ConversationKind, ConversationSummary, User};
 use leptos::prelude::*;
@@ -38,11 +38,7 @@ pub fn ConversationMenu(summary: Memo<Option<ConversationSummary>>) -> impl Into
     };
     let toggle_block = move |_| {
         let Some((p, blocked)) = peer() else { return };
-        if blocked {
-            run(Box::pin(unblock_person(p.id)));
-        } else {
-            run(Box::pin(block_person(p.id)));
-        }
+        run(Box::pin(set_blocked(p.id, !blocked)));
     };
     view! {
         <div class="menu">
@@ -95,7 +91,7 @@ pub fn BlockedNotice(side: BlockSide, peer: Option<User>) -> impl IntoView {
             let unblock = move |_| {
                 let id = peer.id.clone();
                 spawn_local(async move {
-                    error.set(unblock_person(id).await.err().map(|e| e.to_string()));
+                    error.set(set_blocked(id, false).await.err().map(|e| e.to_string()));
                 });
             };
             view! {

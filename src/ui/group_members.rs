@@ -1,5 +1,5 @@
 use crate::api::chat::{add_member, remove_member};
-use crate::api::people::{block_person, unblock_person};
+use crate::api::people::set_blocked;
 use crate::model::{Member, User};
 use crate::ui::chat_state::Chat;
 use crate::ui::people_search::PeopleSearch;
@@ -58,12 +58,7 @@ pub fn GroupMembers(
     // Anyone can block (or unblock) a fellow member from here, without a direct conversation.
     let toggle_block = move |user: User, blocked: bool| {
         spawn_local(async move {
-            let done = if blocked {
-                unblock_person(user.id).await
-            } else {
-                block_person(user.id).await
-            };
-            match done {
+            match set_blocked(user.id, !blocked).await {
                 Ok(()) => {
                     error.set(None);
                     reload.run(());
