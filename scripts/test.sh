@@ -1,31 +1,45 @@
 #!/usr/bin/env bash
 # Every check Natter has, in the order that fails fastest: formatting, lints for both
 # builds, the Rust tests, then the Playwright suite against a debug build and a release
-# smoke run (hydration must work with wasm-opt too).
+# smoke run (hydration must work with wasm-opt too). Each step says how long it took, and
+# a table of all of them closes the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-tools.sh --test
 export PATH="$HOME/.cargo/bin:$PWD/.tools/node_modules/.bin:$PATH"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+timings=()
+started_all=$SECONDS
 
-say "cargo fmt --check"
-cargo fmt --all -- --check
-cargo fmt --manifest-path bench/Cargo.toml -- --check
-say "clippy (server)"
-cargo clippy --features ssr --all-targets -- -D warnings
-say "clippy (client)"
-cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
-say "clippy (benchmark)"
-cargo clippy --manifest-path bench/Cargo.toml -- -D warnings
-say "Rust tests (with a bounded fuzz run of the frame handling and the recovery property)"
-NATTER_FUZZ_CASES=5000 NATTER_PROPTEST_CASES=200 cargo test --features ssr
-say "end-to-end tests (debug build)"
-(cd end2end && npx playwright test)
-say "end-to-end smoke test (release build)"
-cargo leptos build --release --precompress
-(cd end2end && NATTER_E2E_SKIP_BUILD=1 NATTER_SERVER_BIN=target/release/natter \
-  npx playwright test tests/shell.spec.ts tests/demo.spec.ts)
-say "benchmark smoke run (a small load on each server: nothing lost, refused or reordered)"
-NATTER_BENCH_SKIP_BUILD=1 bench/run.sh --quick
-say "all checks passed"
+# Runs one named step and records how long it took.
+step() {
+  local name=$1
+  shift
+  printf '\033[1m==> %s\033[0m\n' "$name"
+  local start=$SECONDS
+  "$@"
+  local took=$((SECONDS - start))
+  timings+=("$(printf '%6d s  %s' "$took" "$name")")
+  printf '\033[1m<== %s: %d s\033[0m\n' "$name" "$took"
+}
+
+summary() {
+  printf '\n\033[1mTimes\033[0m\n'
+  printf '%s\n' "${timings[@]}"
+  printf '%6d s  in all\n' "$((SECONDS - started_all))"
+}
+trap summary EXIT
+
+step "install the tools (every run; each installer is idempotent)" scripts/install-tools.sh --test
+step "cargo fmt --check" bash -c 'cargo fmt --all -- --check && cargo fmt --manifest-path bench/Cargo.toml -- --check'
+step "clippy (server)" cargo clippy --features ssr --all-targets -- -D warnings
+step "clippy (client)" cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+step "clippy (benchmark)" cargo clippy --manifest-path bench/Cargo.toml -- -D warnings
+step "Rust tests (with a bounded fuzz run of the frame handling and the recovery property)" \
+  env NATTER_FUZZ_CASES=5000 NATTER_PROPTEST_CASES=200 cargo test --features ssr
+step "end-to-end tests (debug build)" bash -c 'cd end2end && npx playwright test'
+step "release build" cargo leptos build --release --precompress
+step "end-to-end smoke test (release build)" bash -c 'cd end2end && NATTER_E2E_SKIP_BUILD=1 \
+  NATTER_SERVER_BIN=target/release/natter npx playwright test tests/shell.spec.ts tests/demo.spec.ts'
+step "benchmark smoke run (a small load on each server: nothing lost, refused or reordered)" \
+  env NATTER_BENCH_SKIP_BUILD=1 bench/run.sh --quick
+printf '\033[1m==> all checks passed\033[0m\n'
