@@ -7,6 +7,8 @@ use crate::model::{BlockSide, ConversationKind, ConversationSummary, User};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+/// The open conversation's options ("⋯"): a small menu that opens over the page, below
+/// its button, never wider than the screen.
 #[component]
 pub fn ConversationMenu(summary: Memo<Option<ConversationSummary>>) -> impl IntoView {
     let open = RwSignal::new(false);
@@ -62,14 +64,18 @@ pub fn ConversationMenu(summary: Memo<Option<ConversationSummary>>) -> impl Into
                     <button type="button" role="menuitem" on:click=toggle_mute>
                         {move || if muted() { "Unmute notifications" } else { "Mute notifications" }}
                     </button>
-                    {move || peer().map(|(p, blocked)| view! {
-                        <button type="button" role="menuitem" class="danger" on:click=toggle_block>
-                            {if blocked {
-                                format!("Unblock {}", p.display_name)
-                            } else {
-                                format!("Block {}", p.display_name)
-                            }}
-                        </button>
+                    {move || peer().map(|(p, blocked)| {
+                        // A long name is cut short in the menu; the tooltip has all of it.
+                        let label = if blocked {
+                            format!("Unblock {}", p.display_name)
+                        } else {
+                            format!("Block {}", p.display_name)
+                        };
+                        view! {
+                            <button type="button" role="menuitem" class="danger" title=label.clone() on:click=toggle_block>
+                                {label.clone()}
+                            </button>
+                        }
                     })}
                 </div>
             })}

@@ -2,7 +2,7 @@ use crate::api::chat::{add_member, remove_member};
 use crate::api::people::set_blocked;
 use crate::model::{Member, User};
 use crate::ui::chat_state::Chat;
-use crate::ui::people_search::PeopleSearch;
+use crate::ui::people_search::{PeopleSearch, PersonNames};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -91,10 +91,10 @@ pub fn GroupMembers(
                             view! {
                                 <li class="person">
                                     <span class="avatar small" aria-hidden="true">{m.user.initial()}</span>
-                                    <span class="person-name">{m.user.display_name.clone()}</span>
-                                    <span class="person-handle">
-                                        {if m.owner { "owner".to_string() } else { format!("@{}", m.user.username) }}
-                                    </span>
+                                    <PersonNames
+                                        name=m.user.display_name.clone()
+                                        handle=if m.owner { "owner".to_string() } else { format!("@{}", m.user.username) }
+                                    />
                                     {someone_else.then(|| view! {
                                         <button
                                             type="button"
@@ -143,8 +143,8 @@ pub fn GroupMembers(
                                     view! {
                                         <li>
                                             <button type="button" class="person" on:click=move |_| add(user.clone())>
-                                                <span class="person-name">{format!("Add {}", u.display_name)}</span>
-                                                <span class="person-handle">"@" {u.username.clone()}</span>
+                                                <span class="avatar small" aria-hidden="true">{u.initial()}</span>
+                                                <PersonNames name=format!("Add {}", u.display_name) handle=format!("@{}", u.username) />
                                             </button>
                                         </li>
                                     }

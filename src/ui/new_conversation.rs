@@ -1,16 +1,21 @@
 use crate::api::chat::open_direct;
 use crate::model::User;
-use crate::ui::people_search::{PeopleSearch, PeopleToggle};
+use crate::ui::people_search::{panel_open, PeoplePanel, PeopleSearch, PersonNames};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
 /// "New conversation": find a person by name and open the direct conversation with them.
+/// The panel only; its button is a [`PeopleToggle`](crate::ui::people_search::PeopleToggle)
+/// in the sidebar's action row, and the panel shows below that row, as wide as the sidebar.
 #[component]
-pub fn NewConversation() -> impl IntoView {
-    let open = RwSignal::new(false);
+pub fn NewConversation(
+    /// Which of the sidebar's panels is open.
+    open: RwSignal<Option<PeoplePanel>>,
+) -> impl IntoView {
     let people = PeopleSearch::new();
     let (query, results, error) = (people.query, people.results, people.error);
+    let is_open = panel_open(open, PeoplePanel::NewConversation, people);
     let navigate = use_navigate();
     let search = move |q: String| people.search(q);
 
@@ -19,7 +24,7 @@ pub fn NewConversation() -> impl IntoView {
         spawn_local(async move {
             match open_direct(user.id).await {
                 Ok(id) => {
-                    open.set(false);
+                    open.set(None);
                     navigate(&format!("/c/{id}"), Default::default());
                 }
                 Err(e) => error.set(Some(e.to_string())),
@@ -28,9 +33,8 @@ pub fn NewConversation() -> impl IntoView {
     };
 
     view! {
-        <PeopleToggle label="New conversation" class="button primary small" open people />
-        <Show when=move || open.get()>
-            <div class="new-conversation" role="group" aria-label="New conversation">
+        <Show when=move || is_open.get()>
+            <div class="people-panel" role="group" aria-label="New conversation">
                 <label class="visually-hidden" for="people-search">"Search people"</label>
                 <input
                     id="people-search"
@@ -61,8 +65,7 @@ pub fn NewConversation() -> impl IntoView {
                                                 on:click=move |_| start(user.clone())
                                             >
                                                 <span class="avatar small" aria-hidden="true">{u.initial()}</span>
-                                                <span class="person-name">{u.display_name.clone()}</span>
-                                                <span class="person-handle">"@" {u.username.clone()}</span>
+                                                <PersonNames name=u.display_name.clone() handle=format!("@{}", u.username) />
                                             </button>
                                         </li>
                                     }

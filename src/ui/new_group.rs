@@ -1,17 +1,23 @@
 use crate::api::chat::create_group;
 use crate::model::User;
-use crate::ui::people_search::{PeopleSearch, PeopleToggle};
+use crate::ui::people_search::{panel_open, PeoplePanel, PeopleSearch, PersonNames};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
 /// "New group": a name and the people to invite; the creator owns the group.
+/// The panel only; its button is a [`PeopleToggle`](crate::ui::people_search::PeopleToggle)
+/// in the sidebar's action row, and the panel shows below that row, as wide as the sidebar.
+/// Closing it keeps the name and the chosen people for the next time it opens.
 #[component]
-pub fn NewGroup() -> impl IntoView {
-    let open = RwSignal::new(false);
+pub fn NewGroup(
+    /// Which of the sidebar's panels is open.
+    open: RwSignal<Option<PeoplePanel>>,
+) -> impl IntoView {
     let title = RwSignal::new(String::new());
     let people = PeopleSearch::new();
     let (query, results, error) = (people.query, people.results, people.error);
+    let is_open = panel_open(open, PeoplePanel::NewGroup, people);
     let chosen = RwSignal::new(Vec::<User>::new());
     let navigate = use_navigate();
     let search = move |q: String| people.search(q);
@@ -31,7 +37,7 @@ pub fn NewGroup() -> impl IntoView {
         spawn_local(async move {
             match create_group(name, ids).await {
                 Ok(id) => {
-                    open.set(false);
+                    open.set(None);
                     title.set(String::new());
                     chosen.set(Vec::new());
                     error.set(None);
@@ -44,9 +50,8 @@ pub fn NewGroup() -> impl IntoView {
     };
 
     view! {
-        <PeopleToggle label="New group" class="button secondary small" open people />
-        <Show when=move || open.get()>
-            <div class="new-conversation" role="group" aria-label="New group">
+        <Show when=move || is_open.get()>
+            <div class="people-panel" role="group" aria-label="New group">
                 <label for="group-title">"Group name"</label>
                 <input
                     id="group-title"
@@ -81,8 +86,7 @@ pub fn NewGroup() -> impl IntoView {
                                                 prop:checked=checked
                                                 on:change=move |_| toggle(user.clone())
                                             />
-                                            <span class="person-name">{u.display_name.clone()}</span>
-                                            <span class="person-handle">"@" {u.username.clone()}</span>
+                                            <PersonNames name=u.display_name.clone() handle=format!("@{}", u.username) />
                                         </label>
                                     </li>
                                 }

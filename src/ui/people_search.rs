@@ -42,29 +42,66 @@ impl Default for PeopleSearch {
     }
 }
 
-/// The button that opens (and closes) a panel for picking people; opening it lists everyone
-/// to start with.
+/// The sidebar's panels for picking people. At most one is open at a time; it shows below
+/// the sidebar's row of action buttons, as wide as the sidebar, never inside that row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeoplePanel {
+    NewConversation,
+    NewGroup,
+}
+
+/// The button in the sidebar's action row that opens its panel (closing any other) and
+/// closes it again. The panel itself renders apart from the button, below the row.
 #[component]
 pub fn PeopleToggle(
     label: &'static str,
     class: &'static str,
-    open: RwSignal<bool>,
-    people: PeopleSearch,
+    panel: PeoplePanel,
+    /// Which panel is open, shared by the sidebar's toggles and panels.
+    open: RwSignal<Option<PeoplePanel>>,
 ) -> impl IntoView {
     view! {
         <button
             type="button"
             class=class
-            aria-expanded=move || open.get().to_string()
+            aria-expanded=move || (open.get() == Some(panel)).to_string()
             on:click=move |_| {
-                let now_open = !open.get();
-                open.set(now_open);
-                if now_open {
-                    people.search(String::new());
-                }
+                open.update(|o| *o = if *o == Some(panel) { None } else { Some(panel) })
             }
         >
             {label}
         </button>
+    }
+}
+
+/// Whether `panel` is the open one. Opening it lists everyone to start with.
+pub fn panel_open(
+    open: RwSignal<Option<PeoplePanel>>,
+    panel: PeoplePanel,
+    people: PeopleSearch,
+) -> Memo<bool> {
+    let is_open = Memo::new(move |_| open.get() == Some(panel));
+    Effect::new(move |_| {
+        if is_open.get() {
+            people.search(String::new());
+        }
+    });
+    is_open
+}
+
+/// A person's display name over their handle, each cut short with an ellipsis when the row
+/// is too narrow (a long name never pushes the layout), the whole of it in a tooltip.
+#[component]
+pub fn PersonNames(
+    /// The display name, or the line shown in its place ("Add Ann").
+    name: String,
+    /// "@username", or what stands for it ("owner").
+    handle: String,
+) -> impl IntoView {
+    view! {
+        <span class="person-names">
+            <span class="person-name" title=name.clone()>{name.clone()}</span>
+            <span class="person-handle" title=handle.clone()>{handle.clone()}</span>
+        </span>
     }
 }

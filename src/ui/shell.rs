@@ -7,6 +7,7 @@ use crate::ui::chat_state::{Chat, ConnectionStatus};
 use crate::ui::conversation_list::ConversationList;
 use crate::ui::new_conversation::NewConversation;
 use crate::ui::new_group::NewGroup;
+use crate::ui::people_search::{PeoplePanel, PeopleToggle};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Outlet;
@@ -44,6 +45,9 @@ pub fn AppShell(user: User) -> impl IntoView {
             chat.open.set(id);
         }
     });
+
+    // "New conversation" or "New group", whichever is open: below the action row.
+    let people_panel = RwSignal::new(None::<PeoplePanel>);
 
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
@@ -88,8 +92,8 @@ pub fn AppShell(user: User) -> impl IntoView {
                     </a>
                     <span class="avatar" aria-hidden="true">{user.initial()}</span>
                     <span class="me-names">
-                        <span class="me-name">{user.display_name.clone()}</span>
-                        <span class="me-handle">"@" {user.username.clone()}</span>
+                        <span class="me-name" title=user.display_name.clone()>{user.display_name.clone()}</span>
+                        <span class="me-handle" title=format!("@{}", user.username)>"@" {user.username.clone()}</span>
                     </span>
                     <ActionForm action=logout>
                         <button type="submit" class="button secondary small">"Log out"</button>
@@ -106,10 +110,23 @@ pub fn AppShell(user: User) -> impl IntoView {
                     <div class="sidebar-head">
                         <h2 class="pane-title">"Conversations"</h2>
                         <div class="sidebar-actions">
-                            <NewConversation />
-                            <NewGroup />
+                            <PeopleToggle
+                                label="New conversation"
+                                class="button primary small"
+                                panel=PeoplePanel::NewConversation
+                                open=people_panel
+                            />
+                            <PeopleToggle
+                                label="New group"
+                                class="button secondary small"
+                                panel=PeoplePanel::NewGroup
+                                open=people_panel
+                            />
                         </div>
                     </div>
+                    // The panels are the sidebar's own, below the action row: full width.
+                    <NewConversation open=people_panel />
+                    <NewGroup open=people_panel />
                     {move || (chat.status.get() == ConnectionStatus::Reconnecting)
                         .then(|| view! { <p class="connection-banner">"Reconnecting…"</p> })}
                     <ConversationList />
