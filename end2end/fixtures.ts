@@ -45,9 +45,16 @@ export const HTTP_4XX_RESOURCE_ERROR = /Failed to load resource: the server resp
 
 /**
  * Sign-up and login hash passwords with Argon2, which is slow in an
- * unoptimised debug build; give those round trips more than the 5 s default.
+ * unoptimised debug build; give those round trips more than the default.
  */
 export const AUTH_TIMEOUT = 15_000;
+
+/**
+ * Loading and compiling the debug build's WASM bundle and hydrating the page. On a
+ * busy machine (two browsers and a server per worker, two workers) that alone can take
+ * well over ten seconds.
+ */
+export const HYDRATION_TIMEOUT = 30_000;
 
 export type NatterServer = {
   /** e.g. http://127.0.0.1:41234 (no trailing slash) */
@@ -248,6 +255,9 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
           LEPTOS_ENV: 'DEV',
           NATTER_DATABASE_URL: `sqlite://${dbPath}`,
           NATTER_DEMO_MODE: 'true',
+          // Every test signs up and calls from 127.0.0.1; the limits' own tests set them low.
+          NATTER_SIGNUPS_PER_HOUR: '100000',
+          NATTER_CALLS_PER_MINUTE: '1000',
           RUST_LOG: 'info',
           ...serverEnv,
         },
@@ -345,11 +355,6 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
 // ---------------------------------------------------------------------------
 
 /**
- * Waits until the client bundle has hydrated the page. The app sets
- * `data-hydrated="true"` on <body> once hydration is done; a click before
- * that is silently lost.
- */
-/**
  * `test` on a server started with `env`. (`serverEnv` is worker-scoped, and Playwright
  * refuses `test.use` of a worker option inside a describe group; a derived test type gets
  * its own worker, and with it its own server, instead.) The cast only quiets the type of
@@ -361,8 +366,24 @@ export function withServerEnv(env: Record<string, string>) {
   });
 }
 
+/**
+ * Waits until the client bundle has hydrated the page. The app sets
+ * `data-hydrated="true"` on <body> once hydration is done; a click before
+ * that is silently lost.
+ */
 export async function waitForHydration(page: Page): Promise<void> {
-  await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: AUTH_TIMEOUT });
+  await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: HYDRATION_TIMEOUT });
+}
+
+/**
+ * Resolves once `page` has run the tasks it had queued when this was called: what it had
+ * received by then (a socket frame, a response) has been applied, and the DOM shows it.
+ * For checks that something did NOT happen (a duplicate, a second request), after waiting
+ * for what would have made it happen. Timers only: requestAnimationFrame does not run in
+ * a tab that is not in front.
+ */
+export async function settled(page: Page): Promise<void> {
+  await page.evaluate(() => new Promise<void>((resolve) => setTimeout(() => setTimeout(resolve, 0), 0)));
 }
 
 /** Navigates to `path` and waits for hydration. */
@@ -590,8 +611,43 @@ export class SocketWatch {
     return this.sockets.flatMap((s) => s.received);
   }
 
+  /**
+   * Waits until the page's newest open socket has been greeted (`hello`): from then on the
+   * server delivers this tab what is sent to its user (calls, list and bell changes).
+   */
+  async waitForConnected(timeout = 15_000): Promise<void> {
+    await expect
+      .poll(
+        () => {
+          const open = this.sockets.filter((s) => !s.closed);
+          return open[open.length - 1]?.received.some((f) => f.type === 'hello') ?? false;
+        },
+        { message: "the page's WebSocket is connected (hello)", timeout },
+      )
+      .toBe(true);
+  }
+
+  /** Waits until one of the page's sockets has received a frame that `match` accepts. */
+  async waitForFrame(match: (frame: SocketFrame) => boolean, what: string, timeout = 15_000): Promise<void> {
+    await expect
+      .poll(() => this.allReceived().some(match), { message: `the page's WebSocket received ${what}`, timeout })
+      .toBe(true);
+  }
+
+  /** Waits until one of the page's sockets has received the live event of a message with this body. */
+  async waitForMessage(body: string, timeout = 15_000): Promise<void> {
+    await this.waitForFrame(
+      (f) => {
+        const event = f.event as { kind?: string; message?: { body?: string } } | undefined;
+        return f.type === 'event' && event?.kind === 'message_created' && event.message?.body === body;
+      },
+      `the message_created event of ${JSON.stringify(body)}`,
+      timeout,
+    );
+  }
+
   /** Waits until the newest open socket was told it is subscribed to the conversation. */
-  async waitForSubscribed(conversationId: string, timeout = 10_000): Promise<void> {
+  async waitForSubscribed(conversationId: string, timeout = 15_000): Promise<void> {
     const topic = `conversation:${conversationId}`;
     await expect
       .poll(

@@ -68,6 +68,9 @@ export class ControlledServer {
         LEPTOS_ENV: 'DEV',
         NATTER_DATABASE_URL: `sqlite://${this.dbPath}`,
         NATTER_DEMO_MODE: 'true',
+        // Every test signs up and calls from 127.0.0.1; the limits' own tests set them low.
+        NATTER_SIGNUPS_PER_HOUR: '100000',
+        NATTER_CALLS_PER_MINUTE: '1000',
         RUST_LOG: 'info',
         ...this.env,
       },

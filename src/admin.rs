@@ -152,4 +152,16 @@ pub const SETTINGS: &[(&str, &str, &str, SettingKind)] = &[
         "Per person, over all their tabs.",
         SettingKind::Number,
     ),
+    (
+        "calls_per_minute",
+        "Calls per minute",
+        "Calls one person may start a minute; each rings every tab of the person called.",
+        SettingKind::Number,
+    ),
+    (
+        "signups_per_hour",
+        "Sign-ups per hour",
+        "From one address: each makes an account and costs a password hash.",
+        SettingKind::Number,
+    ),
 ];

@@ -17,6 +17,7 @@ pub mod history;
 pub mod model;
 pub mod pages;
 pub mod protocol;
+pub mod text;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

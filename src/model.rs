@@ -83,18 +83,8 @@ impl NewAccount {
             errors.push(e);
         }
         let display_name = display_name.trim();
-        if display_name.is_empty() {
-            errors.push(FieldError::new("display_name", "Display name is required."));
-        } else if display_name.chars().count() > DISPLAY_NAME_MAX_CHARS {
-            errors.push(FieldError::new(
-                "display_name",
-                format!("Display name must be at most {DISPLAY_NAME_MAX_CHARS} characters."),
-            ));
-        } else if display_name.chars().any(char::is_control) {
-            errors.push(FieldError::new(
-                "display_name",
-                "Display name may not contain control characters.",
-            ));
+        if let Err(message) = check_name(display_name, "Display name", DISPLAY_NAME_MAX_CHARS) {
+            errors.push(FieldError::new("display_name", message));
         }
         if let Err(e) = check_password(password) {
             errors.push(e);
@@ -129,6 +119,31 @@ fn check_username(username: &str) -> Result<(), FieldError> {
             "username",
             "Username may contain only letters, digits and underscores.",
         ));
+    }
+    Ok(())
+}
+
+/// Checks a trimmed name other people see next to the product's words (a display name, a
+/// group's name): 1 to `max_chars` characters, at least one of them visible, and no
+/// control characters or direction controls (which could make the sentence it is shown in
+/// read backwards). `what` starts the message: "Display name", "A group name".
+pub fn check_name(name: &str, what: &str, max_chars: usize) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("{what} is required."));
+    }
+    if name.chars().count() > max_chars {
+        return Err(format!("{what} must be at most {max_chars} characters."));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!("{what} may not contain control characters."));
+    }
+    if crate::text::has_bidi_control(name) {
+        return Err(format!(
+            "{what} may not contain characters that change the direction of the text."
+        ));
+    }
+    if !crate::text::has_visible(name) {
+        return Err(format!("{what} needs at least one visible character."));
     }
     Ok(())
 }
@@ -223,6 +238,24 @@ mod tests {
         assert!(e.field("username").is_some());
         let e = NewAccount::parse("alice", "Al\u{0}ice", "password1").unwrap_err();
         assert!(e.field("display_name").is_some());
+    }
+
+    #[test]
+    fn names_that_hide_or_reverse_text_are_refused() {
+        let e = NewAccount::parse("eve", "Eve\u{202E}", "password1").unwrap_err();
+        assert_eq!(
+            e.field("display_name").as_deref(),
+            Some("Display name may not contain characters that change the direction of the text.")
+        );
+        let e = NewAccount::parse("eve", "\u{200B}", "password1").unwrap_err();
+        assert_eq!(
+            e.field("display_name").as_deref(),
+            Some("Display name needs at least one visible character.")
+        );
+        assert!(NewAccount::parse("dana", "דנה כהן", "password1").is_ok());
+        assert!(parse_group_title("Team\u{2067}").is_err());
+        assert!(parse_group_title("\u{3164}").is_err());
+        assert!(parse_group_title("צוות 🚀").is_ok());
     }
 
     #[test]
@@ -324,11 +357,18 @@ impl ConversationSummary {
     }
 }
 
-/// Checks a message body: trimmed, 1 to `max_chars` characters.
+/// Checks a message body: trimmed, 1 to `max_chars` characters, at least one of them
+/// visible (a body of only zero-width or other invisible characters is an empty bubble).
 pub fn parse_message_body(body: &str, max_chars: usize) -> Result<String, AppError> {
     let body = body.trim();
     if body.is_empty() {
         return Err(AppError::invalid("body", "A message cannot be empty."));
+    }
+    if !crate::text::has_visible(body) {
+        return Err(AppError::invalid(
+            "body",
+            "A message needs at least one visible character.",
+        ));
     }
     let n = body.chars().count();
     if n > max_chars {
@@ -374,6 +414,25 @@ mod message_tests {
     }
 
     #[test]
+    fn a_message_of_only_invisible_characters_is_refused() {
+        for body in [
+            "\u{200B}",
+            "\u{200B}\u{200D} \u{FEFF}",
+            "\u{3164}",
+            "\u{2800}",
+        ] {
+            let e = parse_message_body(body, 100).unwrap_err();
+            assert_eq!(
+                e.field("body").as_deref(),
+                Some("A message needs at least one visible character."),
+                "{body:?}"
+            );
+        }
+        assert!(parse_message_body("👍", 100).is_ok());
+        assert!(parse_message_body("שלום עולם!", 100).is_ok());
+    }
+
+    #[test]
     fn client_message_ids_are_short_and_plain() {
         assert!(check_client_msg_id("0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b").is_ok());
         assert!(check_client_msg_id("").is_err());
@@ -396,24 +455,14 @@ pub struct Member {
 /// Longest group title.
 pub const GROUP_TITLE_MAX_CHARS: usize = 80;
 
-/// Checks a group title: trimmed, 1 to 80 characters.
+/// Checks a group title: trimmed, 1 to 80 characters, by the rules of [`check_name`].
 pub fn parse_group_title(title: &str) -> Result<String, AppError> {
     let title = title.trim();
     if title.is_empty() {
         return Err(AppError::invalid("title", "A group needs a name."));
     }
-    if title.chars().count() > GROUP_TITLE_MAX_CHARS {
-        return Err(AppError::invalid(
-            "title",
-            format!("A group name can have at most {GROUP_TITLE_MAX_CHARS} characters."),
-        ));
-    }
-    if title.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "title",
-            "A group name may not contain control characters.",
-        ));
-    }
+    check_name(title, "A group name", GROUP_TITLE_MAX_CHARS)
+        .map_err(|message| AppError::invalid("title", message))?;
     Ok(title.to_string())
 }
 
@@ -464,14 +513,17 @@ pub struct Notification {
 }
 
 impl Notification {
+    /// What the bell says, with the names in it isolated ([`crate::text::isolate`]).
     pub fn text(&self) -> String {
+        use crate::text::isolate;
         match self.kind {
             NotificationKind::MissedCall => {
-                format!("Missed call from {}", self.actor.display_name)
+                format!("Missed call from {}", isolate(&self.actor.display_name))
             }
             NotificationKind::AddedToGroup => format!(
                 "{} added you to {}",
-                self.actor.display_name, self.conversation_title
+                isolate(&self.actor.display_name),
+                isolate(&self.conversation_title)
             ),
         }
     }

@@ -26,6 +26,8 @@ pub const CLOSE_INVALID_DATA: u16 = 1007;
 pub const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code: the frame broke the WebSocket protocol.
 pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+/// Close code: the client broke a rule of the server's (it kept sending past its rate).
+pub const CLOSE_POLICY: u16 = 1008;
 
 /// The limits a client should respect, sent in `Hello` so the browser can refuse what the
 /// server would refuse before it is sent (and keep the text).

@@ -134,6 +134,8 @@ pub async fn start_natter(repo: &Path, store_messages: bool) -> Result<Server> {
         .env("NATTER_DEMO_MODE", "false")
         .env("NATTER_STORE_MESSAGES", store_messages.to_string())
         .env("NATTER_MESSAGES_PER_MINUTE", "100000")
+        // The generator signs up every user from one address.
+        .env("NATTER_SIGNUPS_PER_HOUR", "100000")
         .env("NATTER_MAX_CONNECTIONS_PER_USER", "1000")
         .env("NATTER_MAX_BODY_BYTES", "1048576")
         .env("RUST_LOG", "warn");

@@ -52,6 +52,14 @@ pub async fn signup(
                 }
                 Err(other) => return Err(other),
             };
+            // Reserved before the hash: sign-ups sent together cannot all pass.
+            let addr = client_ip().await;
+            crate::server::within_rate(&state.rates.signups, &addr.to_string(), || {
+                format!(
+                    "Too many new accounts from your address (at most {} an hour).",
+                    state.settings().signups_per_hour
+                )
+            })?;
             let headers = request_headers();
             let hash = session::hash_password(account.password.clone()).await?;
             let (token, token_hash) = session::new_token();
@@ -102,11 +110,15 @@ async fn checked_login(
     check_login_input(username, &password)?;
     let addr = client_ip().await;
     let account = normalize_username(username);
-    if let Err(wait) = state.login_throttle.check(&account, addr, Instant::now()) {
-        return Err(AppError::TooManyAttempts {
-            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-        });
-    }
+    // Counted as a failure from here until the password is found right.
+    let attempt = match state.login_throttle.begin(&account, addr, Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            return Err(AppError::TooManyAttempts {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            })
+        }
+    };
     let record = state
         .store
         .login_record(username)
@@ -115,15 +127,12 @@ async fn checked_login(
     let stored = record.as_ref().map(|r| r.password_hash.clone());
     let ok = session::verify_password(password, stored).await?;
     let Some(record) = record.filter(|_| ok) else {
-        state
-            .login_throttle
-            .record_failure(&account, addr, Instant::now());
         return Err(AppError::WrongCredentials);
     };
     if record.blocked {
         return Err(AppError::AccountBlocked);
     }
-    state.login_throttle.record_success(&account, addr);
+    attempt.succeeded(&state.login_throttle);
     Ok(record)
 }
 

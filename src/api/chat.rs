@@ -116,6 +116,12 @@ pub async fn open_direct(user_id: String) -> Result<String, AppError> {
                     "Pick someone else to talk to.",
                 ));
             }
+            crate::server::within_rate(&state.rates.invitations, &me.id, || {
+                format!(
+                    "You are starting conversations too fast (at most {} a minute).",
+                    crate::server::INVITATIONS_PER_MINUTE
+                )
+            })?;
             let id = state
                 .store
                 .open_direct(&me.id, &user_id, now_ms())
@@ -141,6 +147,12 @@ pub async fn create_group(
             if member_ids.iter().all(|m| *m == me.id) {
                 return Err(AppError::invalid("members", "Pick at least one person."));
             }
+            crate::server::within_rate(&state.rates.invitations, &me.id, || {
+                format!(
+                    "You are starting conversations too fast (at most {} a minute).",
+                    crate::server::INVITATIONS_PER_MINUTE
+                )
+            })?;
             let id = state
                 .store
                 .create_group(&me.id, &title, &member_ids, now_ms())
@@ -163,6 +175,12 @@ pub async fn add_member(conversation_id: String, user_id: String) -> Result<(), 
     answer(
         async move {
             let (state, me) = signed_in().await?;
+            crate::server::within_rate(&state.rates.invitations, &me.id, || {
+                format!(
+                    "You are starting conversations too fast (at most {} a minute).",
+                    crate::server::INVITATIONS_PER_MINUTE
+                )
+            })?;
             state
                 .store
                 .add_group_member(&conversation_id, &me.id, &user_id, now_ms())
@@ -188,12 +206,10 @@ pub async fn remove_member(conversation_id: String, user_id: String) -> Result<(
         async move {
             let (state, me) = signed_in().await?;
             state
-                .store
                 .remove_group_member(&conversation_id, &me.id, &user_id)
                 .await
                 .map_err(|e| store_error("removing a member", e))?;
             let topic = Topic::Conversation(conversation_id);
-            state.hub.unsubscribe_user(&topic, &user_id);
             state
                 .hub
                 .publish(&Topic::User(user_id), Event::ConversationsChanged);

@@ -16,7 +16,13 @@ pub fn message_arrived(chat: Chat, message: &Message) {
             .and_then(|l| l.iter().find(|c| c.id == message.conversation_id))
             .is_some_and(|c| c.muted)
     });
-    if on_screen || muted {
+    // Already marked read (a call this person took part in): not news.
+    let read = chat.conversations.with_untracked(|l| {
+        l.as_ref()
+            .and_then(|l| l.iter().find(|c| c.id == message.conversation_id))
+            .is_some_and(|c| c.last_read_seq >= message.seq)
+    });
+    if on_screen || muted || read {
         return;
     }
     if let Ok(audio) = HtmlAudioElement::new_with_src("/sounds/message.wav") {

@@ -70,7 +70,7 @@ pub fn start(chat: Chat, conversation_id: String, media: CallMedia) {
                 close_media();
                 ui.notice.set(Some(format!(
                     "{} is on another call.",
-                    call.callee.display_name
+                    crate::text::isolate(&call.callee.display_name)
                 )));
             }
             Ok(call) => {
@@ -125,6 +125,8 @@ pub fn accept(chat: Chat, call: Call) {
         ui.incoming.set(None);
         match result {
             Ok(active) => {
+                // Its answer may have arrived before this tab held it.
+                forget_elsewhere(chat, &active.id);
                 ui.current.set(Some(active));
                 spawn_local(async move {
                     if let Err(e) = make_offer().await {
@@ -193,6 +195,7 @@ pub fn on_call_event(chat: Chat, call: Call) {
         .current
         .with_untracked(|c| c.as_ref().map(|c| c.id.clone()));
     if mine_here.as_deref() == Some(call.id.as_str()) {
+        forget_elsewhere(chat, &call.id);
         if call.state.is_live() {
             ui.current.set(Some(call));
         } else {
@@ -205,11 +208,23 @@ pub fn on_call_event(chat: Chat, call: Call) {
         EARLY.with(|e| e.borrow_mut().push(Early::Call(call)));
         return;
     }
+    // A call of this person's that another tab holds: known here, so that this tab does
+    // not offer to call while it lasts.
+    let held_elsewhere = call.state == CallState::Active
+        || (call.state == CallState::Ringing && call.caller.id == me);
+    if held_elsewhere {
+        ui.elsewhere.set(Some(call.clone()));
+    } else if ui
+        .elsewhere
+        .with_untracked(|c| c.as_ref().is_some_and(|c| c.id == call.id))
+    {
+        ui.elsewhere.set(None);
+    }
     if call.callee.id == me {
         if call.state == CallState::Busy {
             ui.notice.set(Some(format!(
                 "{} tried to call you.",
-                call.caller.display_name
+                crate::text::isolate(&call.caller.display_name)
             )));
         } else if call.state == CallState::Ringing {
             ui.incoming.set(Some(call));
@@ -222,15 +237,26 @@ pub fn on_call_event(chat: Chat, call: Call) {
             if call.state == CallState::Missed {
                 ui.notice.set(Some(format!(
                     "Missed call from {}.",
-                    call.caller.display_name
+                    crate::text::isolate(&call.caller.display_name)
                 )));
             }
         }
     }
 }
 
+/// This tab holds the call after all: it is not another tab's.
+fn forget_elsewhere(chat: Chat, call_id: &str) {
+    let ui = chat.calls;
+    if ui
+        .elsewhere
+        .with_untracked(|c| c.as_ref().is_some_and(|c| c.id == call_id))
+    {
+        ui.elsewhere.set(None);
+    }
+}
+
 fn outcome_notice(call: &Call, me: &str) -> Option<String> {
-    let peer = &call.peer_of(me).display_name;
+    let peer = crate::text::isolate(&call.peer_of(me).display_name);
     match call.state {
         CallState::Declined => Some(format!("{peer} declined the call.")),
         CallState::Missed => Some(format!("{peer} did not answer.")),
@@ -268,6 +294,8 @@ pub fn on_signal(chat: Chat, call_id: String, signal: Signal) {
 /// call is over, and a ringing modal may be stale.
 pub fn socket_lost(chat: Chat) {
     chat.calls.incoming.set(None);
+    // Told again, as it is then, when the socket is back.
+    chat.calls.elsewhere.set(None);
     if chat.calls.current.get_untracked().is_some() {
         close_here(chat);
         chat.calls.notice.set(Some(

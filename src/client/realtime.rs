@@ -229,7 +229,14 @@ fn socket_url() -> Option<String> {
     } else {
         "ws"
     };
-    Some(format!("{scheme}://{}/ws", location.host().ok()?))
+    // The tab says whether it is seen as it connects, so that a tab opened in the
+    // background (or reconnecting while hidden) is never announced online.
+    let presence = if document().hidden() {
+        "?presence=away"
+    } else {
+        ""
+    };
+    Some(format!("{scheme}://{}/ws{presence}", location.host().ok()?))
 }
 
 fn connect(chat: Chat) {
@@ -246,6 +253,14 @@ fn connect(chat: Chat) {
         reload_list(chat);
         reload_notifications(chat);
         ADMIN_SUBSCRIBED.with(|a| a.set(false));
+        // The socket's address said whether the tab is seen; it may have changed since.
+        send(&ClientFrame::Presence {
+            state: if document().hidden() {
+                PresenceState::Away
+            } else {
+                PresenceState::Online
+            },
+        });
         chat.status.set(ConnectionStatus::Open);
     });
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -375,6 +390,9 @@ fn apply(chat: Chat, frame: ServerFrame) {
             user_id,
             seq,
         } => chat.note_read(&conversation_id, &user_id, seq),
+        Event::Typing { user_id, .. } if user_id == chat.me.get_untracked().id => {
+            // The server tells nobody that they themselves are typing; nor does this tab.
+        }
         Event::Typing {
             conversation_id,
             user_id,

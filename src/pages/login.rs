@@ -167,7 +167,7 @@ fn DemoLogins(accounts: DemoAccountList, login: ServerAction<Login>) -> impl Int
                                 <input type="hidden" name="username" value=u.username.clone() />
                                 <input type="hidden" name="password" value=password />
                                 <button type="submit" class="button secondary">
-                                    {format!("Log in as {}", u.display_name)}
+                                    "Log in as " <bdi>{u.display_name.clone()}</bdi>
                                 </button>
                             </ActionForm>
                         }

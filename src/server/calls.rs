@@ -166,8 +166,21 @@ fn publish(state: &AppState, change: &CallChange) {
         );
     }
     if let Some(message) = &change.log {
+        let topic = Topic::Conversation(message.conversation_id.clone());
+        if change.callee_read {
+            // Before the line itself: the callee's tabs know it is read when it arrives,
+            // so it makes no sound and counts as no unread.
+            state.hub.publish(
+                &topic,
+                Event::ReadMarked {
+                    conversation_id: message.conversation_id.clone(),
+                    user_id: change.call.callee.id.clone(),
+                    seq: message.seq,
+                },
+            );
+        }
         state.hub.publish(
-            &Topic::Conversation(message.conversation_id.clone()),
+            &topic,
             Event::MessageCreated {
                 message: message.clone(),
             },
@@ -185,6 +198,12 @@ pub async fn start(
 ) -> Result<CallTicket, AppError> {
     enabled(state)?;
     own_connection(state, me, conn)?;
+    super::within_rate(&state.rates.calls, &me.id, || {
+        format!(
+            "You are starting calls too fast (at most {} a minute).",
+            state.settings().calls_per_minute
+        )
+    })?;
     let in_order = state.in_order.lock(conversation_id).await;
     let change = state
         .store
@@ -292,6 +311,36 @@ pub async fn connection_closed(state: &AppState, conn: ConnId) {
     for (call_id, user) in state.calls.calls_of(conn) {
         if let Err(e) = finish(state, Some(&user), &call_id, CallAction::HangUp).await {
             tracing::debug!("ending call {call_id} of a closed connection: {e}");
+        }
+    }
+}
+
+/// Tells a tab that just connected about the calls its user is in or being rung for, as
+/// they are now: a ringing call rings there too, and a call under way elsewhere is known.
+/// Each call is read under its conversation's lock, which every change of a call holds
+/// until it is published, so this tab (already subscribed to its user's topic) hears the
+/// state and then every later change, never an older state after a newer one.
+pub async fn tell_live_calls(state: &AppState, user_id: &str, conn: &Connection) {
+    let ids = match state.store.live_call_ids_of(user_id).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!("reading the live calls of a new connection: {e}");
+            return;
+        }
+    };
+    for id in ids {
+        let _in_order = lock_conversation_of(state, &id).await;
+        match state.store.call_for(&id, user_id).await {
+            Ok(call) if call.state.is_live() => {
+                conn.send(&ServerFrame::Event {
+                    topic: Topic::User(user_id.to_string()),
+                    event: Event::Call {
+                        call: Box::new(call),
+                    },
+                });
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("reading call {id} for a new connection: {e}"),
         }
     }
 }

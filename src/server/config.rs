@@ -73,6 +73,11 @@ pub struct Settings {
     pub messages_per_minute: u32,
     /// Typing updates one user may send per minute (over all their tabs).
     pub typing_per_minute: u32,
+    /// Calls one user may start per minute (each rings every tab of the person called).
+    pub calls_per_minute: u32,
+    /// Sign-ups per client address per hour (each costs a password hash and makes an
+    /// account, which multiplies every per-user limit).
+    pub signups_per_hour: u32,
     /// Open WebSockets (tabs) per user.
     pub max_connections_per_user: usize,
     /// How long a stopping server waits for requests in flight before it exits anyway.
@@ -166,6 +171,8 @@ const KNOWN: &[&str] = &[
     "max_frame_bytes",
     "messages_per_minute",
     "typing_per_minute",
+    "calls_per_minute",
+    "signups_per_hour",
     "max_connections_per_user",
     "shutdown_grace_secs",
     "store_messages",
@@ -192,6 +199,8 @@ pub const EDITABLE: &[&str] = &[
     "max_message_chars",
     "messages_per_minute",
     "typing_per_minute",
+    "calls_per_minute",
+    "signups_per_hour",
 ];
 
 struct Sources<'a> {
@@ -367,6 +376,18 @@ impl Settings {
                 "a whole number from 1 to 100000",
                 |n| (1..=100_000).contains(n),
             )?,
+            calls_per_minute: s.get(
+                "calls_per_minute",
+                6,
+                "a whole number from 1 to 100000",
+                |n| (1..=100_000).contains(n),
+            )?,
+            signups_per_hour: s.get(
+                "signups_per_hour",
+                10,
+                "a whole number from 1 to 100000",
+                |n| (1..=100_000).contains(n),
+            )?,
             max_connections_per_user: s.get(
                 "max_connections_per_user",
                 20,
@@ -419,6 +440,8 @@ impl Settings {
             "max_message_chars" => self.max_message_chars.to_string(),
             "messages_per_minute" => self.messages_per_minute.to_string(),
             "typing_per_minute" => self.typing_per_minute.to_string(),
+            "calls_per_minute" => self.calls_per_minute.to_string(),
+            "signups_per_hour" => self.signups_per_hour.to_string(),
             _ => return None,
         })
     }
@@ -457,6 +480,8 @@ impl Settings {
             max_message_chars: edited.max_message_chars,
             messages_per_minute: edited.messages_per_minute,
             typing_per_minute: edited.typing_per_minute,
+            calls_per_minute: edited.calls_per_minute,
+            signups_per_hour: edited.signups_per_hour,
             ..self.clone()
         })
     }
@@ -631,6 +656,8 @@ mod tests {
             ("max_message_chars", "10"),
             ("messages_per_minute", "7"),
             ("typing_per_minute", "9"),
+            ("calls_per_minute", "3"),
+            ("signups_per_hour", "4"),
         ];
         assert_eq!(other.len(), EDITABLE.len());
         for (key, value) in other {

@@ -96,6 +96,34 @@ pub struct Hub {
 impl Hub {
     /// Registers a new connection and returns it with the receiving end of its queue.
     pub fn connect(&self, user_id: &str, session: &str) -> (Connection, mpsc::Receiver<Arc<str>>) {
+        let (conn, rx) = self.new_connection(user_id, session);
+        self.lock_connections().insert(conn.id, conn.clone());
+        (conn, rx)
+    }
+
+    /// Like [`Hub::connect`], unless the user already has `most` connections: counted and
+    /// registered under one lock, so that connections opened at the same moment cannot
+    /// all pass the count. `None` when the user is at the limit.
+    pub fn connect_within(
+        &self,
+        user_id: &str,
+        session: &str,
+        most: usize,
+    ) -> Option<(Connection, mpsc::Receiver<Arc<str>>)> {
+        let mut all = self.lock_connections();
+        if all.values().filter(|c| c.user_id == user_id).count() >= most {
+            return None;
+        }
+        let (conn, rx) = self.new_connection(user_id, session);
+        all.insert(conn.id, conn.clone());
+        Some((conn, rx))
+    }
+
+    fn new_connection(
+        &self,
+        user_id: &str,
+        session: &str,
+    ) -> (Connection, mpsc::Receiver<Arc<str>>) {
         let (tx, rx) = mpsc::channel(QUEUE_FRAMES);
         let conn = Connection {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
@@ -104,7 +132,6 @@ impl Hub {
             tx,
             closing: Arc::default(),
         };
-        self.lock_connections().insert(conn.id, conn.clone());
         (conn, rx)
     }
 
@@ -287,6 +314,24 @@ mod tests {
         assert!(b_rx.try_recv().is_err());
         hub.disconnect(a.id);
         assert_eq!(hub.publish(&topic(), Event::ConversationsChanged), 0);
+    }
+
+    #[test]
+    fn connections_opened_together_never_pass_the_per_user_limit() {
+        let hub = Arc::new(Hub::default());
+        let opened: Vec<_> = (0..8)
+            .map(|_| {
+                let hub = hub.clone();
+                std::thread::spawn(move || hub.connect_within("ann", "s", 3).map(|(c, _)| c.id))
+            })
+            .collect();
+        let joined = opened
+            .into_iter()
+            .filter_map(|t| t.join().ok().flatten())
+            .count();
+        assert_eq!(joined, 3);
+        assert_eq!(hub.connections_of("ann").len(), 3);
+        assert!(hub.connect_within("ben", "s2", 3).is_some());
     }
 
     #[tokio::test]

@@ -1,9 +1,11 @@
 //! Everything that runs only in the server binary.
 
 pub mod auth;
+pub mod budget;
 pub mod calls;
 pub mod config;
 pub mod csrf;
+pub mod demo;
 pub mod hub;
 pub mod moderation;
 pub mod presence;
@@ -96,10 +98,32 @@ impl AppState {
             self.hub
                 .send_all(&crate::protocol::ServerFrame::CallOptions { options });
         }
-        self.rates
-            .messages
-            .set_per_minute(settings.messages_per_minute);
-        self.rates.typing.set_per_minute(settings.typing_per_minute);
+        self.rates.messages.set_limit(settings.messages_per_minute);
+        self.rates.typing.set_limit(settings.typing_per_minute);
+        self.rates.calls.set_limit(settings.calls_per_minute);
+        self.rates.signups.set_limit(settings.signups_per_hour);
+    }
+
+    /// The group's owner removes a member; the member's open tabs stop receiving the group
+    /// at once. Subscribing takes the conversation's lock around its membership check, and
+    /// this holds it from the removal to the unsubscribe, so no subscription of the removed
+    /// member's can land in between and outlive the removal.
+    ///
+    /// # Errors
+    /// As [`store::Store::remove_group_member`]: not the owner, not a member, the database.
+    pub async fn remove_group_member(
+        &self,
+        conversation_id: &str,
+        owner: &str,
+        user_id: &str,
+    ) -> Result<(), store::StoreError> {
+        let _in_order = self.in_order.lock(conversation_id).await;
+        self.store
+            .remove_group_member(conversation_id, owner, user_id)
+            .await?;
+        let topic = crate::protocol::Topic::Conversation(conversation_id.to_string());
+        self.hub.unsubscribe_user(&topic, user_id);
+        Ok(())
     }
 
     /// The state inside a server function or a server-rendered component.
@@ -111,18 +135,62 @@ impl AppState {
     }
 }
 
+/// Presence changes one user may make per minute, over all their tabs: each one reaches
+/// everyone they have a direct conversation with. A person switching tabs often makes a
+/// few a minute.
+pub const PRESENCE_PER_MINUTE: u32 = 60;
+
+/// Conversations and groups one user may open, create or add people to per minute: each
+/// puts something in other people's lists and bells.
+pub const INVITATIONS_PER_MINUTE: u32 = 30;
+
+/// Per-user (and, for sign-ups, per-address) rates of what reaches other people or costs
+/// the server a password hash.
 pub struct Rates {
     pub messages: throttle::RateLimiter,
     pub typing: throttle::RateLimiter,
+    pub presence: throttle::RateLimiter,
+    /// Calls started, per user: each rings every tab of the person called.
+    pub calls: throttle::RateLimiter,
+    /// Direct conversations opened, groups created, members added, per user.
+    pub invitations: throttle::RateLimiter,
+    /// Sign-ups per client address, per hour: each is a password hash and an account.
+    pub signups: throttle::RateLimiter,
 }
 
 impl Rates {
     pub fn new(settings: &Settings) -> Rates {
+        let hour = std::time::Duration::from_secs(3600);
         Rates {
             messages: throttle::RateLimiter::new(settings.messages_per_minute),
             typing: throttle::RateLimiter::new(settings.typing_per_minute),
+            presence: throttle::RateLimiter::new(PRESENCE_PER_MINUTE),
+            calls: throttle::RateLimiter::new(settings.calls_per_minute),
+            invitations: throttle::RateLimiter::new(INVITATIONS_PER_MINUTE),
+            signups: throttle::RateLimiter::per_window(settings.signups_per_hour, hour),
         }
     }
+}
+
+/// Takes a token from `limiter` for `key`, or refuses with `what` ("You are starting calls
+/// too fast (at most 6 a minute).") and how long to wait.
+///
+/// # Errors
+/// [`AppError::RateLimited`] when the key has no token left.
+pub fn within_rate(
+    limiter: &throttle::RateLimiter,
+    key: &str,
+    what: impl FnOnce() -> String,
+) -> Result<(), AppError> {
+    limiter
+        .take(key, std::time::Instant::now())
+        .map_err(|wait| {
+            let secs = wait.as_secs() + 1;
+            AppError::RateLimited {
+                message: format!("{} Try again in {secs} s.", what()),
+                retry_after_secs: secs,
+            }
+        })
 }
 
 /// Logs an internal failure with its context and returns the error the browser may see.

@@ -60,12 +60,23 @@ impl Presence {
         self.users.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A tab connected; returns the state to announce if it changed.
-    pub fn connected(&self, user: &str, conn: ConnId) -> Option<PresenceState> {
+    /// A tab connected, seen (`Online`) or hidden (`Away`) as it said when it opened;
+    /// returns the state to announce if it changed.
+    pub fn connected(
+        &self,
+        user: &str,
+        conn: ConnId,
+        state: PresenceState,
+    ) -> Option<PresenceState> {
+        let state = if state == PresenceState::Offline {
+            PresenceState::Online
+        } else {
+            state
+        };
         let mut users = self.lock();
         let p = users.entry(user.to_string()).or_default();
         p.epoch += 1;
-        p.tabs.insert(conn, PresenceState::Online);
+        p.tabs.insert(conn, state);
         p.changed()
     }
 
@@ -138,8 +149,11 @@ mod tests {
     #[test]
     fn online_while_any_tab_is_online_away_when_all_are_away() {
         let p = Presence::default();
-        assert_eq!(p.connected("a", 1), Some(PresenceState::Online));
-        assert_eq!(p.connected("a", 2), None);
+        assert_eq!(
+            p.connected("a", 1, PresenceState::Online),
+            Some(PresenceState::Online)
+        );
+        assert_eq!(p.connected("a", 2, PresenceState::Online), None);
         assert_eq!(p.set("a", 1, PresenceState::Away), None);
         assert_eq!(
             p.set("a", 2, PresenceState::Away),
@@ -150,14 +164,29 @@ mod tests {
     }
 
     #[test]
+    fn a_tab_that_opens_hidden_is_away_not_online() {
+        let p = Presence::default();
+        assert_eq!(
+            p.connected("a", 1, PresenceState::Away),
+            Some(PresenceState::Away)
+        );
+        assert_eq!(p.state_of("a"), PresenceState::Away);
+        // Seen later: online.
+        assert_eq!(
+            p.set("a", 1, PresenceState::Online),
+            Some(PresenceState::Online)
+        );
+    }
+
+    #[test]
     fn a_reload_does_not_go_offline() {
         let p = Presence::default();
-        p.connected("a", 1);
+        p.connected("a", 1, PresenceState::Online);
         let Left::LastTab(epoch) = p.disconnected("a", 1) else {
             panic!("expected the last tab")
         };
         // The reloaded page connects again within the grace.
-        assert_eq!(p.connected("a", 2), None);
+        assert_eq!(p.connected("a", 2, PresenceState::Online), None);
         assert!(!p.confirm_offline("a", epoch));
         assert_eq!(p.state_of("a"), PresenceState::Online);
     }
@@ -165,12 +194,15 @@ mod tests {
     #[test]
     fn closing_the_last_tab_goes_offline_after_the_grace() {
         let p = Presence::default();
-        p.connected("a", 1);
+        p.connected("a", 1, PresenceState::Online);
         let Left::LastTab(epoch) = p.disconnected("a", 1) else {
             panic!("expected the last tab")
         };
         assert!(p.confirm_offline("a", epoch));
         assert_eq!(p.state_of("a"), PresenceState::Offline);
-        assert_eq!(p.connected("a", 3), Some(PresenceState::Online));
+        assert_eq!(
+            p.connected("a", 3, PresenceState::Online),
+            Some(PresenceState::Online)
+        );
     }
 }

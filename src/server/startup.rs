@@ -27,7 +27,8 @@ impl From<super::store::StoreError> for StartError {
     }
 }
 
-/// Seeds the demo accounts into a database that has no users yet.
+/// Seeds the demo accounts, and their conversations (see `demo`), into a database that
+/// has no users yet.
 pub async fn seed_demo(store: &Store, settings: &Settings) -> Result<bool, StartError> {
     if !settings.demo_mode || store.user_count().await? > 0 {
         return Ok(false);
@@ -49,6 +50,7 @@ pub async fn seed_demo(store: &Store, settings: &Settings) -> Result<bool, Start
             .create_user(username, &display, &hash, role, None, now_ms())
             .await?;
     }
+    super::demo::seed_conversations(store, settings, now_ms()).await?;
     Ok(true)
 }
 
@@ -94,7 +96,6 @@ async fn with_stored_settings(store: &Store, settings: Settings) -> Result<Setti
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let max_body = state.settings().max_body_bytes;
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/ws", get(super::ws::upgrade))
@@ -104,17 +105,57 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(csrf::guard))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
-        .layer(axum::middleware::map_response(
-            move |response: axum::response::Response| async move {
-                explain_too_large(response, max_body)
-            },
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_body,
         ))
         .with_state(state)
 }
 
-/// A body over the limit is answered 413 by the limit layer with plain text; a server
-/// function's caller gets it as an error it can show, naming the limit.
+/// Largest UTF-8 encoding of one character (RFC 3629), in bytes.
+const UTF8_MAX_BYTES: usize = 4;
+/// A byte of a server function's form body may be percent-encoded as three (RFC 3986).
+const PERCENT_ENCODED: usize = 3;
+/// Room for the other fields of a send (ids, names) beside the message body, in bytes.
+const FORM_OVERHEAD_BYTES: usize = 4096;
+
+/// The largest request body accepted now, in bytes: `max_body_bytes`, or more when the
+/// longest message allowed needs more (a message of `max_message_chars` characters, each
+/// as large as UTF-8 and percent-encoding can make it), so that every message the limits
+/// promise can be sent. It follows live changes of `max_message_chars`.
+pub fn body_limit(settings: &Settings) -> usize {
+    let longest_message = settings.max_message_chars * UTF8_MAX_BYTES * PERCENT_ENCODED;
+    settings
+        .max_body_bytes
+        .max(longest_message + FORM_OVERHEAD_BYTES)
+}
+
+/// Refuses request bodies over [`body_limit`] with 413, as an error a server function's
+/// caller can show.
+async fn limit_body(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = body_limit(&state.settings());
+    let declared = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        let refused = http::StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        return explain_too_large(refused, limit);
+    }
+    // A body without a length (or lying about it) stops being read at the limit.
+    let request =
+        request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, limit)));
+    explain_too_large(next.run(request).await, limit)
+}
+
+/// A body over the limit is answered 413 with plain text; a server function's caller gets
+/// it as an error it can show, naming the limit.
 fn explain_too_large(
     response: axum::response::Response,
     limit_bytes: usize,
@@ -131,4 +172,60 @@ fn explain_too_large(
         crate::error::AppError::TooLarge { limit_bytes }.ser(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::store::tests::fresh_store;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    /// A send of `chars` copies of 😀 as the browser encodes it (a URL-encoded form).
+    fn send_of(chars: usize) -> http::Request<Body> {
+        let body = format!(
+            "conversation_id=c&client_msg_id=m&body={}",
+            "%F0%9F%98%80".repeat(chars)
+        );
+        http::Request::post("/api/send_message")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-length", body.len())
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_message_the_character_limit_allows_fits_the_body_limit() {
+        let (store, _dir) = fresh_store().await;
+        let settings = Settings::load("t", None, &|_| None).unwrap();
+        let options = LeptosOptions::builder().output_name("natter").build();
+        let state = AppState::new(options, store, settings);
+        state
+            .config
+            .change(
+                &[("max_message_chars", "16000")],
+                |s| async move { Ok::<_, crate::server::config::ConfigError>(s) },
+                |_, _| {},
+            )
+            .await
+            .unwrap();
+        let app = Router::new()
+            .route(
+                "/api/send_message",
+                axum::routing::post(|| async { "sent" }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                limit_body,
+            ));
+        let answer = app.clone().oneshot(send_of(16_000)).await.unwrap();
+        assert_eq!(
+            answer.status(),
+            200,
+            "16000 emoji, the longest message allowed"
+        );
+        let limit = body_limit(&state.settings());
+        let answer = app.oneshot(send_of(limit / 12 + 1)).await.unwrap();
+        assert_eq!(answer.status(), 413);
+    }
 }

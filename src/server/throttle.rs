@@ -43,8 +43,11 @@ impl LoginThrottle {
         ]
     }
 
-    /// `Err(wait)` when this attempt must be refused without checking the password.
-    pub fn check(&self, account: &str, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+    /// Starts a login attempt: `Err(wait)` when it must be refused without checking the
+    /// password. Otherwise the attempt is counted as a failure at once, before the password
+    /// is checked, so that guesses sent together cannot all pass the check before any of
+    /// them is counted; [`Attempt::succeeded`] takes it back.
+    pub fn begin(&self, account: &str, addr: IpAddr, now: Instant) -> Result<Attempt, Duration> {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let mut wait = Duration::ZERO;
         for (key, is_account) in Self::keys(account, addr) {
@@ -62,15 +65,9 @@ impl LoginThrottle {
                 }
             }
         }
-        if wait.is_zero() {
-            Ok(())
-        } else {
-            Err(wait.max(Duration::from_secs(1)))
+        if !wait.is_zero() {
+            return Err(wait.max(Duration::from_secs(1)));
         }
-    }
-
-    pub fn record_failure(&self, account: &str, addr: IpAddr, now: Instant) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= SWEEP_AT {
             map.retain(|_, times| {
                 prune(times, now);
@@ -78,16 +75,41 @@ impl LoginThrottle {
             });
         }
         for (key, _) in Self::keys(account, addr) {
-            let times = map.entry(key).or_default();
-            prune(times, now);
-            times.push_back(now);
+            map.entry(key).or_default().push_back(now);
         }
+        Ok(Attempt {
+            account: account.to_string(),
+            addr,
+            at: now,
+        })
     }
 
-    /// A successful login forgets that account's failures from that address.
-    pub fn record_success(&self, account: &str, addr: IpAddr) {
+    /// A successful login: its attempt is no failure, and that account's failures from
+    /// that address are forgotten.
+    fn succeeded(&self, attempt: &Attempt) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&Key::Account(account.to_string(), addr));
+        map.remove(&Key::Account(attempt.account.clone(), attempt.addr));
+        if let Some(times) = map.get_mut(&Key::Address(attempt.addr)) {
+            if let Some(i) = times.iter().rposition(|t| *t == attempt.at) {
+                times.remove(i);
+            }
+        }
+    }
+}
+
+/// A login attempt under way, counted as a failure until it is known to have succeeded.
+#[must_use = "an attempt counts as a failure unless it is marked as succeeded"]
+pub struct Attempt {
+    account: String,
+    addr: IpAddr,
+    at: Instant,
+}
+
+impl Attempt {
+    /// The password was right: take the attempt back, and forget the account's failures
+    /// from this address.
+    pub fn succeeded(self, throttle: &LoginThrottle) {
+        throttle.succeeded(&self);
     }
 }
 
@@ -100,32 +122,42 @@ fn prune(times: &mut VecDeque<Instant>, now: Instant) {
     }
 }
 
-/// A per-user rate: a bucket of `per_minute` tokens that refills continuously, so a user
-/// can do `per_minute` things at once after a quiet minute and `per_minute` a minute
-/// sustained. Buckets that are full again are forgotten.
+/// A per-key rate (a user, an address): a bucket of `limit` tokens that refills
+/// continuously over `window`, so a key can do `limit` things at once after a quiet window
+/// and `limit` a window sustained. A token is taken before the work it pays for, so
+/// requests that arrive together cannot all pass. Buckets that are full again are
+/// forgotten.
 pub struct RateLimiter {
-    per_minute: std::sync::atomic::AtomicU32,
+    limit: std::sync::atomic::AtomicU32,
+    window: Duration,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
 impl RateLimiter {
+    /// `per_minute` tokens a minute.
     pub fn new(per_minute: u32) -> Self {
+        Self::per_window(per_minute, Duration::from_secs(60))
+    }
+
+    /// `limit` tokens per `window`.
+    pub fn per_window(limit: u32, window: Duration) -> Self {
         Self {
-            per_minute: per_minute.max(1).into(),
+            limit: limit.max(1).into(),
+            window,
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Changes the rate from the next `take` on.
-    pub fn set_per_minute(&self, per_minute: u32) {
-        self.per_minute
-            .store(per_minute.max(1), std::sync::atomic::Ordering::Relaxed);
+    /// Changes how many tokens a window gives, from the next `take` on.
+    pub fn set_limit(&self, limit: u32) {
+        self.limit
+            .store(limit.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Takes one token for `key`; `Err(wait)` (how long until one is free) when empty.
     pub fn take(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let capacity = f64::from(self.per_minute.load(std::sync::atomic::Ordering::Relaxed));
-        let per_sec = capacity / 60.0;
+        let capacity = f64::from(self.limit.load(std::sync::atomic::Ordering::Relaxed));
+        let per_sec = capacity / self.window.as_secs_f64();
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= SWEEP_AT {
             map.retain(|_, (tokens, at)| {
@@ -176,19 +208,31 @@ mod tests {
         let start = Instant::now();
         for i in 0..5 {
             assert!(
-                t.check("alice", ip("10.0.0.1"), start).is_ok(),
+                t.begin("alice", ip("10.0.0.1"), start + Duration::from_secs(i))
+                    .is_ok(),
                 "attempt {i}"
             );
-            t.record_failure("alice", ip("10.0.0.1"), start + Duration::from_secs(i));
         }
         let wait = t
-            .check("alice", ip("10.0.0.1"), start + Duration::from_secs(10))
-            .unwrap_err();
+            .begin("alice", ip("10.0.0.1"), start + Duration::from_secs(10))
+            .err()
+            .unwrap();
         assert_eq!(wait, Duration::from_secs(50));
         // A minute after the first failure, one slot is free again: never a permanent lock.
         assert!(t
-            .check("alice", ip("10.0.0.1"), start + Duration::from_secs(60))
+            .begin("alice", ip("10.0.0.1"), start + Duration::from_secs(60))
             .is_ok());
+    }
+
+    #[test]
+    fn guesses_sent_together_are_counted_before_any_is_checked() {
+        let t = LoginThrottle::new(5, 20);
+        let now = Instant::now();
+        // Fifty attempts begun before any password check finishes: five get through.
+        let begun: Vec<_> = (0..50)
+            .filter_map(|_| t.begin("alice", ip("10.0.0.1"), now).ok())
+            .collect();
+        assert_eq!(begun.len(), 5);
     }
 
     #[test]
@@ -196,10 +240,10 @@ mod tests {
         let t = LoginThrottle::new(5, 20);
         let now = Instant::now();
         for _ in 0..5 {
-            t.record_failure("alice", ip("203.0.113.9"), now);
+            let _failed = t.begin("alice", ip("203.0.113.9"), now);
         }
-        assert!(t.check("alice", ip("203.0.113.9"), now).is_err());
-        assert!(t.check("alice", ip("198.51.100.7"), now).is_ok());
+        assert!(t.begin("alice", ip("203.0.113.9"), now).is_err());
+        assert!(t.begin("alice", ip("198.51.100.7"), now).is_ok());
     }
 
     #[test]
@@ -207,19 +251,21 @@ mod tests {
         let t = LoginThrottle::new(5, 20);
         let now = Instant::now();
         for i in 0..20 {
-            t.record_failure(&format!("user{i}"), ip("10.0.0.2"), now);
+            let _failed = t.begin(&format!("user{i}"), ip("10.0.0.2"), now);
         }
-        assert!(t.check("someone_new", ip("10.0.0.2"), now).is_err());
-        assert!(t.check("someone_new", ip("10.0.0.3"), now).is_ok());
+        assert!(t.begin("someone_new", ip("10.0.0.2"), now).is_err());
+        assert!(t.begin("someone_new", ip("10.0.0.3"), now).is_ok());
     }
 
     #[test]
-    fn a_successful_login_clears_the_account_failures() {
-        let t = LoginThrottle::new(2, 20);
+    fn a_successful_login_clears_the_account_failures_and_is_no_failure() {
+        let t = LoginThrottle::new(2, 3);
         let now = Instant::now();
-        t.record_failure("bob", ip("10.0.0.4"), now);
-        t.record_success("bob", ip("10.0.0.4"));
-        t.record_failure("bob", ip("10.0.0.4"), now);
-        assert!(t.check("bob", ip("10.0.0.4"), now).is_ok());
+        let _failed = t.begin("bob", ip("10.0.0.4"), now);
+        t.begin("bob", ip("10.0.0.4"), now).unwrap().succeeded(&t);
+        let _failed = t.begin("bob", ip("10.0.0.4"), now);
+        assert!(t.begin("bob", ip("10.0.0.4"), now).is_ok());
+        // Two failures and a success from the address: a third failure still fits.
+        assert!(t.begin("carol", ip("10.0.0.4"), now).is_err());
     }
 }

@@ -2,16 +2,18 @@
 //! cookie; a foreign `Origin` is refused with 403 before the upgrade (cross-site WebSocket
 //! hijacking). Every frame is checked against what this user may do.
 
+use super::budget::{FrameBudget, FrameKind, Over};
 use super::hub::{CloseReason, Connection};
 use super::presence::{Left, OFFLINE_GRACE};
 use super::{auth, csrf, now_ms, AppState};
 use crate::model::{Role, User};
 use crate::protocol::{
     ClientFrame, ErrorCode, Event, Limits, PresenceState, Resume, ServerFrame, Topic,
-    CLOSE_GOING_AWAY, CLOSE_INVALID_DATA, CLOSE_PROTOCOL_ERROR, CLOSE_SESSION_ENDED, CLOSE_TOO_BIG,
+    CLOSE_GOING_AWAY, CLOSE_INVALID_DATA, CLOSE_POLICY, CLOSE_PROTOCOL_ERROR, CLOSE_SESSION_ENDED,
+    CLOSE_TOO_BIG,
 };
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
@@ -26,9 +28,24 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 /// How long a closing socket may take to accept its close frame before it is dropped.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
+/// The presence a tab states when it opens its socket: `/ws?presence=away` for a tab that
+/// is hidden (opened in the background, or reconnecting while hidden); online otherwise.
+pub fn opening_presence(query: Option<&str>) -> PresenceState {
+    let away = query
+        .unwrap_or_default()
+        .split('&')
+        .any(|pair| pair == "presence=away");
+    if away {
+        PresenceState::Away
+    } else {
+        PresenceState::Online
+    }
+}
+
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     // A browser always sends Origin on a WebSocket handshake; it must be this site.
@@ -40,20 +57,40 @@ pub async fn upgrade(
         Ok(None) => return (StatusCode::UNAUTHORIZED, "Please log in.").into_response(),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
+    // Counted and joined in one step, so that upgrades arriving together cannot all pass
+    // the count before any of them joins.
     let most = state.settings().max_connections_per_user;
-    if state.hub.connections_of(&user.id).len() >= most {
+    let Some((conn, outgoing)) = state.hub.connect_within(&user.id, &session, most) else {
         return (
             StatusCode::TOO_MANY_REQUESTS,
             format!("Too many open tabs: at most {most} per person. Close one and reload."),
         )
             .into_response();
-    }
+    };
+    // Leaves the hub if the upgrade never completes (the closure is dropped unrun).
+    let joined = Joined {
+        state: state.clone(),
+        conn,
+    };
+    let presence = opening_presence(query.as_deref());
     let max_frame = state.settings().max_frame_bytes;
     ws.read_buffer_size(BUFFER_BYTES)
         .write_buffer_size(BUFFER_BYTES)
         .max_message_size(max_frame)
         .max_frame_size(max_frame)
-        .on_upgrade(move |socket| serve(socket, state, user, session))
+        .on_upgrade(move |socket| serve(socket, joined, outgoing, user, session, presence))
+}
+
+/// A connection that has joined the hub; it leaves when this is dropped.
+struct Joined {
+    state: AppState,
+    conn: Connection,
+}
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        self.state.hub.disconnect(self.conn.id);
+    }
 }
 
 /// Why reading from a socket failed, as a close code for the client, when it broke a rule
@@ -103,8 +140,15 @@ async fn deliver(
     }
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, user: User, session: String) {
-    let (conn, mut outgoing) = state.hub.connect(&user.id, &session);
+async fn serve(
+    mut socket: WebSocket,
+    joined: Joined,
+    mut outgoing: mpsc::Receiver<Arc<str>>,
+    user: User,
+    session: String,
+    presence: PresenceState,
+) {
+    let (state, conn) = (joined.state.clone(), joined.conn.clone());
     // The session may have ended (a block, a temporary password) between the upgrade's
     // check and joining the hub, which is where ending it looks for sockets to close.
     let live = state.store.session_user(&session, now_ms()).await;
@@ -124,15 +168,23 @@ async fn serve(mut socket: WebSocket, state: AppState, user: User, session: Stri
         connection_id: conn.id,
         limits: limits(&state.settings()),
     });
-    if state.presence.connected(&user.id, conn.id).is_some() {
+    if state
+        .presence
+        .connected(&user.id, conn.id, presence)
+        .is_some()
+    {
         announce_presence(&state, &user.id, None).await;
     }
+    // A call that rings for this user, or that they are in, is known to every tab they
+    // open while it lasts, including one opened or reloaded after it began.
+    super::calls::tell_live_calls(&state, &user.id, &conn).await;
     let mut session = Session {
         state: &state,
         user: &user,
         session,
         conn: &conn,
         typing_in: None,
+        budget: FrameBudget::default(),
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
@@ -152,7 +204,9 @@ async fn serve(mut socket: WebSocket, state: AppState, user: User, session: Stri
                         }
                     }
                     WsMessage::Binary(_) => {
-                        session.error(ErrorCode::BadFrame, "Frames are JSON text.");
+                        if let Some(reason) = session.binary() {
+                            break Some(reason);
+                        }
                     }
                     WsMessage::Close(_) => break None,
                     WsMessage::Ping(_) | WsMessage::Pong(_) => {}
@@ -182,7 +236,7 @@ async fn serve(mut socket: WebSocket, state: AppState, user: User, session: Stri
         }
     };
     // Out of the hub first: nothing more is queued for a socket that is going.
-    state.hub.disconnect(conn.id);
+    drop(joined);
     if let Some((code, reason)) = close {
         let frame = WsMessage::Close(Some(CloseFrame {
             code,
@@ -248,6 +302,8 @@ struct Session<'a> {
     conn: &'a Connection,
     /// The conversation this connection last said the user is typing in.
     typing_in: Option<String>,
+    /// What this connection may still send.
+    budget: FrameBudget,
 }
 
 impl Session<'_> {
@@ -272,9 +328,39 @@ impl Session<'_> {
         }
     }
 
+    /// Answers a frame over a budget; `Some` when the connection must close for it.
+    fn over_budget(&self, over: Over) -> Option<CloseReason> {
+        match over {
+            Over::Refuse(message) => {
+                self.error(ErrorCode::RateLimited, &message);
+                None
+            }
+            Over::Close => Some((CLOSE_POLICY, "too many frames: slow down")),
+        }
+    }
+
+    /// A binary frame: refused, and counted like any other frame.
+    fn binary(&mut self) -> Option<CloseReason> {
+        if let Err(over) = self.budget.take(FrameKind::Other) {
+            return self.over_budget(over);
+        }
+        self.error(ErrorCode::BadFrame, "Frames are JSON text.");
+        None
+    }
+
     /// Handles one text frame; `Some` when the socket must close.
     async fn handle(&mut self, text: &str) -> Option<CloseReason> {
-        let frame = match ClientFrame::decode(text, self.state.settings().max_frame_bytes) {
+        let decoded = ClientFrame::decode(text, self.state.settings().max_frame_bytes);
+        let kind = match &decoded {
+            Ok(ClientFrame::Subscribe { .. } | ClientFrame::Unsubscribe { .. }) => {
+                FrameKind::Subscription
+            }
+            _ => FrameKind::Other,
+        };
+        if let Err(over) = self.budget.take(kind) {
+            return self.over_budget(over);
+        }
+        let frame = match decoded {
             Ok(f) => f,
             Err(e) => {
                 self.error(ErrorCode::BadFrame, &e);
@@ -297,28 +383,48 @@ impl Session<'_> {
             ClientFrame::Typing {
                 conversation_id,
                 active,
-            } => self.typing(conversation_id, active),
+            } => return self.typing(conversation_id, active),
             ClientFrame::CallSignal { call_id, signal } => {
                 if let Err(reason) = super::calls::relay(self.state, self.conn, call_id, signal) {
                     self.error(ErrorCode::Forbidden, reason);
                 }
             }
-            ClientFrame::Presence { state } => {
-                if self
-                    .state
-                    .presence
-                    .set(&self.user.id, self.conn.id, state)
-                    .is_some()
-                {
-                    announce_presence(self.state, &self.user.id, None).await;
-                }
-            }
+            ClientFrame::Presence { state } => return self.presence(state).await,
+        }
+        None
+    }
+
+    /// A tab says whether it is seen. Each change reaches the people the user has direct
+    /// conversations with, so changes are rated per user, over all their tabs.
+    async fn presence(&mut self, state: PresenceState) -> Option<CloseReason> {
+        let rates = &self.state.rates;
+        if let Err(wait) = rates.presence.take(&self.user.id, Instant::now()) {
+            let message = format!(
+                "Presence updates are too frequent: at most {} a minute. Wait {} ms.",
+                super::PRESENCE_PER_MINUTE,
+                wait.as_millis()
+            );
+            return self
+                .budget
+                .refused(message)
+                .err()
+                .and_then(|o| self.over_budget(o));
+        }
+        let changed = self.state.presence.set(&self.user.id, self.conn.id, state);
+        if changed.is_some() {
+            announce_presence(self.state, &self.user.id, None).await;
         }
         None
     }
 
     async fn subscribe(&mut self, topic: Topic, resume: Option<Resume>) {
         let store = &self.state.store;
+        // Membership changes take the conversation's lock too: a removal cannot fall
+        // between this check and the subscription (and leave a removed member listening).
+        let _in_order = match &topic {
+            Topic::Conversation(id) => Some(self.state.in_order.lock(id).await),
+            _ => None,
+        };
         let checked = match (&topic, &resume) {
             (Topic::User(id), None) => Ok((*id == self.user.id).then_some(true)),
             (Topic::User(_) | Topic::Admin, Some(_)) => {
@@ -375,35 +481,43 @@ impl Session<'_> {
         }
     }
 
-    fn typing(&mut self, conversation_id: String, active: bool) {
+    fn typing(&mut self, conversation_id: String, active: bool) -> Option<CloseReason> {
         // Subscribing checked membership, and leaving a conversation unsubscribes:
         // typing anywhere else is refused.
         let topic = Topic::Conversation(conversation_id.clone());
         if !self.state.hub.is_subscribed(&topic, self.conn.id) {
-            return self.error(
+            self.error(
                 ErrorCode::Forbidden,
                 "You can only type in conversations you have open.",
             );
+            return None;
         }
         if active {
             if let Err(wait) = self.state.rates.typing.take(&self.user.id, Instant::now()) {
-                return self.error(
-                    ErrorCode::RateLimited,
-                    &format!(
-                        "Typing updates are too frequent: at most {} a minute. Wait {} ms.",
-                        self.state.settings().typing_per_minute,
-                        wait.as_millis()
-                    ),
+                let message = format!(
+                    "Typing updates are too frequent: at most {} a minute. Wait {} ms.",
+                    self.state.settings().typing_per_minute,
+                    wait.as_millis()
                 );
+                return self
+                    .budget
+                    .refused(message)
+                    .err()
+                    .and_then(|o| self.over_budget(o));
             }
             self.typing_in = Some(conversation_id.clone());
-        } else {
+        } else if self.typing_in.as_deref() == Some(conversation_id.as_str()) {
             self.typing_in = None;
+        } else {
+            // Not typing there: nothing changed, so nothing is told.
+            return None;
         }
         self.publish_typing(conversation_id, active);
+        None
     }
 
-    /// To the conversation's other tabs, except those of people on either side of a
+    /// To the other people's tabs in the conversation (never the typist's own: nobody is
+    /// told that they themselves are typing), except those of people on either side of a
     /// block with the typist.
     fn publish_typing(&self, conversation_id: String, active: bool) {
         let topic = Topic::Conversation(conversation_id.clone());
@@ -416,7 +530,7 @@ impl Session<'_> {
                 display_name: self.user.display_name.clone(),
                 active,
             },
-            |c| c.id != self.conn.id && !blocks.between(me, &c.user_id),
+            |c| c.user_id != *me && !blocks.between(me, &c.user_id),
         );
     }
 
@@ -461,6 +575,7 @@ mod fuzz {
                 session: "ann-session".to_string(),
                 conn,
                 typing_in: None,
+                budget: FrameBudget::default(),
             }
         }
     }
@@ -681,6 +796,224 @@ mod fuzz {
                 session.handle(&typing).await,
                 Some((CLOSE_SESSION_ENDED, "session ended"))
             );
+        });
+    }
+
+    /// A signed-in user's side of a connection (a session row exists for `session`).
+    async fn signed_in(f: &Fixture, username: &str, session: &str) -> User {
+        let user = f.state.store.users_by_username(&[username]).await.unwrap()[0].clone();
+        f.state
+            .store
+            .create_session(
+                &user.id,
+                &NewSession {
+                    token_hash: session,
+                    created_at: 0,
+                    expires_at: i64::MAX,
+                    user_agent: None,
+                },
+            )
+            .await
+            .unwrap();
+        user
+    }
+
+    fn session_of<'a>(
+        f: &'a Fixture,
+        user: &'a User,
+        session: &str,
+        conn: &'a Connection,
+    ) -> Session<'a> {
+        Session {
+            state: &f.state,
+            user,
+            session: session.to_string(),
+            conn,
+            typing_in: None,
+            budget: FrameBudget::default(),
+        }
+    }
+
+    /// The event frames a connection has queued, of one `type`.
+    fn events_of(rx: &mut mpsc::Receiver<Arc<str>>, kind: &str) -> Vec<Value> {
+        let mut found = Vec::new();
+        while let Ok(text) = rx.try_recv() {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v["type"] == "event" && v["event"]["kind"] == kind {
+                found.push(v);
+            }
+        }
+        found
+    }
+
+    fn typing(conversation: &str, active: bool) -> String {
+        json!({"type": "typing", "conversation_id": conversation, "active": active}).to_string()
+    }
+
+    #[tokio::test]
+    async fn nobody_is_told_that_they_themselves_are_typing() {
+        let f = fixture().await;
+        let topic = Topic::Conversation(f.ours.clone());
+        let (tab1, _rx1) = f.state.hub.connect(&f.ann.id, "ann-session");
+        let (tab2, mut rx2) = f.state.hub.connect(&f.ann.id, "ann-session");
+        let (ben, mut ben_rx) = f.state.hub.connect("ben", "ben-session");
+        for c in [&tab1, &tab2, &ben] {
+            f.state.hub.subscribe(topic.clone(), c);
+        }
+        let mut session = f.ann_on(&tab1);
+        assert_eq!(session.handle(&typing(&f.ours, true)).await, None);
+        assert!(
+            events_of(&mut rx2, "typing").is_empty(),
+            "Ann's other tab heard her typing"
+        );
+        assert_eq!(events_of(&mut ben_rx, "typing").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_typing_stop_where_nobody_was_typing_tells_nobody() {
+        let f = fixture().await;
+        let topic = Topic::Conversation(f.ours.clone());
+        let (tab, _rx) = f.state.hub.connect(&f.ann.id, "ann-session");
+        let (ben, mut ben_rx) = f.state.hub.connect("ben", "ben-session");
+        f.state.hub.subscribe(topic.clone(), &tab);
+        f.state.hub.subscribe(topic, &ben);
+        let mut session = f.ann_on(&tab);
+        session.handle(&typing(&f.ours, false)).await;
+        assert!(events_of(&mut ben_rx, "typing").is_empty());
+        session.handle(&typing(&f.ours, true)).await;
+        session.handle(&typing(&f.ours, false)).await;
+        session.handle(&typing(&f.ours, false)).await;
+        let heard = events_of(&mut ben_rx, "typing");
+        assert_eq!(heard.len(), 2, "started, then stopped once: {heard:?}");
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_typing_frames_is_refused_then_the_socket_closes() {
+        let f = fixture().await;
+        let topic = Topic::Conversation(f.ours.clone());
+        let (tab, mut rx) = f.state.hub.connect(&f.ann.id, "ann-session");
+        let (ben, mut ben_rx) = f.state.hub.connect("ben", "ben-session");
+        f.state.hub.subscribe(topic.clone(), &tab);
+        f.state.hub.subscribe(topic, &ben);
+        let mut session = f.ann_on(&tab);
+        let mut closed = None;
+        for i in 0..5000 {
+            if let Some(reason) = session.handle(&typing(&f.ours, i % 2 == 0)).await {
+                closed = Some((i, reason));
+                break;
+            }
+        }
+        let (after, reason) = closed.expect("the flood was never cut off");
+        assert_eq!(reason.0, CLOSE_POLICY);
+        assert!(after < 1000, "closed only after {after} frames");
+        let heard = events_of(&mut ben_rx, "typing").len();
+        let rate = f.state.settings().typing_per_minute as usize;
+        assert!(heard <= 2 * rate + 1, "Ben heard {heard} typing updates");
+        let mut refusals = 0;
+        while let Ok(text) = rx.try_recv() {
+            refusals += usize::from(text.contains("rate_limited"));
+        }
+        assert!(
+            refusals > 0,
+            "no rate_limited error was sent before the close"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_presence_changes_reaches_others_at_most_at_the_rate() {
+        let f = fixture().await;
+        let topic = Topic::Conversation(f.ours.clone());
+        let (tab, _rx) = f.state.hub.connect(&f.ann.id, "ann-session");
+        let (ben, mut ben_rx) = f.state.hub.connect("ben", "ben-session");
+        f.state.hub.subscribe(topic, &ben);
+        f.state
+            .presence
+            .connected(&f.ann.id, tab.id, PresenceState::Online);
+        let mut session = f.ann_on(&tab);
+        for i in 0..5000 {
+            let state = if i % 2 == 0 { "away" } else { "online" };
+            let frame = json!({"type": "presence", "state": state}).to_string();
+            if session.handle(&frame).await.is_some() {
+                break;
+            }
+        }
+        let heard = events_of(&mut ben_rx, "presence").len();
+        assert!(
+            heard <= super::super::PRESENCE_PER_MINUTE as usize,
+            "Ben heard {heard} presence changes"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tab_opened_while_a_call_rings_hears_it_ring() {
+        let f = fixture().await;
+        let ben = signed_in(&f, "ben", "ben-session").await;
+        let change = f
+            .state
+            .store
+            .start_call(&f.ours, &ben.id, crate::call::CallMedia::Audio, now_ms())
+            .await
+            .unwrap();
+        // Ann opens a tab after the ring began.
+        let (tab, mut rx) = f.state.hub.connect(&f.ann.id, "ann-session");
+        super::super::calls::tell_live_calls(&f.state, &f.ann.id, &tab).await;
+        let calls = events_of(&mut rx, "call");
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0]["event"]["call"]["id"], json!(change.call.id));
+        assert_eq!(calls[0]["event"]["call"]["state"], json!("ringing"));
+        // Nobody else's calls: Cat's tab hears nothing.
+        let (cat_tab, mut cat_rx) = f.state.hub.connect("cat", "cat-session");
+        super::super::calls::tell_live_calls(&f.state, "cat", &cat_tab).await;
+        assert!(events_of(&mut cat_rx, "call").is_empty());
+    }
+
+    #[test]
+    fn a_removed_member_is_never_left_subscribed() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let f = fixture().await;
+            let ben = signed_in(&f, "ben", "ben-session").await;
+            let group = f
+                .state
+                .store
+                .create_group(&f.ann.id, "Team", std::slice::from_ref(&ben.id), 1)
+                .await
+                .unwrap();
+            let topic = Topic::Conversation(group.clone());
+            let subscribe =
+                json!({"type": "subscribe", "topic": format!("conversation:{group}")}).to_string();
+            for round in 0..40 {
+                let (tab, _rx) = f.state.hub.connect(&ben.id, "ben-session");
+                let racing = async {
+                    let mut session = session_of(&f, &ben, "ben-session", &tab);
+                    for _ in 0..4 {
+                        session.handle(&subscribe).await;
+                        tokio::task::yield_now().await;
+                    }
+                };
+                let removal = async {
+                    tokio::task::yield_now().await;
+                    f.state
+                        .remove_group_member(&group, &f.ann.id, &ben.id)
+                        .await
+                        .unwrap();
+                };
+                tokio::join!(racing, removal);
+                assert!(
+                    !f.state.hub.is_subscribed(&topic, tab.id),
+                    "round {round}: Ben still listens to the group he was removed from"
+                );
+                f.state.hub.disconnect(tab.id);
+                f.state
+                    .store
+                    .add_group_member(&group, &f.ann.id, &ben.id, 1)
+                    .await
+                    .unwrap();
+            }
         });
     }
 }

@@ -123,8 +123,8 @@ fn ConversationItem(
 ) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let text = match c.unread {
-        1 => format!("1 new message in {}", c.title),
-        n => format!("{n} new messages in {}", c.title),
+        1 => format!("1 new message in {}", crate::text::isolate(&c.title)),
+        n => format!("{n} new messages in {}", crate::text::isolate(&c.title)),
     };
     let (id, seq) = (c.id.clone(), c.last_seq);
     let read = move |_| {
@@ -142,7 +142,7 @@ fn ConversationItem(
     view! {
         <li class="bell-item unread" data-kind="message">
             <a href=format!("/c/{}", c.id) on:click=move |_| open.set(false)>
-                <span class="bell-text">{text}</span>
+                <span class="bell-text" title=crate::text::plain(&text)><crate::ui::sentence::Sentence text=text.clone() /></span>
                 {c.muted.then(|| view! { <span class="bell-muted">"Muted"</span> })}
             </a>
             <button type="button" class="link-button" on:click=read>"Mark read"</button>
@@ -174,10 +174,11 @@ fn NotificationItem(
         }
     };
     let kind = n.kind.as_str();
+    let text = n.text();
     view! {
         <li class="bell-item" class:unread=!read data-kind=kind>
             <a href=format!("/c/{}", n.conversation_id) on:click=follow>
-                <span class="bell-text">{n.text()}</span>
+                <span class="bell-text" title=crate::text::plain(&text)><crate::ui::sentence::Sentence text=text.clone() /></span>
                 <span class="bell-time">{ago(n.created_at, now_ms())}</span>
             </a>
             {(!read).then(|| view! {

@@ -28,6 +28,8 @@ pub struct CallUi {
     pub incoming: RwSignal<Option<Call>>,
     /// The call this tab takes part in: ringing out, or answered.
     pub current: RwSignal<Option<Call>>,
+    /// A call of this person's that another of their tabs holds (ringing out or answered).
+    pub elsewhere: RwSignal<Option<Call>>,
     /// The peer connection's state: "new", "connecting", "connected", "disconnected", ...
     pub connection: RwSignal<String>,
     /// When the media first connected (`Date.now()`), for the running timer.
@@ -47,6 +49,7 @@ impl CallUi {
         CallUi {
             incoming: RwSignal::new(None),
             current: RwSignal::new(None),
+            elsewhere: RwSignal::new(None),
             connection: RwSignal::new(String::new()),
             connected_at: RwSignal::new(None),
             muted: RwSignal::new(false),
@@ -60,6 +63,9 @@ impl CallUi {
 
     /// Why a call of this kind cannot be started now, if it cannot.
     pub fn unavailable(&self, media: CallMedia) -> Option<String> {
+        if self.elsewhere.with(Option::is_some) {
+            return Some("You are in a call in another tab.".into());
+        }
         if self
             .options
             .with(|o| o.as_ref().is_some_and(|o| !o.enabled))
@@ -165,7 +171,7 @@ pub fn CallLayer() -> impl IntoView {
         {move || current_id.get().map(|_| view! { <CallView /> })}
         {move || ui.notice.get().map(|text| view! {
             <div class="call-notice" role="alert">
-                <span>{text}</span>
+                <span><crate::ui::sentence::Sentence text=text /></span>
                 <button type="button" class="icon-button" aria-label="Dismiss" on:click=move |_| ui.notice.set(None)>
                     "×"
                 </button>

@@ -3,6 +3,7 @@
 use crate::api::chat::{conversation_members, load_messages, mark_read, PAGE_SIZE};
 use crate::model::{parse_message_body, ConversationKind, Member, Message, MessageKind};
 use crate::protocol::ClientFrame;
+use crate::text::isolate;
 use crate::ui::call_view::CallButtons;
 use crate::ui::chat_state::{
     new_client_msg_id, now_ms, send_frame, Chat, ConnectionStatus, Pending, PendingState,
@@ -10,6 +11,7 @@ use crate::ui::chat_state::{
 use crate::ui::conversation_menu::{BlockedNotice, ConversationMenu};
 use crate::ui::group_members::GroupMembers;
 use crate::ui::outbox;
+use crate::ui::sentence::Sentence;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -205,7 +207,7 @@ pub fn ChatWindow(id: String) -> impl IntoView {
             <header class="chat-header">
                 <a class="back" href="/" aria-label="Back to conversations">"‹"</a>
                 <div class="chat-title">
-                    <h2>{title}</h2>
+                    <h2 dir="auto">{title}</h2>
                     <span class="chat-subtitle">{handle}</span>
                 </div>
                 {
@@ -437,9 +439,9 @@ fn MessageRows(
                 });
                 rows.push(view! {
                     <div class="message" class:mine=mine class:first=first data-seq=m.seq>
-                        {first.then(|| view! { <span class="sender">{sender.clone()}</span> })}
+                        {first.then(|| view! { <span class="sender" dir="auto">{sender.clone()}</span> })}
                         <div class="bubble">
-                            <p class="body">{m.body.clone()}</p>
+                            <p class="body" dir="auto">{m.body.clone()}</p>
                             <time class="time">{time}</time>
                         </div>
                         {status.map(|s| view! { <span class="receipt">{s}</span> })}
@@ -472,7 +474,7 @@ fn MessageRows(
                 let failed = matches!(p.state, PendingState::Failed(_));
                 rows.push(view! {
                     <div class="message mine pending" class:failed=failed data-client-msg-id=p.client_msg_id.clone()>
-                        <div class="bubble"><p class="body">{p.body.clone()}</p></div>
+                        <div class="bubble"><p class="body" dir="auto">{p.body.clone()}</p></div>
                         {state}
                     </div>
                 }.into_any());
@@ -509,7 +511,7 @@ fn TypingIndicator(id: String) -> impl IntoView {
         chat.typing.with(|t| {
             let names: Vec<String> = t
                 .get(&id)
-                .map(|l| l.iter().map(|x| x.display_name.clone()).collect())
+                .map(|l| l.iter().map(|x| isolate(&x.display_name)).collect())
                 .unwrap_or_default();
             match names.as_slice() {
                 [] => String::new(),
@@ -519,7 +521,11 @@ fn TypingIndicator(id: String) -> impl IntoView {
             }
         })
     };
-    view! { <div class="typing" role="status" aria-live="polite">{text}</div> }
+    view! {
+        <div class="typing" role="status" aria-live="polite">
+            {move || view! { <Sentence text=text() /> }}
+        </div>
+    }
 }
 
 #[component]
@@ -615,6 +621,7 @@ fn Composer(id: String) -> impl IntoView {
             <textarea
                 id="composer"
                 rows="1"
+                dir="auto"
                 placeholder="Write a message"
                 aria-invalid=move || error.get().map(|_| "true")
                 aria-describedby=move || error.get().map(|_| "composer-error")

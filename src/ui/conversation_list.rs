@@ -66,8 +66,8 @@ fn ConversationItem(c: ConversationSummary) -> impl IntoView {
                     {peer_id.map(|peer| view! { <PresenceDot user_id=peer /> })}
                 </span>
                 <span class="conversation-text">
-                    <span class="conversation-title">{c.title.clone()}</span>
-                    <span class="conversation-preview">{preview}</span>
+                    <span class="conversation-title" dir="auto" title=c.title.clone()>{c.title.clone()}</span>
+                    <span class="conversation-preview" dir="auto">{preview}</span>
                 </span>
                 {(unread > 0)
                     .then(|| {

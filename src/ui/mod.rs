@@ -12,4 +12,5 @@ pub mod new_conversation;
 pub mod new_group;
 pub mod outbox;
 pub mod people_search;
+pub mod sentence;
 pub mod shell;

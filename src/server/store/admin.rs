@@ -96,7 +96,7 @@ impl Store {
         let pattern = like_pattern(query);
         let total: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM users
-             WHERE username_normalized LIKE $1 ESCAPE '\\' OR lower(display_name) LIKE $1 ESCAPE '\\'",
+             WHERE username_normalized LIKE $1 ESCAPE '\\' OR search_key LIKE $1 ESCAPE '\\'",
         )
         .bind(&pattern)
         .fetch_one(&self.pool)
@@ -105,7 +105,7 @@ impl Store {
             "SELECT id, username, display_name, role, blocked_at, must_change_password,
                     created_at, last_seen_at
              FROM users
-             WHERE username_normalized LIKE $1 ESCAPE '\\' OR lower(display_name) LIKE $1 ESCAPE '\\'
+             WHERE username_normalized LIKE $1 ESCAPE '\\' OR search_key LIKE $1 ESCAPE '\\'
              ORDER BY username_normalized LIMIT $2 OFFSET $3",
         )
         .bind(&pattern)
@@ -468,10 +468,10 @@ impl Store {
     }
 }
 
-/// A LIKE pattern matching text that contains `query` (lower-cased), wildcards escaped.
+/// A LIKE pattern matching a search key (or a lower-case username) that contains `query`,
+/// folded the same way (`text::search_key`), wildcards escaped.
 pub(super) fn like_pattern(query: &str) -> String {
-    let escaped = query
-        .to_lowercase()
+    let escaped = crate::text::search_key(query.trim())
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
@@ -758,8 +758,8 @@ mod tests {
                 (NotificationKind::MissedCall, false)
             ]
         );
-        assert_eq!(bens[1].text(), "Missed call from ann");
-        assert_eq!(bens[0].text(), "ann added you to Team");
+        assert_eq!(crate::text::plain(&bens[1].text()), "Missed call from ann");
+        assert_eq!(crate::text::plain(&bens[0].text()), "ann added you to Team");
         assert!(store.notifications_of(&ann, 50).await.unwrap().is_empty());
         // Eve cannot mark Ben's; Ben marks one, then all.
         let id = bens[0].id.clone();

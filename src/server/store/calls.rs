@@ -39,6 +39,10 @@ fn call_from_row(row: &SqliteRow) -> Result<Call> {
 pub struct CallChange {
     pub call: Call,
     pub log: Option<Message>,
+    /// The callee took part in the call (answered or declined it) and had read everything
+    /// before its log line: the line is marked read for them too, as it is for the caller
+    /// who wrote it. A call you took part in is not news to you.
+    pub callee_read: bool,
 }
 
 impl Store {
@@ -102,8 +106,13 @@ impl Store {
         .await?;
         let call = fetch_call(&mut tx, &id).await?;
         let log = log_if_over(&mut tx, &call, now).await?;
+        let callee_read = mark_read_by_callee(&mut tx, &call, log.as_ref()).await?;
         tx.commit().await?;
-        Ok(CallChange { call, log })
+        Ok(CallChange {
+            call,
+            log,
+            callee_read,
+        })
     }
 
     /// Applies `action` by `asker` (None: the server itself). Someone who is not a
@@ -144,8 +153,13 @@ impl Store {
         call.answered_at = answered_at;
         call.ended_at = ended_at;
         let log = log_if_over(&mut tx, &call, now).await?;
+        let callee_read = mark_read_by_callee(&mut tx, &call, log.as_ref()).await?;
         tx.commit().await?;
-        Ok(CallChange { call, log })
+        Ok(CallChange {
+            call,
+            log,
+            callee_read,
+        })
     }
 
     /// The conversation a call belongs to (it never changes), if the call exists.
@@ -180,6 +194,17 @@ impl Store {
         .await?)
     }
 
+    /// Ids of the calls ringing or active that `user` is the caller or the callee of.
+    pub async fn live_call_ids_of(&self, user: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM calls WHERE state IN ('ringing', 'active')
+             AND (caller_id = $1 OR callee_id = $1)",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Ids of calls still ringing or active: after a restart nobody holds them any more.
     pub async fn live_call_ids(&self) -> Result<Vec<String>> {
         Ok(
@@ -208,6 +233,33 @@ async fn in_live_call(conn: &mut sqlx::SqliteConnection, user: &str) -> Result<b
     .fetch_optional(conn)
     .await?;
     Ok(found.is_some())
+}
+
+/// Moves the callee's read mark past the call's log line when they took part in the call
+/// (answered or declined it) and had read everything before it; true if it moved.
+async fn mark_read_by_callee(
+    conn: &mut sqlx::SqliteConnection,
+    call: &Call,
+    log: Option<&Message>,
+) -> Result<bool> {
+    let Some(log) = log else {
+        return Ok(false);
+    };
+    let took_part = call.answered_at.is_some() || call.state == CallState::Declined;
+    if !took_part {
+        return Ok(false);
+    }
+    let moved = sqlx::query(
+        "UPDATE members SET last_read_seq = $3
+         WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq = $3 - 1",
+    )
+    .bind(&log.conversation_id)
+    .bind(&call.callee.id)
+    .bind(log.seq)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(moved > 0)
 }
 
 /// The log line of a finished call, written as the caller's, once per call.
@@ -419,5 +471,76 @@ mod tests {
             .unwrap();
         let r = t.store.start_call(&t.ab, &t.a, CallMedia::Audio, 2).await;
         assert!(matches!(r, Err(StoreError::NoSuchUser)));
+    }
+
+    /// How many unread the list shows `user` in conversation `id`.
+    async fn unread(store: &Store, user: &str, id: &str) -> i64 {
+        let list = store.conversations_of(user).await.unwrap();
+        list.iter().find(|c| c.id == id).unwrap().unread()
+    }
+
+    #[tokio::test]
+    async fn a_call_the_callee_took_part_in_is_no_unread_for_them_but_a_missed_one_is() {
+        let t = three().await;
+        // Answered, then hung up by the caller.
+        let call = t
+            .store
+            .start_call(&t.ab, &t.a, CallMedia::Audio, 1)
+            .await
+            .unwrap()
+            .call;
+        t.store
+            .change_call(&call.id, Some(&t.b), CallAction::Answer, 2)
+            .await
+            .unwrap();
+        let over = t
+            .store
+            .change_call(&call.id, Some(&t.a), CallAction::HangUp, 3)
+            .await
+            .unwrap();
+        assert!(over.callee_read);
+        assert_eq!(unread(&t.store, &t.b, &t.ab).await, 0);
+        assert_eq!(unread(&t.store, &t.a, &t.ab).await, 0);
+        // Declined.
+        let call = t
+            .store
+            .start_call(&t.ab, &t.a, CallMedia::Audio, 4)
+            .await
+            .unwrap()
+            .call;
+        let over = t
+            .store
+            .change_call(&call.id, Some(&t.b), CallAction::Decline, 5)
+            .await
+            .unwrap();
+        assert!(over.callee_read);
+        assert_eq!(unread(&t.store, &t.b, &t.ab).await, 0);
+        // Missed: news for the callee.
+        let call = t
+            .store
+            .start_call(&t.ab, &t.a, CallMedia::Audio, 6)
+            .await
+            .unwrap()
+            .call;
+        let over = t
+            .store
+            .change_call(&call.id, None, CallAction::RingTimeout, 7)
+            .await
+            .unwrap();
+        assert!(!over.callee_read);
+        assert_eq!(unread(&t.store, &t.b, &t.ab).await, 1);
+        // With that still unread, a call taken part in leaves the count as it is plus its
+        // line: earlier unread stays unread.
+        let call = t
+            .store
+            .start_call(&t.ab, &t.a, CallMedia::Audio, 8)
+            .await
+            .unwrap()
+            .call;
+        t.store
+            .change_call(&call.id, Some(&t.b), CallAction::Decline, 9)
+            .await
+            .unwrap();
+        assert_eq!(unread(&t.store, &t.b, &t.ab).await, 2);
     }
 }

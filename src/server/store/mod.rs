@@ -151,7 +151,26 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool })
+        let store = Store { pool };
+        store.fill_search_keys().await?;
+        Ok(store)
+    }
+
+    /// Computes the search key of every user that has none yet (rows written before the
+    /// column existed): the key needs Unicode case folding, which SQL cannot do here.
+    async fn fill_search_keys(&self) -> Result<()> {
+        let missing: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, display_name FROM users WHERE search_key = ''")
+                .fetch_all(&self.pool)
+                .await?;
+        for (id, display_name) in missing {
+            sqlx::query("UPDATE users SET search_key = $2 WHERE id = $1")
+                .bind(id)
+                .bind(crate::text::search_key(&display_name))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     pub async fn user_count(&self) -> Result<i64> {
@@ -174,14 +193,16 @@ impl Store {
         let id = uuid::Uuid::now_v7().to_string();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
-            "INSERT INTO users (id, username, username_normalized, display_name, password_hash, role, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO users (id, username, username_normalized, display_name, search_key,
+                                password_hash, role, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              RETURNING id, username, display_name, role",
         )
         .bind(&id)
         .bind(username)
         .bind(normalize_username(username))
         .bind(display_name)
+        .bind(crate::text::search_key(display_name))
         .bind(password_hash)
         .bind(role.as_str())
         .bind(now)
@@ -266,7 +287,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, username, display_name, role FROM users
              WHERE id <> $1 AND blocked_at IS NULL
-               AND (username_normalized LIKE $2 ESCAPE '\\' OR lower(display_name) LIKE $2 ESCAPE '\\')
+               AND (username_normalized LIKE $2 ESCAPE '\\' OR search_key LIKE $2 ESCAPE '\\')
              ORDER BY username_normalized LIMIT $3",
         )
         .bind(except)
@@ -343,6 +364,37 @@ pub(crate) mod tests {
             .await
             .unwrap()
             .id
+    }
+
+    #[tokio::test]
+    async fn people_search_finds_non_ascii_names_typed_exactly_in_any_case() {
+        let (store, _dir) = fresh_store().await;
+        let me = user(&store, "me").await;
+        for (name, display) in [("elise", "Élise Dupont"), ("anna", "Анна Петрова")] {
+            store
+                .create_user(name, display, "h", Role::User, None, 1)
+                .await
+                .unwrap();
+        }
+        let found = |q: &'static str| {
+            let store = store.clone();
+            let me = me.clone();
+            async move {
+                let users = store.search_users(q, &me, 10).await.unwrap();
+                users.into_iter().map(|u| u.username).collect::<Vec<_>>()
+            }
+        };
+        for q in ["Élise", "élise", "ÉLISE", "E\u{301}lise", "lise", "dupont"] {
+            assert_eq!(found(q).await, ["elise"], "searching {q:?}");
+        }
+        for q in ["Анна", "анна", "АННА", "Петрова", "нна"] {
+            assert_eq!(found(q).await, ["anna"], "searching {q:?}");
+        }
+        // The admin's user list searches the same way.
+        let (page, total) = store.admin_users("ÉLISE", 0, 10).await.unwrap();
+        assert_eq!((page.len(), total), (1, 1));
+        // Wildcards are text.
+        assert!(found("%").await.is_empty());
     }
 
     fn session(hash: &str, expires_at: i64) -> NewSession<'_> {
