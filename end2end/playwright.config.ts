@@ -21,8 +21,14 @@ export default defineConfig({
   fullyParallel: false,
   retries: 0,
   forbidOnly: !!process.env.CI,
-  timeout: 30_000,
-  expect: { timeout: 5_000 },
+  // Budgets for a debug build (unoptimised server, unoptimised WASM) on a machine whose
+  // cores are shared with the servers, the browsers and whatever else CI runs: a test that
+  // signs up two people and opens a conversation in two browsers can spend half a minute
+  // on that alone. Heavier tests (calls, several browsers, restarting the server) add
+  // `test.slow()` or their own `test.setTimeout`. Waits for something that must happen
+  // quickly (a message within a second) keep their own short timeouts.
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
   reporter: [['list'], ['html', { open: 'never' }]],
   use: {
     trace: 'retain-on-failure',

@@ -84,7 +84,7 @@ async function openProbe(page: Page): Promise<SocketFrame> {
           if (frame.type === 'hello') resolve(frame);
         };
         ws.onclose = (e) => reject(new Error(`the probe socket closed (${e.code}) before hello`));
-        setTimeout(() => reject(new Error('no hello within 5 s')), 5000);
+        setTimeout(() => reject(new Error('no hello within 10 s')), 10_000);
       }),
   );
 }
@@ -134,7 +134,7 @@ function upgradeStatus(baseURL: string, headers: Record<string, string>): Promis
       resolve(res.statusCode ?? 0);
     });
     req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error('no answer to the upgrade within 5 s')));
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer to the upgrade within 10 s')));
     req.end();
   });
 }
@@ -258,6 +258,8 @@ test('a non-member cannot subscribe to a conversation over the WebSocket', async
 });
 
 test('a non-member receives no typing or messages of a conversation', async ({ page, newSessionPage, baseURL }) => {
+  // Three browsers running the app.
+  test.slow();
   const { ann, ben, eve, conversationId } = await setUp(page, newSessionPage, baseURL!);
   // Everything Eve's page hears, on the app's own socket and on the probe.
   const eveSockets = new SocketWatch(eve.page);
@@ -270,14 +272,15 @@ test('a non-member receives no typing or messages of a conversation', async ({ p
   ]);
   await Promise.all([annSockets.waitForSubscribed(conversationId), benSockets.waitForSubscribed(conversationId)]);
 
-  await openProbe(eve.page);
+  const hello = await openProbe(eve.page);
+  const eveTopic = `user:${hello.user_id}`;
   await probeSend(eve.page, { type: 'subscribe', topic: `conversation:${conversationId}` });
   await expect
     .poll(() => probeFrames(eve.page))
     .toContainEqual(expect.objectContaining({ type: 'error', code: 'forbidden' }));
 
   // Ann types and sends; Ben sees both (so the events were sent out).
-  await composer(ann.page).pressSequentially('For Ben only');
+  await composer(ann.page).fill('For Ben only');
   await expect(typingIndicator(ben.page, ann.account.displayName)).toHaveText(`${ann.account.displayName} is typing…`);
   await composer(ann.page).press('Enter');
   await expect(messageInLog(ben.page, 'For Ben only')).toBeVisible();
@@ -290,7 +293,27 @@ test('a non-member receives no typing or messages of a conversation', async ({ p
   expect(sent.status()).toBe(200);
   await expect(messageInLog(ben.page, 'Also for Ben only')).toBeVisible();
 
-  await eve.page.waitForTimeout(1500);
+  // Whatever the server sent Eve's sockets before now has reached them once they have
+  // what it sends them next: an event on her own topic (Eve marks everything read; the
+  // frames of one connection arrive in order). Then nothing of the conversation may be
+  // among what they got.
+  const heardBefore = eveSockets.sockets.map((socket) => socket.received.length);
+  const read = await callServerFn(eve.page.request, baseURL!, 'all_read', {});
+  expect(read.status(), `all_read: ${await read.text()}`).toBe(200);
+  await expect
+    .poll(
+      () =>
+        eveSockets.sockets.every(
+          (socket, i) => socket.closed || socket.received.slice(heardBefore[i] ?? 0).some((f) => f.topic === eveTopic),
+        ),
+      { message: "each of Eve's open sockets heard an event on her own topic" },
+    )
+    .toBe(true);
+  await expect
+    .poll(async () => (await probeFrames(eve.page)).some((f) => f.type === 'event' && f.topic === eveTopic), {
+      message: "the probe's page got the event on Eve's own topic",
+    })
+    .toBe(true);
   // The watch works: it heard the app's own socket say hello.
   expect(eveSockets.allReceived()).toContainEqual(expect.objectContaining({ type: 'hello' }));
   expect(aboutConversation(await probeFrames(eve.page), conversationId), 'frames on Eve’s probe socket').toEqual([]);

@@ -1,4 +1,4 @@
-import type { Page } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 import {
   type Person,
   bothInConversation,
@@ -17,6 +17,7 @@ import {
   openDirectViaApi,
   saveScreenshot,
   sendMessage,
+  settled,
   signUpViaApi,
   test,
   typingIndicator,
@@ -31,8 +32,97 @@ import {
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 375, height: 667 };
 
+/** How long a typing indicator lasts without a new update (the client's TYPING_TTL_MS). */
+const TYPING_TTL_MS = 5000;
 
+/**
+ * Typing tests are about what the keys do, so they press keys; one at a time without a
+ * pause, and with a bound that says which step hung on a busy machine.
+ */
+const PER_KEY = { delay: 0, timeout: 15_000 };
 
+type TypingFrame = { name: string; active: boolean; at: number };
+type TextChange = { text: string; at: number };
+type TypingRecord = { frames: TypingFrame[]; changes: TextChange[] };
+type TypingWindow = { __typingFrames: TypingFrame[]; __indicatorChanges?: TextChange[] };
+
+/**
+ * An init script: every typing event the page's sockets receive is recorded, before the
+ * app sees it, with the page's clock (Date.now(), the clock the app's expiry runs on) in
+ * window.__typingFrames.
+ */
+function recordTypingFrames() {
+  const Native = window.WebSocket;
+  const frames: TypingFrame[] = [];
+  (window as unknown as TypingWindow).__typingFrames = frames;
+  class Recording extends Native {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      this.addEventListener('message', (e) => {
+        const at = Date.now();
+        try {
+          const frame = JSON.parse(String((e as MessageEvent).data)) as {
+            type?: string;
+            event?: { kind?: string; display_name?: string; active?: boolean };
+          };
+          if (frame.type === 'event' && frame.event?.kind === 'typing') {
+            frames.push({ name: frame.event.display_name ?? '', active: frame.event.active === true, at });
+          }
+        } catch {
+          // Not JSON: not a typing event.
+        }
+      });
+    }
+  }
+  window.WebSocket = Recording;
+}
+
+/**
+ * Records, in the page and with the page's clock, every change of the typing indicator's
+ * text; with `recordTypingFrames` installed, returns a reader of both records. Timing is
+ * measured where it happens: the test's own polling is late by as much as the machine is
+ * busy, and would blur "cleared by the stop" with "cleared by the 5 s expiry".
+ */
+async function watchTyping(indicator: Locator): Promise<() => Promise<TypingRecord>> {
+  await indicator.evaluate((el) => {
+    const changes: TextChange[] = [{ text: el.textContent ?? '', at: Date.now() }];
+    (window as unknown as TypingWindow).__indicatorChanges = changes;
+    new MutationObserver(() => {
+      const text = el.textContent ?? '';
+      if (text !== changes[changes.length - 1].text) changes.push({ text, at: Date.now() });
+    }).observe(el, { childList: true, characterData: true, subtree: true });
+  });
+  return () =>
+    indicator.page().evaluate(() => {
+      const w = window as unknown as TypingWindow;
+      return { frames: w.__typingFrames.slice(), changes: (w.__indicatorChanges ?? []).slice() };
+    });
+}
+
+/**
+ * The indicator's last spell of showing `text` (which has ended: it is empty again), with
+ * the typing updates from `name` that it showed: the last "typing" one, and the "stopped"
+ * one after it, if any, that came before it was cleared.
+ */
+function lastSpell(record: TypingRecord, name: string, text: string) {
+  const { changes, frames } = record;
+  const i = changes.map((c) => c.text).lastIndexOf(text);
+  const cleared = changes[i + 1];
+  if (i < 0 || cleared?.text !== '') {
+    throw new Error(`the indicator did not show ${JSON.stringify(text)} and then clear: ${JSON.stringify(changes)}`);
+  }
+  const mine = frames.filter((f) => f.name === name && f.at <= cleared.at);
+  const lastActive = mine.filter((f) => f.active).at(-1);
+  if (!lastActive) {
+    throw new Error(`no typing update from ${name} before the indicator cleared: ${JSON.stringify(frames)}`);
+  }
+  return {
+    /** From the last typing update to the indicator clearing (page clock, ms). */
+    sinceLastUpdate: cleared.at - lastActive.at,
+    /** The "stopped typing" update that came after it, if one did. */
+    stopped: mine.find((f) => !f.active && f.at >= lastActive.at),
+  };
+}
 
 /** Records every dialog (alert, confirm, ...) a page opens, dismissing it. */
 function recordDialogs(page: Page, into: string[]): void {
@@ -87,8 +177,9 @@ test('a message sent by one person appears for the other within a second, withou
   await expect(chatWindow(ann.page, ben.account.displayName).getByText(/^(Sent|Seen)$/)).toBeVisible();
   await expect(chatWindow(ann.page, ben.account.displayName).getByText('Sending…')).toHaveCount(0);
   // ... and shown once on each side: the live event and the send's answer are one message.
-  // Give a late duplicate a moment to show up before counting.
-  await ann.page.waitForTimeout(500);
+  // Count once both tabs have the live event too, and have applied it.
+  await Promise.all([ann.sockets.waitForMessage(text), ben.sockets.waitForMessage(text)]);
+  await Promise.all([settled(ann.page), settled(ben.page)]);
   await expect(messageInLog(ann.page, text)).toHaveCount(1);
   await expect(messageInLog(ben.page, text)).toHaveCount(1);
 
@@ -97,58 +188,87 @@ test('a message sent by one person appears for the other within a second, withou
   await composer(ben.page).fill(reply);
   await composer(ben.page).press('Enter');
   await expect(messageInLog(ann.page, reply)).toBeVisible({ timeout: 1000 });
-  await ann.page.waitForTimeout(500);
+  await expect(chatWindow(ben.page, ann.account.displayName).getByText(/^(Sent|Seen)$/)).toBeVisible();
+  await Promise.all([ann.sockets.waitForMessage(reply), ben.sockets.waitForMessage(reply)]);
+  await Promise.all([settled(ann.page), settled(ben.page)]);
   await expect(messageInLog(ann.page, reply)).toHaveCount(1);
   await expect(messageInLog(ben.page, reply)).toHaveCount(1);
 });
 
 test('typing shows for the other person and clears after sending', async ({ page, newSessionPage }) => {
   const [ann, ben] = await twoPeople(page, newSessionPage);
+  await ben.page.addInitScript(recordTypingFrames);
   await bothInConversation(ann, ben);
-  const indicator = typingIndicator(ben.page, ann.account.displayName);
+  const annName = ann.account.displayName;
+  const typing = `${annName} is typing…`;
+  const indicator = typingIndicator(ben.page, annName);
   await expect(indicator).toHaveText('');
+  const record = await watchTyping(indicator);
 
-  await composer(ann.page).pressSequentially('Just a sec');
-  await expect(indicator).toHaveText(`${ann.account.displayName} is typing…`);
+  await composer(ann.page).pressSequentially('Just a sec', PER_KEY);
+  await expect(indicator).toHaveText(typing);
   // Ann sees no indicator for herself.
   await expect(typingIndicator(ann.page, ben.account.displayName)).toHaveText('');
 
   await composer(ann.page).press('Enter');
   await expect(messageInLog(ben.page, 'Just a sec')).toBeVisible();
-  // Well before the 5 s expiry: it went because she sent, not because it timed out.
-  await expect(indicator).toHaveText('', { timeout: 1500 });
+  await expect(indicator).toHaveText('');
+  // It went because she sent, not because it timed out: her tab said she stopped, and it
+  // cleared before the 5 s expiry could have cleared it.
+  const sent = lastSpell(await record(), annName, typing);
+  expect(sent.stopped, 'a "stopped typing" update reached Ben’s tab').toBeDefined();
+  expect(sent.sinceLastUpdate, 'ms from the last typing update to the indicator clearing').toBeLessThan(TYPING_TTL_MS);
 });
 
 test('typing clears when the box is emptied or left, and expires on its own', async ({ page, newSessionPage }) => {
   const [ann, ben] = await twoPeople(page, newSessionPage);
+  await ben.page.addInitScript(recordTypingFrames);
   await bothInConversation(ann, ben);
-  const indicator = typingIndicator(ben.page, ann.account.displayName);
-  const typing = `${ann.account.displayName} is typing…`;
+  const annName = ann.account.displayName;
+  const indicator = typingIndicator(ben.page, annName);
+  const typing = `${annName} is typing…`;
+  await expect(indicator).toHaveText('');
+  const record = await watchTyping(indicator);
 
-  // Emptying the box.
-  await composer(ann.page).pressSequentially('abc');
+  // Emptying the box: cleared by the update that says she stopped, before any expiry.
+  await composer(ann.page).pressSequentially('abc', PER_KEY);
   await expect(indicator).toHaveText(typing);
   await composer(ann.page).press('ControlOrMeta+a');
   await composer(ann.page).press('Delete');
   await expect(composer(ann.page)).toHaveValue('');
-  await expect(indicator).toHaveText('', { timeout: 1500 });
+  await expect(indicator).toHaveText('');
+  const emptied = lastSpell(await record(), annName, typing);
+  expect(emptied.stopped, 'emptying the box: a "stopped typing" update reached Ben’s tab').toBeDefined();
+  expect(emptied.sinceLastUpdate, 'emptying the box: ms from the last typing update to clearing').toBeLessThan(
+    TYPING_TTL_MS,
+  );
 
-  // Leaving the box.
-  await composer(ann.page).pressSequentially('def');
+  // Leaving the box: the same.
+  await composer(ann.page).pressSequentially('def', PER_KEY);
   await expect(indicator).toHaveText(typing);
   await composer(ann.page).blur();
-  await expect(indicator).toHaveText('', { timeout: 1500 });
+  await expect(indicator).toHaveText('');
+  const left = lastSpell(await record(), annName, typing);
+  expect(left.stopped, 'leaving the box: a "stopped typing" update reached Ben’s tab').toBeDefined();
+  expect(left.sinceLastUpdate, 'leaving the box: ms from the last typing update to clearing').toBeLessThan(
+    TYPING_TTL_MS,
+  );
 
   // Expiry: one typing update and then nothing (she stops, still in the box with text).
   await composer(ann.page).focus();
-  await composer(ann.page).pressSequentially('g');
+  await composer(ann.page).pressSequentially('g', PER_KEY);
   await expect(indicator).toHaveText(typing);
-  const shownAt = Date.now();
-  await ben.page.waitForTimeout(3000);
-  await expect(indicator, 'still shown 3 s after the last update').toHaveText(typing, { timeout: 100 });
-  await expect(indicator).toHaveText('', { timeout: 4000 });
-  const gone = Date.now() - shownAt;
-  expect(gone, 'the indicator expired about 5 s after the last update').toBeLessThan(7000);
+  await expect(indicator).toHaveText('', { timeout: TYPING_TTL_MS + 10_000 });
+  const expired = lastSpell(await record(), annName, typing);
+  expect(expired.stopped, 'nothing told Ben’s tab she stopped: it expired').toBeUndefined();
+  // About 5 s after the last update, measured in Ben's tab: not before (50 ms for the
+  // clock's granularity), and not long after (the expiry is checked every 0.5 s).
+  expect(expired.sinceLastUpdate, 'ms from the last typing update to the indicator expiring').toBeGreaterThanOrEqual(
+    TYPING_TTL_MS - 50,
+  );
+  expect(expired.sinceLastUpdate, 'ms from the last typing update to the indicator expiring').toBeLessThan(
+    TYPING_TTL_MS + 2000,
+  );
 });
 
 test('the other person’s reading shows as Seen', async ({ page, newSessionPage }) => {
@@ -162,8 +282,12 @@ test('the other person’s reading shows as Seen', async ({ page, newSessionPage
   const annWindow = chatWindow(ann.page, ben.account.displayName);
   await sendMessage(ann.page, 'Did you read the report?');
   await expect(annWindow.getByText('Sent', { exact: true })).toBeVisible();
-  // Ben has not opened the conversation: it stays "Sent".
-  await ann.page.waitForTimeout(1000);
+  // Ben has not opened the conversation: his tab has the message (his list counts it
+  // unread), and does not read it, so it stays "Sent" on Ann's side.
+  const bensLink = conversationLink(ben.page, ann.account.displayName);
+  await expect(bensLink.getByLabel('1 unread', { exact: true })).toBeVisible();
+  await settled(ben.page);
+  await settled(ann.page);
   await expect(annWindow.getByText('Sent', { exact: true })).toBeVisible();
   await expect(annWindow.getByText('Seen', { exact: true })).toHaveCount(0);
 
@@ -327,8 +451,16 @@ test('markup in a message shows as text', async ({ page, newSessionPage }) => {
   await expect(messageInLog(ben.page, markup)).toBeVisible();
   await expect(messageLog(ben.page).locator('img, b, script')).toHaveCount(0);
 
-  // An onerror handler would have fired by now.
-  await ben.page.waitForTimeout(500);
+  // An onerror handler fires once its image has failed to load: wait until every image on
+  // both pages has finished loading (or failing), then no dialog may have opened.
+  for (const person of [ann, ben]) {
+    await expect
+      .poll(() => person.page.evaluate(() => Array.from(document.images).every((img) => img.complete)), {
+        message: `every image on ${person.account.displayName}'s page has loaded or failed`,
+      })
+      .toBe(true);
+    await settled(person.page);
+  }
   expect(dialogs, 'dialogs opened by message content').toEqual([]);
 });
 
@@ -367,8 +499,9 @@ test('empty and over-long messages are refused with a message and keep the text'
   await expect(box).toHaveAttribute('aria-invalid', 'true');
   await expect(box).toHaveValue(tooLong);
 
-  // None of it was sent: not asked for, not stored, not shown.
-  await ann.page.waitForTimeout(300);
+  // None of it was sent: not asked for, not stored, not shown. (The refusals above are on
+  // screen, so the key presses were handled; any request they started has been issued.)
+  await settled(ann.page);
   expect(sends.count, 'POSTs to /api/send_message').toBe(0);
   const stored = await callServerFn(ann.page.request, baseURL!, 'messages', { conversation_id: id });
   expect(stored.status()).toBe(200);
@@ -393,9 +526,11 @@ test('Shift+Enter makes a new line and Enter sends', async ({ page, newSessionPa
   const sends = countSends(ann.page);
   const box = composer(ann.page);
 
-  await box.pressSequentially('line one');
+  // The key this test is about is Shift+Enter; the words around it go in as text (the way
+  // a paste or an input method puts them in: one input event each, no key events).
+  await box.fill('line one');
   await box.press('Shift+Enter');
-  await box.pressSequentially('line two');
+  await ann.page.keyboard.insertText('line two');
   await expect(box).toHaveValue('line one\nline two');
   expect(sends.count, 'Shift+Enter did not send').toBe(0);
 
@@ -476,7 +611,9 @@ test('a send lost on the network waits, is sent again by itself, and is delivere
   await expect(annWindow.getByText(/^Waiting to send/)).toHaveCount(0);
   await expect(annWindow.getByText(/^(Sent|Seen)$/)).toBeVisible();
   expect(sends.count).toBeGreaterThan(1);
-  await ann.page.waitForTimeout(500);
+  // Both tabs have the live event as well as (Ann) the answer, and have applied it.
+  await Promise.all([ann, ben].map((p) => p.sockets.waitForMessage('Through the tunnel')));
+  await Promise.all([settled(ann.page), settled(ben.page)]);
   await expect(messageInLog(ann.page, 'Through the tunnel')).toHaveCount(1);
   await expect(messageInLog(ben.page, 'Through the tunnel')).toHaveCount(1);
 });
@@ -500,7 +637,12 @@ test('a refused send shows Not sent with its reason, and Retry sends it once mor
   await expect(annWindow.getByText('Not sent: You are not allowed to do that.')).toBeVisible();
   const retry = annWindow.getByRole('button', { name: 'Retry', exact: true });
   await ann.page.unroute('**/api/send_message');
-  await ann.page.waitForTimeout(2_500);
+  // Not sent again by itself: nothing goes out over a span longer than the outbox's first
+  // two pauses (1 s, 2 s) would be. (A span of time is what this checks; there is no
+  // event to wait for.)
+  const sends = countSends(ann.page);
+  await ann.page.waitForTimeout(3_500);
+  expect(sends.count, 'POSTs to /api/send_message after the refusal').toBe(0);
   await expect(messageInLog(ben.page, 'Refused once')).toHaveCount(0);
   await retry.click();
   await expect(messageInLog(ben.page, 'Refused once')).toBeVisible();

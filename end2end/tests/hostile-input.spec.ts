@@ -396,7 +396,8 @@ test.describe('with 5 messages and 3 typing updates a minute and 2 sockets per p
     baseURL,
     allowConsoleErrors,
   }) => {
-    test.setTimeout(90_000);
+    // Two browsers, and a wait of its own for the rate's token to refill (12 s).
+    test.setTimeout(120_000);
     // The refused attempts are 429 responses, which Chromium logs.
     allowConsoleErrors(HTTP_4XX_RESOURCE_ERROR);
     const [ann, ben] = await twoPeople(page, newSessionPage);

@@ -49,6 +49,18 @@ async function userId(page: Page, other: NewAccount): Promise<string> {
   return user!.id;
 }
 
+/**
+ * Picks a menu item of the conversation's options that changes a setting on the server,
+ * and waits for the server's answer: the page may be left right after.
+ */
+async function chooseOption(page: Page, item: string, endpoint: string): Promise<void> {
+  const answered = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/${endpoint}`);
+  await optionsButton(page).click();
+  await page.getByRole('menuitem', { name: item }).click();
+  const response = await answered;
+  expect(response.status(), `${item}: POST /api/${endpoint}`).toBe(200);
+}
+
 function helloConnectionId(p: Person): number {
   const open = p.sockets.sockets.filter((s) => !s.closed);
   const hello = open[open.length - 1]?.received.find((f) => f.type === 'hello');
@@ -61,6 +73,8 @@ test('a personal block stops direct messages, calls, typing and presence both wa
   newSessionPage,
   allowConsoleErrors,
 }) => {
+  // Three browsers running the app, and the conversation loaded again several times.
+  test.slow();
   allowConsoleErrors(HTTP_4XX_RESOURCE_ERROR);
   const [ann, ben] = await twoPeople(page, newSessionPage);
   const catPage = await newSessionPage();
@@ -121,7 +135,7 @@ test('a personal block stops direct messages, calls, typing and presence both wa
     gotoHydrated(cat.page, `/c/${group}`),
   ]);
   await Promise.all([ann, ben, cat].map((p) => p.sockets.waitForSubscribed(group)));
-  await composer(ben.page).pressSequentially('are you there', { delay: 30 });
+  await composer(ben.page).fill('are you there');
   await expect(typingIndicator(cat.page, 'Three of us')).toHaveText(`${benName} is typing…`);
   // The typing frame reached Cat; Ann's socket never got one from Ben.
   await expect
@@ -148,8 +162,10 @@ test('a personal block stops direct messages, calls, typing and presence both wa
 test('the bell counts a missed call, lists it and marks it read', async ({ page, newSessionPage }) => {
   const [ann, ben] = await twoPeople(page, newSessionPage);
   const dm = await bothInConversation(ann, ben);
-  // Ben looks elsewhere; Ann calls and nobody answers.
+  // Ben looks elsewhere; Ann calls and nobody answers. (Ben's tab on the start page is
+  // connected before she calls: a ring is told to the tabs that are.)
   await gotoHydrated(ben.page, '/');
+  await ben.sockets.waitForSubscribed(dm);
   await expect(bell(ben.page)).toHaveAccessibleName('Notifications');
   await ann.page.getByRole('button', { name: 'Start audio call' }).click();
   await expect(ben.page.getByRole('button', { name: 'Accept' })).toBeVisible();
@@ -178,7 +194,10 @@ test('being added to a group is in the bell, and mark all as read clears it on e
 }) => {
   const [ann, ben] = await twoPeople(page, newSessionPage);
   const secondTab = await ben.page.context().newPage();
+  const secondTabSockets = new SocketWatch(secondTab);
   await gotoHydrated(secondTab, '/');
+  // Both of Ben's tabs are connected before anything happens that they should hear of.
+  await Promise.all([ben.sockets.waitForConnected(), secondTabSockets.waitForConnected()]);
   const benId = await userId(ann.page, ben.account);
   const created = await callServerFn(ann.page.request, ann.page.url(), 'create_group', {
     title: 'Launch plans',
@@ -219,8 +238,7 @@ test('a muted conversation still counts unread but makes no sound', async ({ pag
     };
   });
   const dm = await bothInConversation(ann, ben);
-  await optionsButton(ben.page).click();
-  await ben.page.getByRole('menuitem', { name: 'Mute notifications' }).click();
+  await chooseOption(ben.page, 'Mute notifications', 'mute');
   await gotoHydrated(ben.page, '/');
   await ben.sockets.waitForSubscribed(dm);
   await sendMessage(ann.page, 'quiet one');
@@ -231,8 +249,7 @@ test('a muted conversation still counts unread but makes no sound', async ({ pag
 
   // Unmuted, the next message makes its sound.
   await gotoHydrated(ben.page, `/c/${dm}`);
-  await optionsButton(ben.page).click();
-  await ben.page.getByRole('menuitem', { name: 'Unmute notifications' }).click();
+  await chooseOption(ben.page, 'Unmute notifications', 'mute');
   await gotoHydrated(ben.page, '/');
   await ben.sockets.waitForSubscribed(dm);
   await sendMessage(ann.page, 'loud one');
@@ -240,6 +257,8 @@ test('a muted conversation still counts unread but makes no sound', async ({ pag
 });
 
 test('blocking someone during a call ends the call for both', async ({ page, newSessionPage }) => {
+  // A call answered between two browsers (see calls.spec.ts).
+  test.slow();
   const [ann, ben] = await twoPeople(page, newSessionPage);
   await bothInConversation(ann, ben);
   await ann.page.getByRole('button', { name: 'Start audio call' }).click();

@@ -1,11 +1,13 @@
 import type { Page } from '@playwright/test';
 import {
+  SocketWatch,
   conversations,
   expect,
   header,
   logInAsDemoUser,
   logOutButton,
   saveScreenshot,
+  settled,
   test,
   waitForHydration,
 } from '../fixtures';
@@ -24,6 +26,7 @@ test('the app shell loads without console errors or hydration warnings', async (
 
   // A full server render of the logged-in shell, then hydration on top of it:
   // this is where server/client mismatches show up.
+  const sockets = new SocketWatch(page);
   await page.reload();
   await waitForHydration(page);
 
@@ -32,9 +35,10 @@ test('the app shell loads without console errors or hydration warnings', async (
   await expect(logOutButton(page)).toBeVisible();
   await expect(header(page)).toContainText('Alice');
 
-  // Nothing to wait for when asserting that something did NOT happen; give
-  // late errors (failed sockets, effects after hydration) a moment to surface.
-  await page.waitForTimeout(500);
+  // Late errors would come from what the page does after hydrating: its socket (wait
+  // until the server has greeted it) and the effects that ran by then.
+  await sockets.waitForConnected();
+  await settled(page);
   expect(consoleProblems()).toEqual([]);
   // The fixture checks again after the test, including anything later.
 
