@@ -35,8 +35,11 @@ function scrollWidth(page: Page): Promise<number> {
 }
 
 async function box(locator: Locator): Promise<{ x: number; y: number; width: number; height: number }> {
-  const b = await locator.boundingBox();
-  expect(b, 'an element on screen has a box').not.toBeNull();
+  // A list that is still settling (search results arriving) may replace the element.
+  let b: Awaited<ReturnType<Locator['boundingBox']>> = null;
+  await expect
+    .poll(async () => (b = await locator.boundingBox()) !== null, { message: 'an element on screen has a box' })
+    .toBe(true);
   return b!;
 }
 

@@ -334,11 +334,15 @@ pub async fn mark_read(conversation_id: String, seq: i64) -> Result<i64, AppErro
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            let mark = state
+            let (mark, moved) = state
                 .store
-                .mark_read(&conversation_id, &me.id, seq)
+                .move_read_mark(&conversation_id, &me.id, seq)
                 .await
                 .map_err(|e| store_error("marking read", e))?;
+            if !moved {
+                // Nothing changed: nobody is told.
+                return Ok(mark);
+            }
             state.hub.publish(
                 &Topic::Conversation(conversation_id.clone()),
                 Event::ReadMarked {

@@ -242,7 +242,20 @@ async fn serve(
             code,
             reason: reason.into(),
         }));
-        let _ = tokio::time::timeout(CLOSE_WAIT, socket.send(frame)).await;
+        // The closing handshake (RFC 6455, section 7.1.1): what the client sent before it
+        // read our close is read and dropped until its own close, so that closing does not
+        // leave unread data behind, which makes the kernel reset the connection, and the
+        // client would never see why it was closed.
+        let _ = tokio::time::timeout(CLOSE_WAIT, async {
+            socket.send(frame).await?;
+            while let Some(frame) = socket.recv().await {
+                if matches!(frame?, WsMessage::Close(_)) {
+                    break;
+                }
+            }
+            Ok::<(), axum::Error>(())
+        })
+        .await;
     }
     session.stop_typing();
     super::calls::connection_closed(&state, conn.id).await;

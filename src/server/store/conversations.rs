@@ -323,6 +323,26 @@ impl Store {
     /// Advances the reader's read mark (never backwards, never past the last message).
     /// Returns the mark now stored.
     pub async fn mark_read(&self, conversation_id: &str, reader: &str, seq: i64) -> Result<i64> {
+        Ok(self.move_read_mark(conversation_id, reader, seq).await?.0)
+    }
+
+    /// Like [`Store::mark_read`], and whether the mark moved (a mark that did not move is
+    /// news to nobody).
+    pub async fn move_read_mark(
+        &self,
+        conversation_id: &str,
+        reader: &str,
+        seq: i64,
+    ) -> Result<(i64, bool)> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let before: Option<i64> = sqlx::query_scalar(
+            "SELECT last_read_seq FROM members WHERE conversation_id = $1 AND user_id = $2",
+        )
+        .bind(conversation_id)
+        .bind(reader)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let before = before.ok_or(StoreError::NotMember)?;
         let mark: Option<i64> = sqlx::query_scalar(
             "UPDATE members SET last_read_seq = MAX(last_read_seq,
                  MIN($3, (SELECT last_seq FROM conversations WHERE id = $1)))
@@ -332,9 +352,11 @@ impl Store {
         .bind(conversation_id)
         .bind(reader)
         .bind(seq)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        mark.ok_or(StoreError::NotMember)
+        let mark = mark.ok_or(StoreError::NotMember)?;
+        tx.commit().await?;
+        Ok((mark, mark > before))
     }
 
     /// Adds a member to a group; only its owner may. Returns false if they already were.
@@ -868,6 +890,11 @@ mod tests {
         assert_eq!(store.mark_read(&c, &b, 100).await.unwrap(), 100);
         assert_eq!(store.mark_read(&c, &b, 50).await.unwrap(), 100);
         assert_eq!(store.mark_read(&c, &b, 9999).await.unwrap(), 120);
+        // Marking again where the mark already is moves nothing.
+        assert_eq!(
+            store.move_read_mark(&c, &b, 120).await.unwrap(),
+            (120, false)
+        );
         assert_eq!(store.conversations_of(&b).await.unwrap()[0].unread(), 0);
         // The sender has read what they sent.
         assert_eq!(store.conversations_of(&a).await.unwrap()[0].unread(), 0);
