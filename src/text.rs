@@ -17,7 +17,9 @@ pub const FIRST_STRONG_ISOLATE: char = '\u{2068}';
 pub const POP_ISOLATE: char = '\u{2069}';
 
 /// Whether a character draws something a reader can see: a letter, digit, punctuation mark
-/// or symbol (emoji included). Spaces, line breaks, format and control characters, and the
+/// or symbol (emoji included), or a character this build's Unicode data does not know yet
+/// (a newer emoji) or a private-use one (a font's own symbol), which may well draw something.
+/// Spaces, line breaks, format and control characters, lone combining marks, and the
 /// default-ignorable characters that fonts draw as nothing (U+200B ZERO WIDTH SPACE,
 /// U+3164 HANGUL FILLER, variation selectors, ...) are not; nor is U+2800 BRAILLE PATTERN
 /// BLANK, a symbol that draws an empty cell.
@@ -34,8 +36,6 @@ pub fn is_visible(c: char) -> bool {
             | G::Control
             | G::Format
             | G::Surrogate
-            | G::PrivateUse
-            | G::Unassigned
             | G::NonspacingMark
             | G::EnclosingMark
             | G::SpacingMark
@@ -61,7 +61,13 @@ pub fn has_bidi_control(text: &str) -> bool {
 pub fn isolate(user_text: &str) -> String {
     let mut out = String::with_capacity(user_text.len() + 6);
     out.push(FIRST_STRONG_ISOLATE);
-    out.push_str(user_text);
+    // Isolate marks of its own (in a name from before names were checked) would end the
+    // isolate early.
+    out.extend(
+        user_text
+            .chars()
+            .filter(|c| *c != FIRST_STRONG_ISOLATE && *c != POP_ISOLATE),
+    );
     out.push(POP_ISOLATE);
     out
 }
@@ -72,15 +78,25 @@ pub fn plain(text: &str) -> String {
     text.replace([FIRST_STRONG_ISOLATE, POP_ISOLATE], "")
 }
 
-/// The form of a name that people search on: compatibility-normalised (NFKC) and
-/// case-folded by Unicode's full case folding, so that "ÉLISE", "élise" and "Élise" (typed
-/// composed or decomposed) are one key, like "Анна" and "анна". The query is folded the
-/// same way and matched as a substring.
+/// The form of a name that people search on: Unicode's compatibility caseless form
+/// (NFKC, full case folding, NFKC again: Unicode 15, section 3.13, D146), then without
+/// combining marks, so that "ÉLISE", "élise", "Élise" (typed composed or decomposed) and
+/// "elise" are one key, like "Анна" and "анна", and "İpek" is found by "ipek". The query is
+/// folded the same way and matched as a substring.
 #[cfg(feature = "ssr")]
 pub fn search_key(text: &str) -> String {
-    let normalizer = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc();
-    let folded = icu_casemap::CaseMapper::new().fold_string(text);
-    normalizer.normalize(&folded).into_owned()
+    use icu_normalizer::{ComposingNormalizerBorrowed, DecomposingNormalizerBorrowed};
+    let nfkc = ComposingNormalizerBorrowed::new_nfkc();
+    let composed = nfkc.normalize(text);
+    let folded = icu_casemap::CaseMapper::new().fold_string(&composed);
+    let caseless = nfkc.normalize(&folded);
+    let marks = CodePointMapData::<GeneralCategory>::new();
+    let bare: String = DecomposingNormalizerBorrowed::new_nfkd()
+        .normalize(&caseless)
+        .chars()
+        .filter(|c| marks.get(*c) != GeneralCategory::NonspacingMark)
+        .collect();
+    nfkc.normalize(&bare).into_owned()
 }
 
 #[cfg(test)]
@@ -99,7 +115,6 @@ mod tests {
             "\u{FE0F}",
             "\u{0301}",
             "\t\n\u{00A0}\u{2028}",
-            "\u{E000}",
         ] {
             assert!(!has_visible(text), "{text:?} was taken as visible");
         }
@@ -134,6 +149,7 @@ mod tests {
     #[test]
     fn an_isolated_name_is_wrapped_in_a_first_strong_isolate() {
         assert_eq!(isolate("Eve"), "\u{2068}Eve\u{2069}");
+        assert_eq!(isolate("E\u{2069}ve"), "\u{2068}Eve\u{2069}");
     }
 
     #[cfg(feature = "ssr")]
@@ -146,5 +162,10 @@ mod tests {
         assert!(search_key("Анна Петрова").contains(&search_key("АННА")));
         assert!(search_key("Анна Петрова").contains(&search_key("петрова")));
         assert_eq!(search_key("Straße"), search_key("STRASSE"));
+        assert!(search_key("İpek Yılmaz").contains(&search_key("ipek")));
+        assert!(search_key("Élise").contains(&search_key("elise")));
+        // Compatibility characters fold to the plain letters' key.
+        assert_eq!(search_key("ＥＬＩＳＥ"), search_key("elise"));
+        assert_eq!(search_key("𝚨𝚲𝚽𝚨"), search_key("αλφα"));
     }
 }

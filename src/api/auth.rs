@@ -54,7 +54,8 @@ pub async fn signup(
             };
             // Reserved before the hash: sign-ups sent together cannot all pass.
             let addr = client_ip().await;
-            crate::server::within_rate(&state.rates.signups, &addr.to_string(), || {
+            let network = crate::server::throttle::network_of(addr);
+            crate::server::within_rate(&state.rates.signups, &network, || {
                 format!(
                     "Too many new accounts from your address (at most {} an hour).",
                     state.settings().signups_per_hour

@@ -22,12 +22,16 @@ pub async fn block_person(user_id: String) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            state
+            blocks_within_rate(&state, &me.id)?;
+            let added = state
                 .store
                 .block_person(&me.id, &user_id, now_ms())
                 .await
                 .map_err(|e| store_error("blocking someone", e))?;
-            moderation::block_changed(&state, &me.id, &user_id, true);
+            if added {
+                // A block that already stood changes nothing: nobody is told again.
+                moderation::block_changed(&state, &me.id, &user_id, true);
+            }
             // A call between the two ends with the block, hung up by the one who blocked.
             let live = state
                 .store
@@ -50,6 +54,7 @@ pub async fn unblock_person(user_id: String) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
+            blocks_within_rate(&state, &me.id)?;
             let lifted = state
                 .store
                 .unblock_person(&me.id, &user_id)
@@ -62,6 +67,18 @@ pub async fn unblock_person(user_id: String) -> Result<(), AppError> {
         }
         .await,
     )
+}
+
+/// Blocking and unblocking reach the other person's tabs (presence, the composer): rated
+/// with opening conversations, per user.
+#[cfg(feature = "ssr")]
+fn blocks_within_rate(state: &crate::server::AppState, me: &str) -> Result<(), AppError> {
+    crate::server::within_rate(&state.rates.invitations, me, || {
+        format!(
+            "You are blocking and unblocking too fast (at most {} a minute).",
+            crate::server::INVITATIONS_PER_MINUTE
+        )
+    })
 }
 
 /// Blocks (`true`) or unblocks someone: what a Block / Unblock button calls.

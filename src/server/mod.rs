@@ -110,7 +110,7 @@ impl AppState {
     /// member's can land in between and outlive the removal.
     ///
     /// # Errors
-    /// As [`store::Store::remove_group_member`]: not the owner, not a member, the database.
+    /// As [`store::Store::remove_group_member`]: not the owner of the group, the database.
     pub async fn remove_group_member(
         &self,
         conversation_id: &str,
@@ -149,6 +149,7 @@ pub const INVITATIONS_PER_MINUTE: u32 = 30;
 pub struct Rates {
     pub messages: throttle::RateLimiter,
     pub typing: throttle::RateLimiter,
+    /// Presence changes announced, per user ([`PRESENCE_PER_MINUTE`]).
     pub presence: throttle::RateLimiter,
     /// Calls started, per user: each rings every tab of the person called.
     pub calls: throttle::RateLimiter,

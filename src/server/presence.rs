@@ -14,6 +14,8 @@ pub const OFFLINE_GRACE: Duration = Duration::from_secs(3);
 #[derive(Default)]
 pub struct Presence {
     users: Mutex<HashMap<String, UserPresence>>,
+    /// Users whose latest change waits for their presence rate to allow announcing it.
+    deferred: Mutex<std::collections::HashSet<String>>,
 }
 
 #[derive(Default)]
@@ -127,6 +129,23 @@ impl Presence {
             .and_then(|p| p.shown)
             .unwrap_or(PresenceState::Offline);
         f(state)
+    }
+
+    /// Marks the user's announcement as deferred; false if one already is (the change
+    /// will go out with it, since an announcement says the state as it is when sent).
+    pub fn defer_announcement(&self, user: &str) -> bool {
+        self.deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.to_string())
+    }
+
+    /// The deferred announcement of the user goes out now.
+    pub fn deferred_announcement_due(&self, user: &str) {
+        self.deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(user);
     }
 
     /// How many people have a tab connected now.

@@ -117,7 +117,7 @@ const UTF8_MAX_BYTES: usize = 4;
 /// A byte of a server function's form body may be percent-encoded as three (RFC 3986).
 const PERCENT_ENCODED: usize = 3;
 /// Room for the other fields of a send (ids, names) beside the message body, in bytes.
-const FORM_OVERHEAD_BYTES: usize = 4096;
+const FORM_OVERHEAD_BYTES: usize = 1024;
 
 /// The largest request body accepted now, in bytes: `max_body_bytes`, or more when the
 /// longest message allowed needs more (a message of `max_message_chars` characters, each

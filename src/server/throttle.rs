@@ -113,6 +113,22 @@ impl Attempt {
     }
 }
 
+/// The network an address stands for when counting per address: an IPv4 address itself,
+/// an IPv6 address's /64 (what one subscriber is usually given, RFC 6177), so that one
+/// machine cannot pass a per-address limit by changing the low bits of its address.
+pub fn network_of(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 fn prune(times: &mut VecDeque<Instant>, now: Instant) {
     while times
         .front()
@@ -233,6 +249,19 @@ mod tests {
             .filter_map(|_| t.begin("alice", ip("10.0.0.1"), now).ok())
             .collect();
         assert_eq!(begun.len(), 5);
+    }
+
+    #[test]
+    fn an_ipv6_address_counts_as_its_64() {
+        assert_eq!(
+            network_of(ip("2001:db8:1:2:aaaa::1")),
+            network_of(ip("2001:db8:1:2:bbbb::9"))
+        );
+        assert_ne!(
+            network_of(ip("2001:db8:1:2::1")),
+            network_of(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(network_of(ip("::ffff:10.0.0.1")), "10.0.0.1");
     }
 
     #[test]

@@ -153,12 +153,8 @@ async fn serve(
     // check and joining the hub, which is where ending it looks for sockets to close.
     let live = state.store.session_user(&session, now_ms()).await;
     if matches!(live, Ok(None)) || matches!(&live, Ok(Some(u)) if u.id != user.id) {
-        state.hub.disconnect(conn.id);
-        let frame = WsMessage::Close(Some(CloseFrame {
-            code: CLOSE_SESSION_ENDED,
-            reason: "session ended".into(),
-        }));
-        let _ = tokio::time::timeout(CLOSE_WAIT, socket.send(frame)).await;
+        drop(joined);
+        close_with(&mut socket, (CLOSE_SESSION_ENDED, "session ended")).await;
         return;
     }
     let mut shutdown = state.shutdown.subscribe();
@@ -173,18 +169,25 @@ async fn serve(
         .connected(&user.id, conn.id, presence)
         .is_some()
     {
-        announce_presence(&state, &user.id, None).await;
+        presence_changed(&state, &user.id).await;
     }
     // A call that rings for this user, or that they are in, is known to every tab they
     // open while it lasts, including one opened or reloaded after it began.
     super::calls::tell_live_calls(&state, &user.id, &conn).await;
+    let conversations = match state.store.membership_count(&user.id).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!("counting the conversations of a new connection: {e}");
+            0
+        }
+    };
     let mut session = Session {
         state: &state,
         user: &user,
         session,
         conn: &conn,
         typing_in: None,
-        budget: FrameBudget::default(),
+        budget: FrameBudget::for_member_of(conversations),
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
@@ -223,7 +226,7 @@ async fn serve(
                     break None;
                 }
                 // Sessions end elsewhere too (expiry, another instance's logout, a block).
-                if let Some(reason) = session.check_session().await {
+                if let SessionNow::Ended(reason) = session.check_session().await {
                     break Some(reason);
                 }
                 if socket.send(WsMessage::Ping(Vec::new().into())).await.is_err() {
@@ -237,30 +240,13 @@ async fn serve(
     };
     // Out of the hub first: nothing more is queued for a socket that is going.
     drop(joined);
-    if let Some((code, reason)) = close {
-        let frame = WsMessage::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        }));
-        // The closing handshake (RFC 6455, section 7.1.1): what the client sent before it
-        // read our close is read and dropped until its own close, so that closing does not
-        // leave unread data behind, which makes the kernel reset the connection, and the
-        // client would never see why it was closed.
-        let _ = tokio::time::timeout(CLOSE_WAIT, async {
-            socket.send(frame).await?;
-            while let Some(frame) = socket.recv().await {
-                if matches!(frame?, WsMessage::Close(_)) {
-                    break;
-                }
-            }
-            Ok::<(), axum::Error>(())
-        })
-        .await;
+    if let Some(reason) = close {
+        close_with(&mut socket, reason).await;
     }
     session.stop_typing();
     super::calls::connection_closed(&state, conn.id).await;
     match state.presence.disconnected(&user.id, conn.id) {
-        Left::Still(Some(_)) => announce_presence(&state, &user.id, None).await,
+        Left::Still(Some(_)) => presence_changed(&state, &user.id).await,
         Left::Still(None) => {}
         Left::LastTab(epoch) => {
             let state = state.clone();
@@ -273,6 +259,48 @@ async fn serve(
                     }
                     announce_presence(&state, &user.id, Some(now)).await;
                 }
+            });
+        }
+    }
+}
+
+/// Closes the socket with `reason`, by the closing handshake (RFC 6455, section 7.1.1):
+/// what the client sent before it read our close is read and dropped until its own close
+/// (for [`CLOSE_WAIT`] at most), so that no unread data is left behind, which would make the
+/// kernel reset the connection and the client never learn why it was closed.
+async fn close_with(socket: &mut WebSocket, (code, reason): CloseReason) {
+    let frame = WsMessage::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        socket.send(frame).await?;
+        while let Some(frame) = socket.recv().await {
+            if matches!(frame?, WsMessage::Close(_)) {
+                break;
+            }
+        }
+        Ok::<(), axum::Error>(())
+    })
+    .await;
+}
+
+/// A user's presence changed (a tab opened, closed, hid or showed): announced now if the
+/// user's presence rate allows, otherwise once, when it does, as it is then. Changes from
+/// opening and closing sockets count like those a tab states, so neither can be used to
+/// flood the people the user talks with.
+async fn presence_changed(state: &AppState, user_id: &str) {
+    match state.rates.presence.take(user_id, Instant::now()) {
+        Ok(()) => announce_presence(state, user_id, None).await,
+        Err(wait) => {
+            if !state.presence.defer_announcement(user_id) {
+                return; // one is already on its way
+            }
+            let (state, user_id) = (state.clone(), user_id.to_string());
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                state.presence.deferred_announcement_due(&user_id);
+                announce_presence(&state, &user_id, None).await;
             });
         }
     }
@@ -307,6 +335,15 @@ async fn announce_presence(state: &AppState, user_id: &str, last_seen_at: Option
     });
 }
 
+/// A session as the database sees it now.
+enum SessionNow {
+    Live,
+    /// Logged out, expired, or the account blocked: close with this.
+    Ended(CloseReason),
+    /// The database could not be asked.
+    Unknown,
+}
+
 struct Session<'a> {
     state: &'a AppState,
     user: &'a User,
@@ -329,14 +366,13 @@ impl Session<'_> {
 
     /// `Some` (close the socket) when the session has ended: logged out, expired, or the
     /// account blocked. Every frame is answered for who is asking now, not who opened it.
-    async fn check_session(&self) -> Option<CloseReason> {
+    async fn check_session(&self) -> SessionNow {
         match self.state.store.session_user(&self.session, now_ms()).await {
-            Ok(Some(user)) if user.id == self.user.id => None,
-            Ok(_) => Some((CLOSE_SESSION_ENDED, "session ended")),
+            Ok(Some(user)) if user.id == self.user.id => SessionNow::Live,
+            Ok(_) => SessionNow::Ended((CLOSE_SESSION_ENDED, "session ended")),
             Err(e) => {
-                // The database is unreachable: the frame is refused, the socket stays.
                 tracing::warn!("checking a session: {e}");
-                None
+                SessionNow::Unknown
             }
         }
     }
@@ -384,8 +420,18 @@ impl Session<'_> {
             self.conn.send(&ServerFrame::Pong);
             return None;
         }
-        if let Some(reason) = self.check_session().await {
-            return Some(reason);
+        match self.check_session().await {
+            SessionNow::Live => {}
+            SessionNow::Ended(reason) => return Some(reason),
+            SessionNow::Unknown => {
+                // The database cannot say who is asking: the frame is refused, the socket
+                // stays (it is asked again at the next frame).
+                self.error(
+                    ErrorCode::Internal,
+                    "Could not check your session; try again.",
+                );
+                return None;
+            }
         }
         match frame {
             ClientFrame::Ping {} => {}
@@ -410,22 +456,9 @@ impl Session<'_> {
     /// A tab says whether it is seen. Each change reaches the people the user has direct
     /// conversations with, so changes are rated per user, over all their tabs.
     async fn presence(&mut self, state: PresenceState) -> Option<CloseReason> {
-        let rates = &self.state.rates;
-        if let Err(wait) = rates.presence.take(&self.user.id, Instant::now()) {
-            let message = format!(
-                "Presence updates are too frequent: at most {} a minute. Wait {} ms.",
-                super::PRESENCE_PER_MINUTE,
-                wait.as_millis()
-            );
-            return self
-                .budget
-                .refused(message)
-                .err()
-                .and_then(|o| self.over_budget(o));
-        }
         let changed = self.state.presence.set(&self.user.id, self.conn.id, state);
         if changed.is_some() {
-            announce_presence(self.state, &self.user.id, None).await;
+            presence_changed(self.state, &self.user.id).await;
         }
         None
     }
@@ -517,6 +550,10 @@ impl Session<'_> {
                     .refused(message)
                     .err()
                     .and_then(|o| self.over_budget(o));
+            }
+            // Typing moved to another conversation: it stopped in the one before.
+            if let Some(before) = self.typing_in.take().filter(|c| *c != conversation_id) {
+                self.publish_typing(before, false);
             }
             self.typing_in = Some(conversation_id.clone());
         } else if self.typing_in.as_deref() == Some(conversation_id.as_str()) {

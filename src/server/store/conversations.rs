@@ -320,6 +320,15 @@ impl Store {
         Ok(row.map(|at| at.as_deref() == Some(message_id)))
     }
 
+    /// How many conversations `user` is a member of.
+    pub async fn membership_count(&self, user: &str) -> Result<usize> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE user_id = $1")
+            .bind(user)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     /// Advances the reader's read mark (never backwards, never past the last message).
     /// Returns the mark now stored.
     pub async fn mark_read(&self, conversation_id: &str, reader: &str, seq: i64) -> Result<i64> {

@@ -163,13 +163,15 @@ impl Store {
             sqlx::query_as("SELECT id, display_name FROM users WHERE search_key = ''")
                 .fetch_all(&self.pool)
                 .await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for (id, display_name) in missing {
             sqlx::query("UPDATE users SET search_key = $2 WHERE id = $1")
                 .bind(id)
                 .bind(crate::text::search_key(&display_name))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
