@@ -167,7 +167,7 @@ fn DemoLogins(accounts: DemoAccountList, login: ServerAction<Login>) -> impl Int
                                 <input type="hidden" name="username" value=u.username.clone() />
                                 <input type="hidden" name="password" value=password />
                                 <button type="submit" class="button secondary">
-                                    "Log in as " <bdi>{u.display_name.clone()}</bdi>
+                                    <span>"Log in as " <bdi>{u.display_name.clone()}</bdi></span>
                                 </button>
                             </ActionForm>
                         }
