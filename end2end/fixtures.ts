@@ -509,6 +509,11 @@ export function typingIndicator(page: Page, title: string): Locator {
   return chatWindow(page, title).getByRole('status').filter({ hasNotText: 'Reconnecting' });
 }
 
+/** The incoming-call modal (a dialog with "Accept"), on any tab of the person called. */
+export function incomingCall(page: Page): Locator {
+  return page.getByRole('dialog', { name: /./ }).filter({ has: page.getByRole('button', { name: 'Accept' }) });
+}
+
 /** The link to a conversation in the sidebar list, by the other person's display name. */
 export function conversationLink(page: Page, title: string): Locator {
   return conversations(page).getByRole('link', { name: title });

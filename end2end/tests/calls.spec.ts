@@ -6,6 +6,7 @@ import {
   expect,
   freshAccount,
   gotoHydrated,
+  incomingCall,
   messageLog,
   openDirectViaApi,
   saveScreenshot,
@@ -31,10 +32,6 @@ const MEDIA_TIMEOUT = 30_000;
 
 /** A call's length as the app writes it: m:ss (a slow run can pass a minute). */
 const DURATION = String.raw`\d+:[0-5]\d`;
-
-function incomingCall(page: Page): Locator {
-  return page.getByRole('dialog', { name: /./ }).filter({ has: page.getByRole('button', { name: 'Accept' }) });
-}
 
 function callView(page: Page): Locator {
   return page.locator('section.call-view');

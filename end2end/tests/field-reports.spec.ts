@@ -1,4 +1,3 @@
-import type { Locator, Page } from '@playwright/test';
 import {
   type NewAccount,
   type Person,
@@ -11,8 +10,8 @@ import {
   expect,
   freshAccount,
   gotoHydrated,
+  incomingCall,
   messageInLog,
-  signUp,
   signUpViaApi,
   test,
   twoPeople,
@@ -27,10 +26,6 @@ import { OpenedSockets } from '../raw-socket';
 
 const sockets = new OpenedSockets();
 test.afterEach(() => sockets.destroyAll());
-
-function incomingCall(page: Page): Locator {
-  return page.getByRole('dialog', { name: /./ }).filter({ has: page.getByRole('button', { name: 'Accept' }) });
-}
 
 /** Frames of one kind of event that a page's sockets received. */
 function eventsOf(watch: SocketWatch, kind: string): Record<string, unknown>[] {

@@ -125,19 +125,17 @@ impl FrameBudget {
             },
             FrameKind::Other => match self.frames.check() {
                 Ok(()) => Ok(()),
-                Err(_) => self.refused(FRAMES.refusal()),
+                Err(_) => Err(self.refused(FRAMES.refusal())),
             },
         }
     }
 
-    /// Counts a frame refused for another rate (a per-user one), with its error.
-    ///
-    /// # Errors
-    /// Always: [`Over::Refuse`] with `message`, or [`Over::Close`] past the limit.
-    pub fn refused(&mut self, message: String) -> Result<(), Over> {
+    /// Counts a frame refused for another rate (a per-user one): answer it with `message`
+    /// ([`Over::Refuse`]), or close ([`Over::Close`]) past [`REFUSED_BEFORE_CLOSE`].
+    pub fn refused(&mut self, message: String) -> Over {
         match self.refusals.check() {
-            Ok(()) => Err(Over::Refuse(message)),
-            Err(_) => Err(Over::Close),
+            Ok(()) => Over::Refuse(message),
+            Err(_) => Over::Close,
         }
     }
 }
@@ -178,10 +176,10 @@ mod tests {
             budget.take(FrameKind::Other).unwrap();
             assert!(matches!(
                 budget.refused("slow down".into()),
-                Err(Over::Refuse(_))
+                Over::Refuse(_)
             ));
         }
-        assert_eq!(budget.refused("slow down".into()), Err(Over::Close));
+        assert_eq!(budget.refused("slow down".into()), Over::Close);
     }
 
     #[test]

@@ -545,11 +545,8 @@ impl Session<'_> {
                     self.state.settings().typing_per_minute,
                     wait.as_millis()
                 );
-                return self
-                    .budget
-                    .refused(message)
-                    .err()
-                    .and_then(|o| self.over_budget(o));
+                let over = self.budget.refused(message);
+                return self.over_budget(over);
             }
             // Typing moved to another conversation: it stopped in the one before.
             if let Some(before) = self.typing_in.take().filter(|c| *c != conversation_id) {
@@ -619,14 +616,7 @@ mod fuzz {
     impl Fixture {
         /// Ann's side of a connection, as `serve` makes it.
         fn ann_on<'a>(&'a self, conn: &'a Connection) -> Session<'a> {
-            Session {
-                state: &self.state,
-                user: &self.ann,
-                session: "ann-session".to_string(),
-                conn,
-                typing_in: None,
-                budget: FrameBudget::default(),
-            }
+            session_of(self, &self.ann, "ann-session", conn)
         }
     }
 

@@ -343,29 +343,30 @@ impl Store {
         reader: &str,
         seq: i64,
     ) -> Result<(i64, bool)> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let before: Option<i64> = sqlx::query_scalar(
-            "SELECT last_read_seq FROM members WHERE conversation_id = $1 AND user_id = $2",
-        )
-        .bind(conversation_id)
-        .bind(reader)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let before = before.ok_or(StoreError::NotMember)?;
-        let mark: Option<i64> = sqlx::query_scalar(
-            "UPDATE members SET last_read_seq = MAX(last_read_seq,
-                 MIN($3, (SELECT last_seq FROM conversations WHERE id = $1)))
+        // Written only when it moves; a mark already there is read, not rewritten.
+        let moved: Option<i64> = sqlx::query_scalar(
+            "UPDATE members SET last_read_seq =
+                 MIN($3, (SELECT last_seq FROM conversations WHERE id = $1))
              WHERE conversation_id = $1 AND user_id = $2
+               AND last_read_seq < MIN($3, (SELECT last_seq FROM conversations WHERE id = $1))
              RETURNING last_read_seq",
         )
         .bind(conversation_id)
         .bind(reader)
         .bind(seq)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
-        let mark = mark.ok_or(StoreError::NotMember)?;
-        tx.commit().await?;
-        Ok((mark, mark > before))
+        if let Some(mark) = moved {
+            return Ok((mark, true));
+        }
+        let mark: Option<i64> = sqlx::query_scalar(
+            "SELECT last_read_seq FROM members WHERE conversation_id = $1 AND user_id = $2",
+        )
+        .bind(conversation_id)
+        .bind(reader)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok((mark.ok_or(StoreError::NotMember)?, false))
     }
 
     /// Adds a member to a group; only its owner may. Returns false if they already were.
