@@ -589,12 +589,25 @@ export type SocketFrame = { type?: string; topic?: string; code?: string; [key: 
  */
 export class SocketWatch {
   /** Frames received, by socket, in the order the sockets were opened. */
-  readonly sockets: { url: string; received: SocketFrame[]; sent: SocketFrame[]; closed: boolean }[] = [];
+  readonly sockets: { url: string; received: SocketFrame[]; sent: SocketFrame[]; closed: boolean; stale: boolean }[] =
+    [];
 
   constructor(page: Page) {
+    // A new document (a reload, or `goto`) ends the sockets of the one before, even when
+    // Playwright reports their close events later: from here on "the page's socket" is one
+    // this document opens, never a leftover that was subscribed before the load.
+    page.on('domcontentloaded', () => {
+      for (const entry of this.sockets) entry.stale = true;
+    });
     page.on('websocket', (ws) => {
       if (new URL(ws.url()).pathname !== '/ws') return;
-      const entry = { url: ws.url(), received: [] as SocketFrame[], sent: [] as SocketFrame[], closed: false };
+      const entry = {
+        url: ws.url(),
+        received: [] as SocketFrame[],
+        sent: [] as SocketFrame[],
+        closed: false,
+        stale: false,
+      };
       this.sockets.push(entry);
       const parse = (payload: string | Buffer): SocketFrame => {
         try {
@@ -611,6 +624,11 @@ export class SocketWatch {
     });
   }
 
+  /** The sockets of the current document that are still open, oldest first. */
+  current(): { received: SocketFrame[]; sent: SocketFrame[] }[] {
+    return this.sockets.filter((s) => !s.closed && !s.stale);
+  }
+
   /** Every frame received on any socket. */
   allReceived(): SocketFrame[] {
     return this.sockets.flatMap((s) => s.received);
@@ -624,7 +642,7 @@ export class SocketWatch {
     await expect
       .poll(
         () => {
-          const open = this.sockets.filter((s) => !s.closed);
+          const open = this.current();
           return open[open.length - 1]?.received.some((f) => f.type === 'hello') ?? false;
         },
         { message: "the page's WebSocket is connected (hello)", timeout },
@@ -657,7 +675,7 @@ export class SocketWatch {
     await expect
       .poll(
         () => {
-          const open = this.sockets.filter((s) => !s.closed);
+          const open = this.current();
           const current = open[open.length - 1];
           return current?.received.some((f) => f.type === 'subscribed' && f.topic === topic) ?? false;
         },

@@ -62,7 +62,7 @@ async function chooseOption(page: Page, item: string, endpoint: string): Promise
 }
 
 function helloConnectionId(p: Person): number {
-  const open = p.sockets.sockets.filter((s) => !s.closed);
+  const open = p.sockets.current();
   const hello = open[open.length - 1]?.received.find((f) => f.type === 'hello');
   expect(hello, 'the socket said hello').toBeTruthy();
   return hello!.connection_id as number;

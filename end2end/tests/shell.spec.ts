@@ -51,8 +51,12 @@ test('the app shell loads without console errors or hydration warnings', async (
 test('the shell stays usable on a phone-sized screen', async ({ page }) => {
   await page.setViewportSize(PHONE);
   await logInAsDemoUser(page, 'Carol');
+  const sockets = new SocketWatch(page);
   await page.reload();
   await waitForHydration(page);
+  // Logging out while the page's socket is still being opened would make the server refuse
+  // that upgrade (the session is gone), which the browser reports as a console error.
+  await sockets.waitForConnected();
 
   await expect(logOutButton(page)).toBeVisible();
   await expect(logOutButton(page)).toBeInViewport();
