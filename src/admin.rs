@@ -84,84 +84,23 @@ pub struct SettingView {
     pub changed_here: bool,
 }
 
-/// Labels, help and kinds of the settings in the admin area, in the order shown.
-pub const SETTINGS: &[(&str, &str, &str, SettingKind)] = &[
-    (
-        "registration_open",
-        "Registration open",
-        "New people can create accounts. Existing accounts log in either way.",
-        SettingKind::Switch,
-    ),
-    (
-        "demo_mode",
-        "Demo mode",
-        "The login page lists the demo accounts and their password.",
-        SettingKind::Switch,
-    ),
-    (
-        "calls_enabled",
-        "Calls",
-        "People can make audio and video calls.",
-        SettingKind::Switch,
-    ),
-    (
-        "call_ring_timeout_secs",
-        "Ring timeout (seconds)",
-        "How long a call rings before it counts as missed.",
-        SettingKind::Number,
-    ),
-    (
-        "stun_urls",
-        "STUN servers",
-        "Comma-separated, like stun:stun.example.com:3478. Empty: calls work on loopback and LANs.",
-        SettingKind::List,
-    ),
-    (
-        "turn_urls",
-        "TURN servers",
-        "Comma-separated, like turn:turn.example.com:3478. Needs the TURN shared secret.",
-        SettingKind::List,
-    ),
-    (
-        "turn_secret",
-        "TURN shared secret",
-        "The TURN server's use-auth-secret; each caller gets time-limited credentials made with it. Never shown here; saving an empty box removes it.",
-        SettingKind::Secret,
-    ),
-    (
-        "turn_credential_ttl_secs",
-        "TURN credential lifetime (seconds)",
-        "How long handed-out TURN credentials stay valid.",
-        SettingKind::Number,
-    ),
-    (
-        "max_message_chars",
-        "Longest message (characters)",
-        "Longer messages are refused, and the sender keeps the text.",
-        SettingKind::Number,
-    ),
-    (
-        "messages_per_minute",
-        "Messages per minute",
-        "Per person, over all their tabs: the sustained rate and the largest burst.",
-        SettingKind::Number,
-    ),
-    (
-        "typing_per_minute",
-        "Typing updates per minute",
-        "Per person, over all their tabs.",
-        SettingKind::Number,
-    ),
-    (
-        "calls_per_minute",
-        "Calls per minute",
-        "Calls one person may start a minute; each rings every tab of the person called.",
-        SettingKind::Number,
-    ),
-    (
-        "signups_per_hour",
-        "Sign-ups per hour",
-        "From one address: each makes an account and costs a password hash.",
-        SettingKind::Number,
-    ),
-];
+/// Builds [`SETTINGS`] from the live entries of the settings table.
+macro_rules! admin_settings {
+    ($(
+        $(#[$doc:meta])*
+        $key:ident: $ty:ty {
+            default: $default:expr,
+            expected: $expected:literal,
+            valid: $valid:expr,
+            $(admin: ($kind:ident, $label:literal, $help:literal $(,)?),)?
+        }
+    )*) => {
+        /// Keys, labels, help and kinds of the settings in the admin area, in the order
+        /// shown: the entries of `src/settings.rs` that have `admin`.
+        pub const SETTINGS: &[(&str, &str, &str, SettingKind)] = &[
+            $($((stringify!($key), $label, $help, SettingKind::$kind),)?)*
+        ];
+    };
+}
+
+crate::settings::settings_table!(admin_settings);

@@ -17,6 +17,7 @@ pub mod history;
 pub mod model;
 pub mod pages;
 pub mod protocol;
+mod settings;
 pub mod text;
 pub mod ui;
 

@@ -1,7 +1,15 @@
-//! Runtime settings: the `[natter]` table of Leptos.toml, each overridable by an environment
-//! variable `NATTER_<NAME>` (for example `NATTER_DEMO_MODE=false`). An invalid value stops
+//! Runtime settings, in layers (figment): the `[natter]` table of Leptos.toml (or of the
+//! file `NATTER_CONFIG` names), then environment variables `NATTER_<NAME>` (for example
+//! `NATTER_DEMO_MODE=false`), then what admins stored in the admin area
+//! ([`Settings::with_changes`], applied by `startup::build_state`). An invalid value stops
 //! the server with a message that names the setting and where it came from.
+//!
+//! Each setting, its default and what it accepts is one entry of the table in
+//! `src/settings.rs`; this module turns that table into [`Settings`] and the rules that
+//! parse, check and apply each setting.
 
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use std::fmt;
 use std::str::FromStr;
 
@@ -53,50 +61,151 @@ impl UrlList {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    /// Overrides `site-addr` of `[package.metadata.leptos]`.
-    pub site_addr: Option<std::net::SocketAddr>,
-    pub database_url: String,
-    pub demo_mode: bool,
-    pub demo_password: String,
-    pub cookie_secure: CookieSecure,
-    pub session_days: u32,
-    pub login_failures_per_account: u32,
-    pub login_failures_per_address: u32,
-    pub max_body_bytes: usize,
-    /// Longest message, in characters.
-    pub max_message_chars: usize,
-    /// Largest WebSocket message either way.
-    pub max_frame_bytes: usize,
-    /// Messages one user may send per minute (over all their tabs).
-    pub messages_per_minute: u32,
-    /// Typing updates one user may send per minute (over all their tabs).
-    pub typing_per_minute: u32,
-    /// Calls one user may start per minute (each rings every tab of the person called).
-    pub calls_per_minute: u32,
-    /// Sign-ups per client address per hour (each costs a password hash and makes an
-    /// account, which multiplies every per-user limit).
-    pub signups_per_hour: u32,
-    /// Open WebSockets (tabs) per user.
-    pub max_connections_per_user: usize,
-    /// How long a stopping server waits for requests in flight before it exits anyway.
-    pub shutdown_grace_secs: u32,
-    /// False: messages are numbered in memory and fanned out, never written (no history).
-    pub store_messages: bool,
-    /// False: nobody can sign up; existing accounts still log in.
-    pub registration_open: bool,
-    pub calls_enabled: bool,
-    /// How long a call rings before it counts as missed.
-    pub call_ring_timeout_secs: u32,
-    pub stun_urls: UrlList,
-    pub turn_urls: UrlList,
-    /// The shared secret of the TURN server (TURN REST API scheme); empty: none.
-    pub turn_secret: String,
-    /// How long handed-out TURN credentials stay valid.
-    pub turn_credential_ttl_secs: u32,
+/// A type a setting can have: read from its text (Leptos.toml, a variable, the admin area)
+/// and written back as text that reads the same.
+pub trait SettingValue: Sized {
+    /// The value `text` stands for (surrounding whitespace ignored), or `None`.
+    fn parse(text: &str) -> Option<Self>;
+    /// The value as text that [`SettingValue::parse`] takes back.
+    fn text(&self) -> String;
 }
 
+/// Types whose `FromStr` and `Display` are each other's inverse.
+macro_rules! plain_setting_value {
+    ($($ty:ty),*) => {$(
+        impl SettingValue for $ty {
+            fn parse(text: &str) -> Option<Self> {
+                text.trim().parse().ok()
+            }
+            fn text(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+
+plain_setting_value!(bool, u32, usize, String);
+
+impl SettingValue for CookieSecure {
+    fn parse(text: &str) -> Option<Self> {
+        text.trim().parse().ok()
+    }
+    fn text(&self) -> String {
+        match self {
+            CookieSecure::Auto => "auto",
+            CookieSecure::Always => "always",
+            CookieSecure::Never => "never",
+        }
+        .to_string()
+    }
+}
+
+impl SettingValue for UrlList {
+    fn parse(text: &str) -> Option<Self> {
+        text.trim().parse().ok()
+    }
+    fn text(&self) -> String {
+        self.0.join(", ")
+    }
+}
+
+/// Unset is the empty text.
+impl SettingValue for Option<std::net::SocketAddr> {
+    fn parse(text: &str) -> Option<Self> {
+        text.trim().parse().ok().map(Some)
+    }
+    fn text(&self) -> String {
+        self.map(|a| a.to_string()).unwrap_or_default()
+    }
+}
+
+/// How one setting is read, checked, applied and shown; made from its table entry.
+struct Rule {
+    key: &'static str,
+    /// What a valid value looks like, for error messages.
+    expected: &'static str,
+    /// Admins change it while the server runs (the entry has `admin`).
+    editable: bool,
+    /// Parses `text` and sets the setting if the value is valid; false (nothing set)
+    /// otherwise.
+    set: fn(&mut Settings, &str) -> bool,
+    /// The setting's value as text that `set` takes back.
+    text: fn(&Settings) -> String,
+}
+
+macro_rules! is_editable {
+    () => {
+        false
+    };
+    ($kind:ident) => {
+        true
+    };
+}
+
+macro_rules! key_of {
+    ($key:ident $kind:ident) => {
+        stringify!($key)
+    };
+}
+
+/// Builds [`Settings`], its defaults, [`KNOWN`], [`EDITABLE`] and [`RULES`] from the
+/// settings table.
+macro_rules! settings {
+    ($(
+        $(#[$doc:meta])*
+        $key:ident: $ty:ty {
+            default: $default:expr,
+            expected: $expected:literal,
+            valid: $valid:expr,
+            $(admin: ($kind:ident, $label:literal, $help:literal $(,)?),)?
+        }
+    )*) => {
+        /// The settings in force. Each field is one entry of `src/settings.rs`.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Settings {
+            $($(#[$doc])* pub $key: $ty,)*
+        }
+
+        impl Settings {
+            /// Every setting at its default (Leptos.toml ships the same values).
+            fn defaults() -> Settings {
+                Settings { $($key: $default,)* }
+            }
+        }
+
+        /// The settings Natter knows, in the table's order. Used to refuse unknown keys too.
+        const KNOWN: &[&str] = &[$(stringify!($key)),*];
+
+        /// The settings an admin can change while the server runs (the admin area's
+        /// settings page), in the order it shows them. The others need a restart:
+        /// addresses, the database, sockets already sized.
+        pub const EDITABLE: &[&str] = &[$($(key_of!($key $kind),)?)*];
+
+        const RULES: &[Rule] = &[$(
+            Rule {
+                key: stringify!($key),
+                expected: $expected,
+                editable: is_editable!($($kind)?),
+                set: |settings, text| {
+                    let valid: fn(&$ty) -> bool = $valid;
+                    match <$ty as SettingValue>::parse(text) {
+                        Some(value) if valid(&value) => {
+                            settings.$key = value;
+                            true
+                        }
+                        _ => false,
+                    }
+                },
+                text: |settings| SettingValue::text(&settings.$key),
+            },
+        )*];
+    };
+}
+
+crate::settings::settings_table!(settings);
+
+/// A setting that is not valid, or a configuration that cannot be read: the message names
+/// the setting and, at start, where its value came from.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ConfigError(pub String);
 
@@ -127,6 +236,10 @@ impl LiveSettings {
     /// refuse, for example when storing them fails), then runs `applied` with the settings
     /// before and after. One change at a time, `applied` included, so that what follows
     /// the settings (rates, the browsers' limits) ends up as the last change left them.
+    ///
+    /// # Errors
+    /// As [`Settings::with_changes`] (converted into `E`), or what `check` returns; either
+    /// way nothing changes.
     pub async fn change<F, Fut, E>(
         &self,
         changes: &[(&str, &str)],
@@ -156,337 +269,176 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The settings Natter knows, with what each accepts. Used to refuse unknown keys too.
-const KNOWN: &[&str] = &[
-    "site_addr",
-    "database_url",
-    "demo_mode",
-    "demo_password",
-    "cookie_secure",
-    "session_days",
-    "login_failures_per_account",
-    "login_failures_per_address",
-    "max_body_bytes",
-    "max_message_chars",
-    "max_frame_bytes",
-    "messages_per_minute",
-    "typing_per_minute",
-    "calls_per_minute",
-    "signups_per_hour",
-    "max_connections_per_user",
-    "shutdown_grace_secs",
-    "store_messages",
-    "registration_open",
-    "calls_enabled",
-    "call_ring_timeout_secs",
-    "stun_urls",
-    "turn_urls",
-    "turn_secret",
-    "turn_credential_ttl_secs",
-];
-
-/// The settings an admin can change while the server runs (the admin area's settings
-/// page). The others need a restart: addresses, the database, sockets already sized.
-pub const EDITABLE: &[&str] = &[
-    "registration_open",
-    "demo_mode",
-    "calls_enabled",
-    "call_ring_timeout_secs",
-    "stun_urls",
-    "turn_urls",
-    "turn_secret",
-    "turn_credential_ttl_secs",
-    "max_message_chars",
-    "messages_per_minute",
-    "typing_per_minute",
-    "calls_per_minute",
-    "signups_per_hour",
-];
-
-struct Sources<'a> {
-    table: Option<&'a toml::Table>,
-    file: &'a str,
-    env: &'a dyn Fn(&str) -> Option<String>,
-    /// The values come from the admin area: errors speak to the admin, not of files.
-    admin: bool,
+/// The environment variable that overrides `key`: `NATTER_` and the key in capitals.
+fn env_var(key: &str) -> String {
+    format!("NATTER_{}", key.to_uppercase())
 }
 
-impl Sources<'_> {
-    /// The raw text of a setting and a description of where it came from, env first.
-    fn raw(&self, key: &str) -> Option<(String, String)> {
-        let var = format!("NATTER_{}", key.to_uppercase());
-        if let Some(v) = (self.env)(&var) {
-            return Some((v, format!("environment variable {var}")));
-        }
-        let value = self.table?.get(key)?;
-        let text = match value {
-            toml::Value::String(s) => s.clone(),
-            toml::Value::Array(items) => items
-                .iter()
-                .map(|v| match v {
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(","),
-            other => other.to_string(),
-        };
-        Some((text, format!("`{key}` in [natter] of {}", self.file)))
+/// The text of a value in the TOML file: a string as it is, an array as its items joined
+/// by commas (so a list reads like its variable), anything else as TOML writes it.
+fn toml_text(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    }
+}
+
+/// One layer of settings for figment: the text of each setting it sets, and how its
+/// metadata names where a setting came from (`describe(profile, key path)`).
+struct Layer<D> {
+    name: &'static str,
+    values: Dict,
+    describe: D,
+}
+
+impl<D> Provider for Layer<D>
+where
+    D: Fn(&Profile, &[&str]) -> String + Clone + Send + Sync + 'static,
+{
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.name).interpolater(self.describe.clone())
     }
 
-    fn get<T: FromStr>(
-        &self,
-        key: &str,
-        default: T,
-        expected: &str,
-        valid: impl Fn(&T) -> bool,
-    ) -> Result<T, ConfigError> {
-        match self.raw(key) {
-            None => Ok(default),
-            Some((text, source)) => match text.trim().parse::<T>() {
-                Ok(v) if valid(&v) => Ok(v),
-                _ if self.admin => Err(ConfigError(format!(
-                    "Expected {expected}; {text:?} is not."
-                ))),
-                _ => Err(ConfigError(format!(
-                    "invalid setting {source} = {text:?}: expected {expected}"
-                ))),
-            },
-        }
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.values.clone()))
     }
+}
+
+/// TURN servers without the shared secret would get no usable credentials.
+fn check_turn(settings: &Settings, admin: bool) -> Result<(), ConfigError> {
+    if settings.turn_urls.0.is_empty() || !settings.turn_secret.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError(if admin {
+        "TURN servers need the TURN shared secret: Natter makes each caller's \
+         credentials with it. Set the secret first, or remove the TURN servers."
+            .to_string()
+    } else {
+        "turn_urls is set but turn_secret is not: Natter hands out time-limited TURN \
+         credentials made with the TURN server's shared secret"
+            .to_string()
+    }))
 }
 
 impl Settings {
-    /// Reads the settings from the parsed config file (if any) and the environment.
+    /// Reads the settings from the `[natter]` table of the config file (if any; `file`
+    /// names it in messages) with the environment on top: `env` looks up a variable,
+    /// as `std::env::var` does. A setting found in neither keeps its default.
+    ///
+    /// # Errors
+    /// A key in `table` that is not a setting; a value that is not valid, named with its
+    /// source (`` `key` in [natter] of FILE`` or `environment variable NATTER_KEY`), its
+    /// text and what is expected; `turn_urls` without `turn_secret`.
     pub fn load(
         file: &str,
         table: Option<&toml::Table>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigError> {
-        Settings::load_from(Sources {
-            table,
-            file,
-            env,
-            admin: false,
-        })
-    }
-
-    fn load_from(s: Sources<'_>) -> Result<Settings, ConfigError> {
-        let (table, file) = (s.table, s.file);
-        if let Some(t) = table {
-            if let Some(unknown) = t.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        if let Some(unknown) = table.and_then(|t| t.keys().find(|k| !KNOWN.contains(&k.as_str()))) {
+            return Err(ConfigError(format!(
+                "unknown setting `{unknown}` in [natter] of {file}; known settings: {}",
+                KNOWN.join(", ")
+            )));
+        }
+        let in_file: Dict = table
+            .into_iter()
+            .flatten()
+            .map(|(key, value)| (key.clone(), Value::from(toml_text(value))))
+            .collect();
+        let in_env: Dict = KNOWN
+            .iter()
+            .filter_map(|key| Some((key.to_string(), Value::from(env(&env_var(key))?))))
+            .collect();
+        let file_name = file.to_string();
+        let layers = Figment::new()
+            .merge(Layer {
+                name: "config file",
+                values: in_file,
+                describe: move |_: &Profile, key: &[&str]| {
+                    format!("`{}` in [natter] of {file_name}", key.join("."))
+                },
+            })
+            .merge(Layer {
+                name: "environment",
+                values: in_env,
+                describe: |_: &Profile, key: &[&str]| {
+                    format!("environment variable {}", env_var(&key.join(".")))
+                },
+            });
+        let mut settings = Settings::defaults();
+        for rule in RULES {
+            let Some(text) = layers
+                .find_value(rule.key)
+                .ok()
+                .and_then(Value::into_string)
+            else {
+                continue;
+            };
+            if !(rule.set)(&mut settings, &text) {
+                let source = layers
+                    .find_metadata(rule.key)
+                    .map(|m| m.interpolate(&Profile::Default, &[rule.key]))
+                    .unwrap_or_else(|| rule.key.to_string());
                 return Err(ConfigError(format!(
-                    "unknown setting `{unknown}` in [natter] of {file}; known settings: {}",
-                    KNOWN.join(", ")
+                    "invalid setting {source} = {text:?}: expected {}",
+                    rule.expected
                 )));
             }
         }
-        let site_addr = match s.raw("site_addr") {
-            None => None,
-            Some((text, source)) => Some(text.trim().parse().map_err(|_| {
-                ConfigError(format!(
-                    "invalid setting {source} = {text:?}: expected an address like 127.0.0.1:3000"
-                ))
-            })?),
-        };
-        let turn_urls: UrlList = s.get(
-            "turn_urls",
-            UrlList::default(),
-            "TURN URLs like turn:turn.example.com:3478",
-            |l: &UrlList| l.all_start_with(&["turn:", "turns:"]),
-        )?;
-        let turn_secret: String = s.get("turn_secret", String::new(), "a string", |_| true)?;
-        if !turn_urls.0.is_empty() && turn_secret.is_empty() {
-            return Err(ConfigError(if s.admin {
-                "TURN servers need the TURN shared secret: Natter makes each caller's \
-                 credentials with it. Set the secret first, or remove the TURN servers."
-                    .to_string()
-            } else {
-                "turn_urls is set but turn_secret is not: Natter hands out time-limited TURN \
-                 credentials made with the TURN server's shared secret"
-                    .to_string()
-            }));
-        }
-        Ok(Settings {
-            site_addr,
-            database_url: s.get(
-                "database_url",
-                "sqlite://data/natter.db".to_string(),
-                "a URL like sqlite://data/natter.db",
-                |u: &String| u.starts_with("sqlite:") && u.len() > "sqlite:".len(),
-            )?,
-            demo_mode: s.get("demo_mode", true, "true or false", |_| true)?,
-            demo_password: s.get(
-                "demo_password",
-                "natter-demo".to_string(),
-                "at least 8 characters",
-                |p: &String| p.chars().count() >= crate::model::PASSWORD_MIN_CHARS,
-            )?,
-            cookie_secure: s.get(
-                "cookie_secure",
-                CookieSecure::Auto,
-                "auto, always or never",
-                |_| true,
-            )?,
-            session_days: s.get(
-                "session_days",
-                30,
-                "a whole number of days from 1 to 365",
-                |d| (1..=365).contains(d),
-            )?,
-            login_failures_per_account: s.get(
-                "login_failures_per_account",
-                5,
-                "a whole number from 1 to 1000",
-                |n| (1..=1000).contains(n),
-            )?,
-            login_failures_per_address: s.get(
-                "login_failures_per_address",
-                20,
-                "a whole number from 1 to 100000",
-                |n| (1..=100_000).contains(n),
-            )?,
-            max_body_bytes: s.get(
-                "max_body_bytes",
-                64 * 1024,
-                "a number of bytes from 1024 to 16777216",
-                |n| (1024..=16 * 1024 * 1024).contains(n),
-            )?,
-            max_message_chars: s.get(
-                "max_message_chars",
-                crate::model::MESSAGE_MAX_CHARS,
-                "a number of characters from 1 to 16000",
-                |n| (1..=16_000).contains(n),
-            )?,
-            max_frame_bytes: s.get(
-                "max_frame_bytes",
-                crate::protocol::MAX_FRAME_BYTES,
-                "a number of bytes from 4096 to 1048576",
-                |n| (4096..=1024 * 1024).contains(n),
-            )?,
-            messages_per_minute: s.get(
-                "messages_per_minute",
-                120,
-                "a whole number from 1 to 100000",
-                |n| (1..=100_000).contains(n),
-            )?,
-            typing_per_minute: s.get(
-                "typing_per_minute",
-                120,
-                "a whole number from 1 to 100000",
-                |n| (1..=100_000).contains(n),
-            )?,
-            calls_per_minute: s.get(
-                "calls_per_minute",
-                6,
-                "a whole number from 1 to 100000",
-                |n| (1..=100_000).contains(n),
-            )?,
-            signups_per_hour: s.get(
-                "signups_per_hour",
-                10,
-                "a whole number from 1 to 100000",
-                |n| (1..=100_000).contains(n),
-            )?,
-            max_connections_per_user: s.get(
-                "max_connections_per_user",
-                20,
-                "a whole number from 1 to 1000",
-                |n| (1..=1000).contains(n),
-            )?,
-            shutdown_grace_secs: s.get(
-                "shutdown_grace_secs",
-                10,
-                "a whole number of seconds from 0 to 600",
-                |n| *n <= 600,
-            )?,
-            store_messages: s.get("store_messages", true, "true or false", |_| true)?,
-            registration_open: s.get("registration_open", true, "true or false", |_| true)?,
-            calls_enabled: s.get("calls_enabled", true, "true or false", |_| true)?,
-            call_ring_timeout_secs: s.get(
-                "call_ring_timeout_secs",
-                30,
-                "a whole number of seconds from 1 to 600",
-                |n| (1..=600).contains(n),
-            )?,
-            stun_urls: s.get(
-                "stun_urls",
-                UrlList::default(),
-                "STUN URLs like stun:stun.example.com:3478",
-                |l: &UrlList| l.all_start_with(&["stun:", "stuns:"]),
-            )?,
-            turn_urls,
-            turn_secret,
-            turn_credential_ttl_secs: s.get(
-                "turn_credential_ttl_secs",
-                86_400,
-                "a whole number of seconds from 60 to 604800",
-                |n| (60..=604_800).contains(n),
-            )?,
-        })
+        check_turn(&settings, false)?;
+        Ok(settings)
     }
 
-    /// The text of an editable setting, as Leptos.toml or the environment would give it.
+    /// The text of an editable setting, as Leptos.toml or the environment would give it;
+    /// `None` for a key that is not editable.
     pub fn editable_text(&self, key: &str) -> Option<String> {
-        Some(match key {
-            "registration_open" => self.registration_open.to_string(),
-            "demo_mode" => self.demo_mode.to_string(),
-            "calls_enabled" => self.calls_enabled.to_string(),
-            "call_ring_timeout_secs" => self.call_ring_timeout_secs.to_string(),
-            "stun_urls" => self.stun_urls.0.join(", "),
-            "turn_urls" => self.turn_urls.0.join(", "),
-            "turn_secret" => self.turn_secret.clone(),
-            "turn_credential_ttl_secs" => self.turn_credential_ttl_secs.to_string(),
-            "max_message_chars" => self.max_message_chars.to_string(),
-            "messages_per_minute" => self.messages_per_minute.to_string(),
-            "typing_per_minute" => self.typing_per_minute.to_string(),
-            "calls_per_minute" => self.calls_per_minute.to_string(),
-            "signups_per_hour" => self.signups_per_hour.to_string(),
-            _ => return None,
-        })
+        RULES
+            .iter()
+            .find(|r| r.key == key && r.editable)
+            .map(|r| (r.text)(self))
     }
 
-    /// These settings with editable ones changed (`key` -> text as in Leptos.toml). A
-    /// value that is not valid is refused with what is expected, and nothing changes.
+    /// These settings with editable ones changed (`key` -> text as in Leptos.toml), each
+    /// checked by the same rule as at start.
+    ///
+    /// # Errors
+    /// Messages for the admin area, and nothing changes: a key that is not editable ("KEY
+    /// cannot be changed while the server runs."), a value that is not valid ("Expected
+    /// ...; TEXT is not."), TURN servers without the shared secret.
     pub fn with_changes(&self, changes: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let mut table = toml::Table::new();
-        for key in EDITABLE {
-            let text = match changes.iter().find(|(k, _)| k == key) {
-                Some((_, v)) => v.to_string(),
-                None => self.editable_text(key).unwrap_or_default(),
-            };
-            table.insert(key.to_string(), toml::Value::String(text));
+        let mut next = self.clone();
+        for (key, text) in changes {
+            let rule = RULES
+                .iter()
+                .find(|r| r.key == *key && r.editable)
+                .ok_or_else(|| {
+                    ConfigError(format!("{key} cannot be changed while the server runs."))
+                })?;
+            if !(rule.set)(&mut next, text) {
+                return Err(ConfigError(format!(
+                    "Expected {}; {text:?} is not.",
+                    rule.expected
+                )));
+            }
         }
-        if let Some((key, _)) = changes.iter().find(|(k, _)| !EDITABLE.contains(k)) {
-            return Err(ConfigError(format!(
-                "{key} cannot be changed while the server runs."
-            )));
-        }
-        let edited = Settings::load_from(Sources {
-            table: Some(&table),
-            file: "the admin area",
-            env: &|_| None,
-            admin: true,
-        })?;
-        Ok(Settings {
-            registration_open: edited.registration_open,
-            demo_mode: edited.demo_mode,
-            calls_enabled: edited.calls_enabled,
-            call_ring_timeout_secs: edited.call_ring_timeout_secs,
-            stun_urls: edited.stun_urls,
-            turn_urls: edited.turn_urls,
-            turn_secret: edited.turn_secret,
-            turn_credential_ttl_secs: edited.turn_credential_ttl_secs,
-            max_message_chars: edited.max_message_chars,
-            messages_per_minute: edited.messages_per_minute,
-            typing_per_minute: edited.typing_per_minute,
-            calls_per_minute: edited.calls_per_minute,
-            signups_per_hour: edited.signups_per_hour,
-            ..self.clone()
-        })
+        check_turn(&next, true)?;
+        Ok(next)
     }
 
-    /// Loads `[natter]` from the file at `path` (a missing file means all defaults).
+    /// Loads `[natter]` from the file at `path` (a missing file means all defaults), with
+    /// the process's `NATTER_*` variables on top (see [`Settings::load`]).
+    ///
+    /// # Errors
+    /// The file cannot be read or is not TOML, `[natter]` is not a table, or as
+    /// [`Settings::load`].
     pub fn from_file(path: &str) -> Result<Settings, ConfigError> {
         let env = |k: &str| std::env::var(k).ok();
         let text = match std::fs::read_to_string(path) {
@@ -538,15 +490,45 @@ mod tests {
     fn an_invalid_value_names_the_setting_and_its_source() {
         let env = |k: &str| (k == "NATTER_SESSION_DAYS").then(|| "forever".to_string());
         let e = Settings::load("Leptos.toml", None, &env).unwrap_err();
-        assert!(e.0.contains("NATTER_SESSION_DAYS"), "{e}");
-        assert!(e.0.contains("forever"), "{e}");
+        assert_eq!(
+            e.0,
+            "invalid setting environment variable NATTER_SESSION_DAYS = \"forever\": \
+             expected a whole number of days from 1 to 365"
+        );
 
         let table: toml::Table = "demo_mode = \"maybe\"".parse().unwrap();
         let e = Settings::load("Leptos.toml", Some(&table), &no_env).unwrap_err();
+        assert_eq!(
+            e.0,
+            "invalid setting `demo_mode` in [natter] of Leptos.toml = \"maybe\": \
+             expected true or false"
+        );
+
+        // The layer that wins is the one named.
+        let table: toml::Table = "session_days = 7.0".parse().unwrap();
+        let e = Settings::load("f", Some(&table), &no_env).unwrap_err();
         assert!(
-            e.0.contains("`demo_mode` in [natter] of Leptos.toml"),
+            e.0.contains("`session_days` in [natter] of f = \"7.0\""),
             "{e}"
         );
+        let env = |k: &str| (k == "NATTER_SESSION_DAYS").then(|| "7".to_string());
+        assert_eq!(
+            Settings::load("f", Some(&table), &env)
+                .unwrap()
+                .session_days,
+            7
+        );
+    }
+
+    #[test]
+    fn a_variable_is_taken_as_text_not_guessed_at() {
+        let env = |k: &str| (k == "NATTER_TURN_SECRET").then(|| "\"0123\"".to_string());
+        assert_eq!(
+            Settings::load("f", None, &env).unwrap().turn_secret,
+            "\"0123\""
+        );
+        let env = |k: &str| (k == "NATTER_CONFIG").then(|| "x.toml".to_string());
+        assert!(Settings::load("f", None, &env).is_ok(), "not a setting");
     }
 
     #[test]
