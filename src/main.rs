@@ -46,8 +46,7 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let shutdown = state.shutdown.clone();
-    let hub = state.hub.clone();
+    let (shutdown, tasks) = (state.shutdown.clone(), state.tasks.clone());
     let grace = std::time::Duration::from_secs(state.settings().shutdown_grace_secs.into());
     let app = startup::router(state);
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -60,15 +59,15 @@ async fn main() -> std::process::ExitCode {
     tracing::info!("Natter listening on http://{addr}");
     let (stopping, stop_began) = tokio::sync::oneshot::channel::<()>();
     // On SIGTERM or Ctrl-C: stop accepting, let requests in flight (a send being written)
-    // finish, and close open sockets with "going away" so clients reconnect to the next
-    // server and resume by seq.
+    // finish, and close open sockets with "going away" (the token) so clients reconnect to
+    // the next server and resume by seq.
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
-        let _ = shutdown.send(true);
+        shutdown.cancel();
         let _ = stopping.send(());
     });
     let deadline = async move {
@@ -90,15 +89,28 @@ async fn main() -> std::process::ExitCode {
             ExitCode::SUCCESS
         }
     };
-    // Upgraded sockets are not the HTTP server's to wait for: give their close frames a
-    // moment to leave.
-    let flushed = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
-    while hub.connection_count() > 0 && tokio::time::Instant::now() < flushed {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // Upgraded sockets are not the HTTP server's to wait for: they are tracked tasks, as is
+    // the message writer, which writes what is queued once the last request and socket
+    // have let go of the state. Give them a moment.
+    tasks.close();
+    if tokio::time::timeout(TASKS_BOUND, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "sockets or the message writer still busy after {} s; stopping anyway",
+            TASKS_BOUND.as_secs()
+        );
     }
     tracing::info!("stopped");
     code
 }
+
+/// How long a stopping server waits, after the HTTP server is done, for its tasks: sockets
+/// sending their close frames (each closing handshake takes up to 1 s, `ws::CLOSE_WAIT`) and
+/// the message writer's last commit.
+#[cfg(feature = "ssr")]
+const TASKS_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[cfg(feature = "ssr")]
 async fn shutdown_signal() {

@@ -214,12 +214,13 @@ pub async fn start(
     if ringing {
         // Bound before anyone hears of the call, so an answer always finds the binding.
         state.calls.bind_caller(&change.call.id, &me.id, conn);
-        let (state, id) = (state.clone(), change.call.id.clone());
+        let (timer, id) = (state.clone(), change.call.id.clone());
         let ring = Duration::from_secs(u64::from(state.settings().call_ring_timeout_secs));
-        tokio::spawn(async move {
+        // A call still ringing when the server stops is ended at the next start.
+        state.spawn(async move {
             tokio::time::sleep(ring).await;
             // Answered or over by now is the usual case, not an error.
-            let _ = finish(&state, None, &id, CallAction::RingTimeout).await;
+            let _ = finish(&timer, None, &id, CallAction::RingTimeout).await;
         });
     }
     publish(state, &change);

@@ -25,6 +25,8 @@ use leptos::config::LeptosOptions;
 use std::sync::Arc;
 use store::Store;
 use throttle::LoginThrottle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// What every request handler and server function can reach.
 #[derive(Clone, axum::extract::FromRef)]
@@ -46,24 +48,38 @@ pub struct AppState {
     pub relay: Arc<relay::Relay>,
     /// Personal blocks, held in memory for per-listener filtering.
     pub blocks: Arc<moderation::Blocks>,
-    /// Set to true when the server begins to shut down; open sockets close on it.
-    pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Cancelled when the server begins to shut down: open sockets close on it (1001) and
+    /// background tasks stop.
+    pub shutdown: CancellationToken,
+    /// The server's tasks: sockets, the message writer, timers, the dashboard push. A
+    /// stopping server waits for them (within `main`'s bounds).
+    pub tasks: TaskTracker,
 }
 
 impl AppState {
     /// The state of a server with these settings on this store, with nobody connected yet.
-    /// Starts the message writer, so it must run inside the Tokio runtime.
+    /// Starts the message writer and the dashboard push, so it must run inside the Tokio
+    /// runtime.
     pub fn new(leptos_options: LeptosOptions, store: Store, settings: Settings) -> AppState {
         let hub: Arc<hub::Hub> = Arc::default();
         let presence: Arc<presence::Presence> = Arc::default();
-        moderation::push_dashboard(store.clone(), hub.clone(), presence.clone());
+        let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
+        tasks.spawn(
+            shutdown
+                .clone()
+                .run_until_cancelled_owned(moderation::push_dashboard(
+                    store.clone(),
+                    hub.clone(),
+                    presence.clone(),
+                )),
+        );
         AppState {
             leptos_options,
             login_throttle: Arc::new(LoginThrottle::new(
                 settings.login_failures_per_account,
                 settings.login_failures_per_address,
             )),
-            writer: writer::MessageWriter::start(store.clone()),
+            writer: writer::MessageWriter::start(store.clone(), &tasks),
             store,
             rates: Arc::new(Rates::new(&settings)),
             config: Arc::new(config::LiveSettings::new(settings)),
@@ -73,8 +89,19 @@ impl AppState {
             blocks: Arc::default(),
             presence,
             calls: Arc::default(),
-            shutdown: tokio::sync::watch::channel(false).0,
+            shutdown,
+            tasks,
         }
+    }
+
+    /// Runs `task` as one of the server's background tasks (a timer, a deferred
+    /// announcement): tracked, and dropped where it stands when the server begins to stop.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks
+            .spawn(self.shutdown.clone().run_until_cancelled_owned(task));
     }
 
     /// The settings in force now (admins change some while the server runs).
@@ -206,4 +233,39 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stopping_server_s_tasks_end_once_the_state_is_let_go() {
+        let (store, _dir) = store::tests::fresh_store().await;
+        let settings = Settings::load("t", None, &|_| None).unwrap();
+        let options = LeptosOptions::builder().output_name("natter").build();
+        let state = AppState::new(options, store, settings);
+        let ticking = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = ticking.clone();
+        state.spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            flag.store(false, std::sync::atomic::Ordering::SeqCst);
+        });
+        let (shutdown, tasks) = (state.shutdown.clone(), state.tasks.clone());
+        tasks.close();
+        let wait = std::time::Duration::from_secs(2);
+        // The writer runs while anyone holds the state, the dashboard push and timers until
+        // the server stops.
+        assert!(tokio::time::timeout(wait / 4, tasks.wait()).await.is_err());
+        shutdown.cancel();
+        assert!(tokio::time::timeout(wait / 4, tasks.wait()).await.is_err());
+        drop(state);
+        tokio::time::timeout(wait, tasks.wait())
+            .await
+            .expect("every task ends");
+        assert!(
+            ticking.load(std::sync::atomic::Ordering::SeqCst),
+            "timers are dropped"
+        );
+    }
 }

@@ -109,33 +109,32 @@ pub async fn dashboard(
 const DASHBOARD_EVERY: Duration = Duration::from_secs(1);
 
 /// Pushes the dashboard to the admin topic when its figures change, while anyone listens.
-/// Costs nothing while nobody has the dashboard open.
-pub fn push_dashboard(store: Store, hub: Arc<Hub>, presence: Arc<Presence>) {
-    tokio::spawn(async move {
-        let mut last: Option<Dashboard> = None;
-        let mut tick = tokio::time::interval(DASHBOARD_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if !hub.has_subscribers(&Topic::Admin) {
-                last = None;
-                continue;
-            }
-            match dashboard(&store, &hub, &presence).await {
-                Ok(d) if last.as_ref() != Some(&d) => {
-                    hub.publish(
-                        &Topic::Admin,
-                        Event::Dashboard {
-                            stats: Box::new(d.clone()),
-                        },
-                    );
-                    last = Some(d);
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!("computing the dashboard: {e}"),
-            }
+/// Costs nothing while nobody has the dashboard open. Runs until dropped: `AppState::new`
+/// runs it as a background task, which ends when the server begins to stop.
+pub async fn push_dashboard(store: Store, hub: Arc<Hub>, presence: Arc<Presence>) {
+    let mut last: Option<Dashboard> = None;
+    let mut tick = tokio::time::interval(DASHBOARD_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if !hub.has_subscribers(&Topic::Admin) {
+            last = None;
+            continue;
         }
-    });
+        match dashboard(&store, &hub, &presence).await {
+            Ok(d) if last.as_ref() != Some(&d) => {
+                hub.publish(
+                    &Topic::Admin,
+                    Event::Dashboard {
+                        stats: Box::new(d.clone()),
+                    },
+                );
+                last = Some(d);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("computing the dashboard: {e}"),
+        }
+    }
 }
 
 #[cfg(test)]

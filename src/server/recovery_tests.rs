@@ -377,7 +377,10 @@ async fn a_send_to_a_locked_database_fails_as_unavailable_writes_nothing_and_lan
     let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
     other.execute("BEGIN EXCLUSIVE").await.unwrap();
     // Sent the way the server sends: through the writer, which commits sends together.
-    let writer = crate::server::writer::MessageWriter::start(store.clone());
+    let writer = crate::server::writer::MessageWriter::start(
+        store.clone(),
+        &tokio_util::task::TaskTracker::new(),
+    );
     let new = |sender: &str, id: &str| crate::server::store::NewMessage {
         conversation_id: c.clone(),
         sender: sender.to_string(),

@@ -6,6 +6,7 @@
 
 use super::store::{NewMessage, Sent, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
 
 /// The most sends one transaction takes.
 const MAX_BATCH: usize = 256;
@@ -21,10 +22,12 @@ pub struct MessageWriter {
 }
 
 impl MessageWriter {
-    /// Starts the writer task on `store`.
-    pub fn start(store: Store) -> MessageWriter {
+    /// Starts the writer task on `store`, tracked by `tasks`. It runs until every clone of
+    /// the writer is dropped (the server's state with it), then writes what is still
+    /// queued and ends: a stopping server waits for it, so no accepted send is lost.
+    pub fn start(store: Store, tasks: &TaskTracker) -> MessageWriter {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_loop(store, rx));
+        tasks.spawn(write_loop(store, rx));
         MessageWriter { jobs }
     }
 
@@ -73,7 +76,7 @@ mod tests {
     async fn concurrent_sends_each_get_their_own_answer_and_gap_free_seqs() {
         let (store, _dir) = fresh_store().await;
         let (a, b, eve, c) = ann_ben_and_eve(&store).await;
-        let writer = MessageWriter::start(store.clone());
+        let writer = MessageWriter::start(store.clone(), &TaskTracker::new());
         let mut tasks = Vec::new();
         for i in 0..300 {
             let sender = [&a, &b, &eve][i % 3].clone();

@@ -78,7 +78,10 @@ pub async fn upgrade(
         .write_buffer_size(BUFFER_BYTES)
         .max_message_size(max_frame)
         .max_frame_size(max_frame)
-        .on_upgrade(move |socket| serve(socket, joined, outgoing, user, session, presence))
+        .on_upgrade(move |socket| {
+            let tasks = joined.state.tasks.clone();
+            tasks.track_future(serve(socket, joined, outgoing, user, session, presence))
+        })
 }
 
 /// A connection that has joined the hub; it leaves when this is dropped.
@@ -157,7 +160,7 @@ async fn serve(
         close_with(&mut socket, (CLOSE_SESSION_ENDED, "session ended")).await;
         return;
     }
-    let mut shutdown = state.shutdown.subscribe();
+    let shutdown = state.shutdown.clone();
     state.hub.subscribe(Topic::User(user.id.clone()), &conn);
     conn.send(&ServerFrame::Hello {
         user_id: user.id.clone(),
@@ -233,7 +236,7 @@ async fn serve(
                     break None;
                 }
             }
-            _ = shutdown.changed() => {
+            _ = shutdown.cancelled() => {
                 break Some((CLOSE_GOING_AWAY, "server restarting: reconnect"));
             }
         }
@@ -249,8 +252,9 @@ async fn serve(
         Left::Still(Some(_)) => presence_changed(&state, &user.id).await,
         Left::Still(None) => {}
         Left::LastTab(epoch) => {
-            let state = state.clone();
-            tokio::spawn(async move {
+            let task_state = state.clone();
+            state.spawn(async move {
+                let state = task_state;
                 tokio::time::sleep(OFFLINE_GRACE).await;
                 if state.presence.confirm_offline(&user.id, epoch) {
                     let now = now_ms();
@@ -296,8 +300,9 @@ async fn presence_changed(state: &AppState, user_id: &str) {
             if !state.presence.defer_announcement(user_id) {
                 return; // one is already on its way
             }
-            let (state, user_id) = (state.clone(), user_id.to_string());
-            tokio::spawn(async move {
+            let (task_state, user_id) = (state.clone(), user_id.to_string());
+            state.spawn(async move {
+                let state = task_state;
                 tokio::time::sleep(wait).await;
                 state.presence.deferred_announcement_due(&user_id);
                 announce_presence(&state, &user_id, None).await;
