@@ -686,6 +686,32 @@ export class SocketWatch {
 }
 
 /**
+ * Resolves once everything the server had sent to the page's current socket before this
+ * call has arrived there. For checks that something did NOT reach a tab: without it, a
+ * frame still on its way passes the check. `page`'s user marks everything read (`all_read`,
+ * with `page`'s cookies); the server tells that user's sockets so on the user's own topic,
+ * behind whatever it had queued for them before (one connection's frames arrive in order).
+ * Marking read is the side effect: use it where nothing unread matters any more.
+ */
+export async function heardAllSentSoFar(page: Page, sockets: SocketWatch): Promise<void> {
+  const open = sockets.current();
+  const socket = open[open.length - 1];
+  expect(socket, "the page's WebSocket is open").toBeTruthy();
+  const from = socket.received.length;
+  const marked = await callServerFn(page.request, page.url(), 'all_read', {});
+  expect(marked.status(), `all_read: ${await marked.text()}`).toBe(200);
+  await expect
+    .poll(
+      () =>
+        socket.received
+          .slice(from)
+          .some((f) => f.type === 'event' && (f.event as { kind?: string } | undefined)?.kind === 'notifications_changed'),
+      { message: "the page's WebSocket heard the notifications_changed that all_read sends", timeout: 15_000 },
+    )
+    .toBe(true);
+}
+
+/**
  * Opens (or reuses) the direct conversation with `other` through the server functions,
  * as the user whose cookies `request` carries; returns the conversation id.
  */

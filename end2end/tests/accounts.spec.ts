@@ -1,6 +1,7 @@
 import {
   AUTH_TIMEOUT,
   HTTP_4XX_RESOURCE_ERROR,
+  SocketWatch,
   WRONG_CREDENTIALS,
   expect,
   field,
@@ -44,6 +45,16 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * Clicks "Log out" once the page's socket is open. Logging out while its upgrade is still on
+ * the way makes the server refuse that upgrade (the session is gone): a 401 that Chromium
+ * reports as a console error, which fails the test.
+ */
+async function logOut(page: Page, sockets: SocketWatch): Promise<void> {
+  await sockets.waitForConnected();
+  await logOutButton(page).click();
+}
+
 /** Fills the login form and waits for the server's answer, so repeated attempts are counted one by one. */
 async function attemptLogin(page: Page, username: string, password: string): Promise<void> {
   await field(page, 'Username').fill(username);
@@ -58,11 +69,12 @@ async function attemptLogin(page: Page, username: string, password: string): Pro
 
 test('a new account can sign up, log out and log back in', async ({ page }) => {
   const account = newAccount('new_');
+  const sockets = new SocketWatch(page);
 
   await signUp(page, account);
   await expect(header(page)).toContainText(account.displayName);
 
-  await logOutButton(page).click();
+  await logOut(page, sockets);
   await expect(page).toHaveURL('/login');
   await expect(page.getByRole('heading', { name: 'Log in to Natter' })).toBeVisible();
 
@@ -85,8 +97,9 @@ test('a wrong password shows an error that does not say which field was wrong', 
 }) => {
   allowConsoleErrors(HTTP_4XX_RESOURCE_ERROR);
   const account = newAccount('wrongpw_');
+  const sockets = new SocketWatch(page);
   await signUp(page, account);
-  await logOutButton(page).click();
+  await logOut(page, sockets);
   await expect(page).toHaveURL('/login');
 
   const alert = page.getByRole('alert');
@@ -214,8 +227,9 @@ test('repeated wrong passwords are throttled with a clear message, and the right
   test.slow();
   allowConsoleErrors(HTTP_4XX_RESOURCE_ERROR);
   const account = newAccount('throttle_');
+  const sockets = new SocketWatch(page);
   await signUp(page, account);
-  await logOutButton(page).click();
+  await logOut(page, sockets);
   await expect(page).toHaveURL('/login');
   await gotoHydrated(page, '/login');
 
@@ -237,11 +251,12 @@ test('repeated wrong passwords are throttled with a clear message, and the right
 
 test('logging out ends the session on the server, not just in the browser', async ({ page, newSessionPage }) => {
   const account = newAccount('logout_');
+  const sockets = new SocketWatch(page);
   await signUp(page, account);
   const session = (await page.context().cookies()).find((c) => c.name === 'natter_session');
   expect(session, 'natter_session cookie after sign-up').toBeDefined();
 
-  await logOutButton(page).click();
+  await logOut(page, sockets);
   await expect(page).toHaveURL('/login');
 
   // Replaying the old cookie from another browser must not get in.

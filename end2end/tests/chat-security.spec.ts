@@ -270,7 +270,13 @@ test('a non-member receives no typing or messages of a conversation', async ({ p
     gotoHydrated(ann.page, `/c/${conversationId}`),
     gotoHydrated(ben.page, `/c/${conversationId}`),
   ]);
-  await Promise.all([annSockets.waitForSubscribed(conversationId), benSockets.waitForSubscribed(conversationId)]);
+  // Eve's app socket too is connected before anything is said: a socket that connects only
+  // afterwards hears nothing of it whatever the server does, and proves nothing.
+  await Promise.all([
+    annSockets.waitForSubscribed(conversationId),
+    benSockets.waitForSubscribed(conversationId),
+    eveSockets.waitForConnected(),
+  ]);
 
   const hello = await openProbe(eve.page);
   const eveTopic = `user:${hello.user_id}`;

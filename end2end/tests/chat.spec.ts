@@ -1,4 +1,4 @@
-import type { Locator, Page } from '@playwright/test';
+import type { Locator, Page, Request } from '@playwright/test';
 import {
   type Person,
   bothInConversation,
@@ -11,6 +11,7 @@ import {
   expect,
   freshAccount,
   gotoHydrated,
+  heardAllSentSoFar,
   messageInLog,
   messageLog,
   openDirectConversation,
@@ -139,6 +140,21 @@ function countSends(page: Page): { count: number } {
     if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/send_message') counter.count++;
   });
   return counter;
+}
+
+/** A page's calls of server functions (/api/...), made from now on, not answered yet. */
+function pendingApiCalls(page: Page): { readonly pending: number } {
+  const open = new Set<Request>();
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname.startsWith('/api/')) open.add(r);
+  });
+  page.on('requestfinished', (r) => open.delete(r));
+  page.on('requestfailed', (r) => open.delete(r));
+  return {
+    get pending() {
+      return open.size;
+    },
+  };
 }
 
 /** Sets a marker in the page's JS realm; it survives anything but a page load. */
@@ -278,15 +294,27 @@ test('the other person’s reading shows as Seen', async ({ page, newSessionPage
   await gotoHydrated(ann.page, `/c/${id}`);
   await ann.sockets.waitForSubscribed(id);
   await expect(conversationLink(ben.page, ann.account.displayName)).toBeVisible();
+  // Ben's tab gets the message live (the way that could wrongly read it), not only with a
+  // reload of his list.
+  await ben.sockets.waitForSubscribed(id);
 
   const annWindow = chatWindow(ann.page, ben.account.displayName);
+  const bensCalls = pendingApiCalls(ben.page);
   await sendMessage(ann.page, 'Did you read the report?');
   await expect(annWindow.getByText('Sent', { exact: true })).toBeVisible();
   // Ben has not opened the conversation: his tab has the message (his list counts it
   // unread), and does not read it, so it stays "Sent" on Ann's side.
   const bensLink = conversationLink(ben.page, ann.account.displayName);
   await expect(bensLink.getByLabel('1 unread', { exact: true })).toBeVisible();
+  // Looked at once a read mark, had his tab sent one, would have come back to Ann's tab:
+  // his tab has applied the message and been answered whatever it asked the server then,
+  // and Ann's tab has everything the server sent it up to now.
+  await ben.sockets.waitForMessage('Did you read the report?');
   await settled(ben.page);
+  await expect
+    .poll(() => bensCalls.pending, { message: "Ben's tab's server calls still unanswered" })
+    .toBe(0);
+  await heardAllSentSoFar(ann.page, ann.sockets);
   await settled(ann.page);
   await expect(annWindow.getByText('Sent', { exact: true })).toBeVisible();
   await expect(annWindow.getByText('Seen', { exact: true })).toHaveCount(0);

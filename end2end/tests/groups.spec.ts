@@ -10,6 +10,7 @@ import {
   expect,
   freshAccount,
   gotoHydrated,
+  heardAllSentSoFar,
   messageInLog,
   sendMessage,
   signUp,
@@ -51,6 +52,8 @@ test('an owner creates a group and every member receives its messages', async ({
   test.slow();
   const [ann, ben, cat] = await people(page, newSessionPage, ['Ann', 'Ben', 'Cat']);
   await Promise.all([gotoHydrated(ben.page, '/'), gotoHydrated(cat.page, '/')]);
+  // Both are connected before the group is made: it is told to the tabs that are.
+  await Promise.all([ben.sockets.waitForConnected(), cat.sockets.waitForConnected()]);
   const id = await createGroup(ann, 'Lunch crew', [ben, cat]);
   await expect(chatWindow(ann.page, 'Lunch crew')).toBeVisible();
 
@@ -86,7 +89,7 @@ test('only the owner adds and removes members, and a removed member stops receiv
   const [ann, ben, cat] = await people(page, newSessionPage, ['Ann', 'Ben', 'Cat']);
   const id = await createGroup(ann, 'Project', [ben, cat]);
   await Promise.all([gotoHydrated(ben.page, `/c/${id}`), gotoHydrated(cat.page, `/c/${id}`)]);
-  await cat.sockets.waitForSubscribed(id);
+  await Promise.all([ben.sockets.waitForSubscribed(id), cat.sockets.waitForSubscribed(id)]);
 
   // A member who is not the owner cannot remove anyone, through the server either.
   const members = (await (await callServerFn(ben.page.request, ben.page.url(), 'members', { conversation_id: id })).json()) as {
@@ -110,6 +113,8 @@ test('only the owner adds and removes members, and a removed member stops receiv
   const before = cat.sockets.allReceived().length;
   await sendMessage(ann.page, 'Without Cat from here on');
   await expect(messageInLog(ben.page, 'Without Cat from here on')).toBeVisible();
+  // Whatever the server sent Cat's tab up to now has reached it: the message was not among it.
+  await heardAllSentSoFar(cat.page, cat.sockets);
   const after = cat.sockets.allReceived().slice(before);
   expect(after.filter((f) => f.type === 'event' && f.topic === `conversation:${id}`)).toEqual([]);
   const send = await callServerFn(cat.page.request, cat.page.url(), 'send_message', {

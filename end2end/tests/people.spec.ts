@@ -15,6 +15,7 @@ import {
   messageInLog,
   saveScreenshot,
   sendMessage,
+  settled,
   signUp,
   twoPeople,
   typingIndicator,
@@ -145,6 +146,10 @@ test('a personal block stops direct messages, calls, typing and presence both wa
   await expect(typingIndicator(ann.page, 'Three of us')).toHaveText('');
   await composer(ben.page).press('Enter');
   await expect(messageInLog(ann.page, 'are you there')).toBeVisible();
+  // Ann's socket has the message now, and with it everything the server sent it before (one
+  // connection's frames arrive in order): the typing Cat saw never reached Ann.
+  await ann.sockets.waitForMessage('are you there');
+  expect(ann.sockets.allReceived().filter((f) => JSON.stringify(f).includes('"typing"'))).toEqual([]);
 
   // Ann unblocks Ben from her settings; they talk again.
   await gotoHydrated(ann.page, '/settings');
@@ -154,6 +159,7 @@ test('a personal block stops direct messages, calls, typing and presence both wa
   await blocked.getByRole('listitem').filter({ hasText: benName }).getByRole('button', { name: 'Unblock' }).click();
   await expect(ann.page.getByText("You haven't blocked anyone.")).toBeVisible();
   await Promise.all([gotoHydrated(ann.page, `/c/${dm}`), gotoHydrated(ben.page, `/c/${dm}`)]);
+  await Promise.all([ann.sockets.waitForSubscribed(dm), ben.sockets.waitForSubscribed(dm)]);
   await sendMessage(ann.page, 'sorry, misclick');
   await expect(messageInLog(ben.page, 'sorry, misclick')).toBeVisible();
   await expect(subtitle(ben.page, annName)).toContainText('Online');
@@ -245,6 +251,10 @@ test('a muted conversation still counts unread but makes no sound', async ({ pag
   await expect(bell(ben.page)).toHaveAccessibleName('Notifications, 1 unread');
   await bell(ben.page).click();
   await expect(bellPanel(ben.page).locator('.bell-item[data-kind="message"]')).toContainText('Muted');
+  // No sound once his tab has had the message's live event and handled it (the count may
+  // have come from a reload of the list, ahead of the event that would play the sound).
+  await ben.sockets.waitForMessage('quiet one');
+  await settled(ben.page);
   expect(await ben.page.evaluate(() => (window as unknown as { plays: number }).plays)).toBe(0);
 
   // Unmuted, the next message makes its sound.
