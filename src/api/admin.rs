@@ -43,7 +43,7 @@ pub async fn admin_dashboard() -> Result<Dashboard, AppError> {
     answer(
         async move {
             let (state, _) = signed_in_admin().await?;
-            moderation::dashboard(&state.store, &state.hub, &state.presence)
+            moderation::dashboard(&*state.store, &state.hub, &state.presence)
                 .await
                 .map_err(|e| admin_error("computing the dashboard", e))
         }

@@ -148,7 +148,7 @@ pub async fn login(username: String, password: String) -> Result<User, AppError>
             }
             let headers = request_headers();
             let cookie =
-                session::start_session(&state.store, &state.settings(), &record.user.id, &headers)
+                session::start_session(&*state.store, &state.settings(), &record.user.id, &headers)
                     .await?;
             set_cookie(cookie);
             Ok(record.user)
@@ -203,7 +203,7 @@ pub async fn change_temporary_password(
             }
             let headers = request_headers();
             let cookie =
-                session::start_session(&state.store, &state.settings(), &record.user.id, &headers)
+                session::start_session(&*state.store, &state.settings(), &record.user.id, &headers)
                     .await?;
             set_cookie(cookie);
             tracing::info!(user = %record.user.id, "temporary password replaced");
@@ -249,7 +249,7 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
     answer(
         async move {
             let state = AppState::current()?;
-            session::user_from_headers(&state.store, &request_headers()).await
+            session::user_from_headers(&*state.store, &request_headers()).await
         }
         .await,
     )

@@ -22,7 +22,7 @@ pub const PAGE_SIZE: i64 = 50;
 #[cfg(feature = "ssr")]
 pub(crate) async fn signed_in() -> Result<(AppState, User), AppError> {
     let state = AppState::current()?;
-    match auth::user_from_headers(&state.store, &request_headers()).await? {
+    match auth::user_from_headers(&*state.store, &request_headers()).await? {
         Some(user) => Ok((state, user)),
         None => Err(AppError::Unauthorized),
     }
@@ -262,7 +262,7 @@ pub async fn send_message(
                 state
                     .relay
                     .message(
-                        &state.store,
+                        &*state.store,
                         &conversation_id,
                         &me.id,
                         &client_msg_id,

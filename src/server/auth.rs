@@ -151,7 +151,7 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
 
 /// Creates a session for the user and returns the cookie that carries it.
 pub async fn start_session(
-    store: &Store,
+    store: &dyn Store,
     settings: &Settings,
     user_id: &str,
     request: &HeaderMap,
@@ -181,7 +181,7 @@ pub async fn start_session(
 
 /// The signed-in user of a request, if its session is live.
 pub async fn user_from_headers(
-    store: &Store,
+    store: &dyn Store,
     headers: &HeaderMap,
 ) -> Result<Option<User>, AppError> {
     Ok(session_from_headers(store, headers)
@@ -191,7 +191,7 @@ pub async fn user_from_headers(
 
 /// The signed-in user of a request and their session (its token's hash), if it is live.
 pub async fn session_from_headers(
-    store: &Store,
+    store: &dyn Store,
     headers: &HeaderMap,
 ) -> Result<Option<(User, String)>, AppError> {
     let Some(token) = session_token(headers) else {

@@ -347,7 +347,7 @@ pub async fn tell_live_calls(state: &AppState, user_id: &str, conn: &Connection)
 }
 
 /// After a restart nobody holds the calls that were live: they end, with their log lines.
-pub async fn abandon_stale(store: &super::store::Store) -> Result<usize, StoreError> {
+pub async fn abandon_stale(store: &dyn super::store::Store) -> Result<usize, StoreError> {
     let ids = store.live_call_ids().await?;
     for id in &ids {
         store

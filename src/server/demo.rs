@@ -160,7 +160,7 @@ impl Cast {
 /// broadcast-only mode (`store_messages = false`), which keeps no history: its messages
 /// are numbered from 1 in memory, and would clash with stored ones.
 pub async fn seed_conversations(
-    store: &Store,
+    store: &dyn Store,
     settings: &Settings,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -236,7 +236,7 @@ pub async fn seed_conversations(
 /// Sends `lines` to the conversation through the store's write path, in one commit, each
 /// at its own time; the first refusal is the error.
 async fn send(
-    store: &Store,
+    store: &dyn Store,
     cast: &Cast,
     conversation_id: &str,
     lines: &[Line],
@@ -279,7 +279,9 @@ mod tests {
     }
 
     /// The demo users, then their conversations, as `seed_demo` writes them.
-    async fn seeded_with(settings: &Settings) -> (Store, tempfile::TempDir, Vec<User>) {
+    async fn seeded_with(
+        settings: &Settings,
+    ) -> (std::sync::Arc<dyn Store>, tempfile::TempDir, Vec<User>) {
         let (store, dir) = fresh_store().await;
         let mut users = Vec::new();
         for (name, display, role) in [
@@ -295,11 +297,11 @@ mod tests {
                     .unwrap(),
             );
         }
-        seed_conversations(&store, settings, NOW).await.unwrap();
+        seed_conversations(&*store, settings, NOW).await.unwrap();
         (store, dir, users)
     }
 
-    async fn seeded() -> (Store, tempfile::TempDir, Vec<User>) {
+    async fn seeded() -> (std::sync::Arc<dyn Store>, tempfile::TempDir, Vec<User>) {
         seeded_with(&settings(&[])).await
     }
 
@@ -377,12 +379,12 @@ mod tests {
         use crate::server::startup::seed_demo;
         let (store, _dir) = fresh_store().await;
         let off = settings(&[("NATTER_DEMO_MODE", "false")]);
-        assert!(!seed_demo(&store, &off).await.unwrap());
+        assert!(!seed_demo(&*store, &off).await.unwrap());
         assert_eq!(store.user_count().await.unwrap(), 0);
         let on = settings(&[]);
-        assert!(seed_demo(&store, &on).await.unwrap());
+        assert!(seed_demo(&*store, &on).await.unwrap());
         // A second start finds the users there and adds nothing.
-        assert!(!seed_demo(&store, &on).await.unwrap());
+        assert!(!seed_demo(&*store, &on).await.unwrap());
         let alice = store.users_by_username(&["alice"]).await.unwrap();
         let list = store.conversations_of(&alice[0].id).await.unwrap();
         assert_eq!(list.len(), 3);

@@ -32,7 +32,8 @@ use tokio_util::task::TaskTracker;
 #[derive(Clone, axum::extract::FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub store: Store,
+    /// The database, whatever its backend.
+    pub store: Arc<dyn Store>,
     pub config: Arc<config::LiveSettings>,
     pub login_throttle: Arc<LoginThrottle>,
     pub hub: Arc<hub::Hub>,
@@ -60,7 +61,7 @@ impl AppState {
     /// The state of a server with these settings on this store, with nobody connected yet.
     /// Starts the message writer and the dashboard push, so it must run inside the Tokio
     /// runtime.
-    pub fn new(leptos_options: LeptosOptions, store: Store, settings: Settings) -> AppState {
+    pub fn new(leptos_options: LeptosOptions, store: Arc<dyn Store>, settings: Settings) -> AppState {
         let hub: Arc<hub::Hub> = Arc::default();
         let presence: Arc<presence::Presence> = Arc::default();
         let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
@@ -137,7 +138,8 @@ impl AppState {
     /// member's can land in between and outlive the removal.
     ///
     /// # Errors
-    /// As [`store::Store::remove_group_member`]: not the owner of the group, the database.
+    /// As [`store::ConversationStore::remove_group_member`]: not the owner of the group,
+    /// the database.
     pub async fn remove_group_member(
         &self,
         conversation_id: &str,

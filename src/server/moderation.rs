@@ -95,7 +95,7 @@ pub fn blocked_error(side: crate::model::BlockSide) -> crate::error::AppError {
 
 /// The dashboard as it is now.
 pub async fn dashboard(
-    store: &Store,
+    store: &dyn Store,
     hub: &Hub,
     presence: &Presence,
 ) -> Result<Dashboard, super::store::StoreError> {
@@ -111,7 +111,7 @@ const DASHBOARD_EVERY: Duration = Duration::from_secs(1);
 /// Pushes the dashboard to the admin topic when its figures change, while anyone listens.
 /// Costs nothing while nobody has the dashboard open. Runs until dropped: `AppState::new`
 /// runs it as a background task, which ends when the server begins to stop.
-pub async fn push_dashboard(store: Store, hub: Arc<Hub>, presence: Arc<Presence>) {
+pub async fn push_dashboard(store: Arc<dyn Store>, hub: Arc<Hub>, presence: Arc<Presence>) {
     let mut last: Option<Dashboard> = None;
     let mut tick = tokio::time::interval(DASHBOARD_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -121,7 +121,7 @@ pub async fn push_dashboard(store: Store, hub: Arc<Hub>, presence: Arc<Presence>
             last = None;
             continue;
         }
-        match dashboard(&store, &hub, &presence).await {
+        match dashboard(&*store, &hub, &presence).await {
             Ok(d) if last.as_ref() != Some(&d) => {
                 hub.publish(
                     &Topic::Admin,

@@ -15,6 +15,7 @@ use crate::history::{History, Live};
 use crate::model::Message;
 use proptest::prelude::*;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// Small pages, so that catching up takes several.
 const PAGE: i64 = 3;
@@ -77,7 +78,7 @@ struct Client {
 }
 
 struct World {
-    store: Store,
+    store: Arc<dyn Store>,
     conversation: String,
     clients: Vec<Client>,
     written: Vec<String>,
@@ -241,9 +242,9 @@ impl World {
 async fn run(ops: Vec<Op>) {
     let (store, _dir) = fresh_store().await;
     let users = [
-        user(&store, "ann").await,
-        user(&store, "ben").await,
-        user(&store, "cat").await,
+        user(&*store, "ann").await,
+        user(&*store, "ben").await,
+        user(&*store, "cat").await,
     ];
     let conversation = store
         .create_group(&users[0], "Recovery", &users[1..], 1)
@@ -341,7 +342,7 @@ proptest! {
 #[tokio::test]
 async fn a_copy_whose_last_message_is_not_stored_there_cannot_resume() {
     let (store, _dir) = fresh_store().await;
-    let (ann, ben, eve, c) = ann_ben_and_eve(&store).await;
+    let (ann, ben, eve, c) = ann_ben_and_eve(&*store).await;
     let sent = store.send_message(&c, &ann, "a-1", "hi", 1).await.unwrap();
     let id = sent.message.id.clone();
     assert_eq!(
@@ -363,19 +364,20 @@ async fn a_copy_whose_last_message_is_not_stored_there_cannot_resume() {
 
 #[tokio::test]
 async fn a_send_to_a_locked_database_fails_as_unavailable_writes_nothing_and_lands_once_later() {
-    use sqlx::{Connection, Executor};
+    use super::store::sqlite::{tests::WriteLock, SqliteStore};
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/natter.db", dir.path().display());
-    let store = Store::open_with(&url, std::time::Duration::from_millis(200))
-        .await
-        .unwrap();
-    let ann = user(&store, "ann").await;
-    let ben = user(&store, "ben").await;
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open_with(&url, std::time::Duration::from_millis(200))
+            .await
+            .unwrap(),
+    );
+    let ann = user(&*store, "ann").await;
+    let ben = user(&*store, "ben").await;
     let c = store.open_direct(&ann, &ben, 1).await.unwrap();
 
     // Another program holds the write lock (a backup, a stuck migration).
-    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    other.execute("BEGIN EXCLUSIVE").await.unwrap();
+    let other = WriteLock::take(&url).await;
     // Sent the way the server sends: through the writer, which commits sends together.
     let writer = crate::server::writer::MessageWriter::start(
         store.clone(),
@@ -400,7 +402,7 @@ async fn a_send_to_a_locked_database_fails_as_unavailable_writes_nothing_and_lan
         .unwrap()
         .is_empty());
 
-    other.execute("ROLLBACK").await.unwrap();
+    other.release().await;
     let sent = store
         .send_message(&c, &ann, "a-1", "while locked", 3)
         .await

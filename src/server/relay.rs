@@ -18,7 +18,7 @@ impl Relay {
     /// the conversation's `InOrder` lock until it is published.
     pub async fn message(
         &self,
-        store: &Store,
+        store: &dyn Store,
         conversation_id: &str,
         sender: &str,
         client_msg_id: &str,
@@ -55,10 +55,10 @@ mod tests {
     #[tokio::test]
     async fn a_broadcast_only_message_honours_a_block() {
         let (store, _dir) = fresh_store().await;
-        let (a, b, _eve, c) = ann_ben_and_eve(&store).await;
+        let (a, b, _eve, c) = ann_ben_and_eve(&*store).await;
         store.block_person(&b, &a, 1).await.unwrap();
         let relay = Relay::default();
-        let sent = relay.message(&store, &c, &a, "m-1", "hi").await;
+        let sent = relay.message(&*store, &c, &a, "m-1", "hi").await;
         assert!(matches!(
             sent,
             Err(StoreError::Blocked(crate::model::BlockSide::ByThem))
@@ -68,10 +68,13 @@ mod tests {
     #[tokio::test]
     async fn a_broadcast_only_message_is_numbered_but_never_written() {
         let (store, _dir) = fresh_store().await;
-        let (a, b, eve, c) = ann_ben_and_eve(&store).await;
+        let (a, b, eve, c) = ann_ben_and_eve(&*store).await;
         let relay = Relay::default();
-        let first = relay.message(&store, &c, &a, "m-1", "hi").await.unwrap();
-        let second = relay.message(&store, &c, &b, "m-2", "hello").await.unwrap();
+        let first = relay.message(&*store, &c, &a, "m-1", "hi").await.unwrap();
+        let second = relay
+            .message(&*store, &c, &b, "m-2", "hello")
+            .await
+            .unwrap();
         assert_eq!((first.message.seq, second.message.seq), (1, 2));
         assert_eq!(second.message.sender_id, b);
         assert!(store
@@ -80,13 +83,13 @@ mod tests {
             .unwrap()
             .is_empty());
         assert!(matches!(
-            relay.message(&store, &c, &eve, "m-3", "let me in").await,
+            relay.message(&*store, &c, &eve, "m-3", "let me in").await,
             Err(StoreError::NotMember)
         ));
         // Another conversation counts on its own.
         let other = store.open_direct(&a, &eve, 2).await.unwrap();
         let there = relay
-            .message(&store, &other, &eve, "m-4", "hey")
+            .message(&*store, &other, &eve, "m-4", "hey")
             .await
             .unwrap();
         assert_eq!(there.message.seq, 1);

@@ -29,7 +29,7 @@ impl From<super::store::StoreError> for StartError {
 
 /// Seeds the demo accounts, and their conversations (see `demo`), into a database that
 /// has no users yet.
-pub async fn seed_demo(store: &Store, settings: &Settings) -> Result<bool, StartError> {
+pub async fn seed_demo(store: &dyn Store, settings: &Settings) -> Result<bool, StartError> {
     if !settings.demo_mode || store.user_count().await? > 0 {
         return Ok(false);
     }
@@ -58,16 +58,18 @@ pub async fn build_state(
     leptos_options: LeptosOptions,
     settings: Settings,
 ) -> Result<AppState, StartError> {
-    let store = Store::open(&settings.database_url).await.map_err(|e| {
-        StartError(format!(
-            "cannot open the database {}: {e}",
-            settings.database_url
-        ))
-    })?;
-    if seed_demo(&store, &settings).await? {
+    let store = super::store::open(&settings.database_url)
+        .await
+        .map_err(|e| {
+            StartError(format!(
+                "cannot open the database {}: {e}",
+                settings.database_url
+            ))
+        })?;
+    if seed_demo(&*store, &settings).await? {
         tracing::info!("seeded demo users {}", DEMO_USERNAMES.join(", "));
     }
-    let abandoned = super::calls::abandon_stale(&store).await?;
+    let abandoned = super::calls::abandon_stale(&*store).await?;
     if abandoned > 0 {
         tracing::info!("ended {abandoned} calls that were live when the server stopped");
     }
@@ -75,7 +77,7 @@ pub async fn build_state(
     if removed > 0 {
         tracing::info!("removed {removed} expired sessions");
     }
-    let settings = with_stored_settings(&store, settings).await?;
+    let settings = with_stored_settings(&*store, settings).await?;
     let state = AppState::new(leptos_options, store, settings);
     state.blocks.load(state.store.all_blocks().await?);
     Ok(state)
@@ -83,7 +85,10 @@ pub async fn build_state(
 
 /// The settings of the file and the environment, with what admins changed in the admin
 /// area on top. A stored value that is no longer valid is skipped with a warning.
-async fn with_stored_settings(store: &Store, settings: Settings) -> Result<Settings, StartError> {
+async fn with_stored_settings(
+    store: &dyn Store,
+    settings: Settings,
+) -> Result<Settings, StartError> {
     let mut settings = settings;
     for (key, value) in store.stored_settings().await? {
         match settings.with_changes(&[(&key, &value)]) {

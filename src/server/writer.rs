@@ -5,6 +5,7 @@
 //! for many messages, and no acknowledged message that a power cut could lose.
 
 use super::store::{NewMessage, Sent, Store, StoreError};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
@@ -25,7 +26,7 @@ impl MessageWriter {
     /// Starts the writer task on `store`, tracked by `tasks`. It runs until every clone of
     /// the writer is dropped (the server's state with it), then writes what is still
     /// queued and ends: a stopping server waits for it, so no accepted send is lost.
-    pub fn start(store: Store, tasks: &TaskTracker) -> MessageWriter {
+    pub fn start(store: Arc<dyn Store>, tasks: &TaskTracker) -> MessageWriter {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         tasks.spawn(write_loop(store, rx));
         MessageWriter { jobs }
@@ -42,7 +43,7 @@ impl MessageWriter {
     }
 }
 
-async fn write_loop(store: Store, mut rx: mpsc::Receiver<Job>) {
+async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (batch, answers): (Vec<NewMessage>, Vec<_>) =
@@ -75,7 +76,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_sends_each_get_their_own_answer_and_gap_free_seqs() {
         let (store, _dir) = fresh_store().await;
-        let (a, b, eve, c) = ann_ben_and_eve(&store).await;
+        let (a, b, eve, c) = ann_ben_and_eve(&*store).await;
         let writer = MessageWriter::start(store.clone(), &TaskTracker::new());
         let mut tasks = Vec::new();
         for i in 0..300 {

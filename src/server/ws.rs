@@ -52,7 +52,7 @@ pub async fn upgrade(
     if headers.get(header::ORIGIN).is_none() || !csrf::is_same_site(&headers) {
         return (StatusCode::FORBIDDEN, "Cross-site WebSocket refused.").into_response();
     }
-    let (user, session) = match auth::session_from_headers(&state.store, &headers).await {
+    let (user, session) = match auth::session_from_headers(&*state.store, &headers).await {
         Ok(Some(found)) => found,
         Ok(None) => return (StatusCode::UNAUTHORIZED, "Please log in.").into_response(),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
@@ -627,9 +627,9 @@ mod fuzz {
 
     async fn fixture() -> Fixture {
         let (store, dir) = fresh_store().await;
-        let ann = user(&store, "ann").await;
-        let ben = user(&store, "ben").await;
-        let cat = user(&store, "cat").await;
+        let ann = user(&*store, "ann").await;
+        let ben = user(&*store, "ben").await;
+        let cat = user(&*store, "cat").await;
         store
             .create_session(
                 &ann,

@@ -1,0 +1,247 @@
+//! Messages: the write path (membership, idempotency, the gap-free seq, in one
+//! transaction; many sends to a commit) and reading history.
+
+use super::SqliteStore;
+use crate::model::{BlockSide, Message, MessageKind};
+use crate::server::store::{MessageStore, NewMessage, Result, Sent, StoreError};
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+pub(super) const MESSAGE_COLUMNS: &str =
+    "m.id, m.conversation_id, m.seq, m.sender_id, m.client_msg_id, m.kind, m.body, m.created_at";
+
+pub(super) fn message_from_row(row: &SqliteRow) -> Result<Message> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Message {
+        id: row.try_get("id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        seq: row.try_get("seq")?,
+        sender_id: row.try_get("sender_id")?,
+        client_msg_id: row.try_get("client_msg_id")?,
+        kind: MessageKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("message kind {kind:?}")))?,
+        body: row.try_get("body")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn may_send(&self, conversation_id: &str, sender: &str) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        check_sender(&mut conn, conversation_id, sender).await
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction; each send inside its own savepoint, rolled back
+    /// alone when refused.
+    async fn send_messages(&self, batch: &[NewMessage]) -> Result<Vec<Result<Sent>>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for m in batch {
+            sqlx::query("SAVEPOINT send").execute(&mut *tx).await?;
+            let outcome = send_in(&mut tx, m).await;
+            match outcome {
+                Ok(_)
+                | Err(
+                    StoreError::NotMember | StoreError::ClientMsgIdReused | StoreError::Blocked(_),
+                ) => {}
+                Err(e) => return Err(e),
+            }
+            if outcome.is_err() {
+                sqlx::query("ROLLBACK TO send").execute(&mut *tx).await?;
+            }
+            sqlx::query("RELEASE send").execute(&mut *tx).await?;
+            outcomes.push(outcome);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn messages_before(
+        &self,
+        conversation_id: &str,
+        reader: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m
+             JOIN members me ON me.conversation_id = m.conversation_id AND me.user_id = $2
+             WHERE m.conversation_id = $1 AND m.seq < $3
+             ORDER BY m.seq DESC LIMIT $4"
+        ))
+        .bind(conversation_id)
+        .bind(reader)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            self.require_member(conversation_id, reader).await?;
+        }
+        let mut messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        messages.reverse();
+        Ok(messages)
+    }
+
+    async fn messages_after(
+        &self,
+        conversation_id: &str,
+        reader: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m
+             JOIN members me ON me.conversation_id = m.conversation_id AND me.user_id = $2
+             WHERE m.conversation_id = $1 AND m.seq > $3
+             ORDER BY m.seq ASC LIMIT $4"
+        ))
+        .bind(conversation_id)
+        .bind(reader)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            self.require_member(conversation_id, reader).await?;
+        }
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn can_resume(
+        &self,
+        conversation_id: &str,
+        user: &str,
+        seq: i64,
+        message_id: &str,
+    ) -> Result<Option<bool>> {
+        let row: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT (SELECT m.id FROM messages m WHERE m.conversation_id = $1 AND m.seq = $3)
+             FROM members WHERE conversation_id = $1 AND user_id = $2",
+        )
+        .bind(conversation_id)
+        .bind(user)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|at| at.as_deref() == Some(message_id)))
+    }
+}
+
+/// One send inside a transaction: membership, then idempotency, then the append.
+async fn send_in(conn: &mut sqlx::SqliteConnection, m: &NewMessage) -> Result<Sent> {
+    check_sender(&mut *conn, &m.conversation_id, &m.sender).await?;
+    let earlier = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.sender_id = $1 AND m.client_msg_id = $2"
+    ))
+    .bind(&m.sender)
+    .bind(&m.client_msg_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = earlier {
+        let message = message_from_row(&row)?;
+        if message.conversation_id != m.conversation_id || message.body != m.body {
+            return Err(StoreError::ClientMsgIdReused);
+        }
+        return Ok(Sent {
+            message,
+            created: false,
+        });
+    }
+    let message = append_message(
+        conn,
+        &m.conversation_id,
+        &m.sender,
+        &m.client_msg_id,
+        MessageKind::Text,
+        &m.body,
+        m.now,
+    )
+    .await?;
+    Ok(Sent {
+        message,
+        created: true,
+    })
+}
+
+/// The sender must be a member, and in a direct conversation neither of the two may have
+/// blocked the other. One query, so the check cannot be skipped.
+async fn check_sender(
+    conn: &mut sqlx::SqliteConnection,
+    conversation_id: &str,
+    sender: &str,
+) -> Result<()> {
+    let row = sqlx::query(
+        "SELECT CASE WHEN c.kind = 'direct' THEN (
+                    SELECT b.blocker_id FROM members o
+                    JOIN blocks b ON (b.blocker_id = o.user_id AND b.blocked_id = $2)
+                                  OR (b.blocker_id = $2 AND b.blocked_id = o.user_id)
+                    WHERE o.conversation_id = c.id AND o.user_id <> $2
+                    ORDER BY b.blocker_id = $2 DESC LIMIT 1)
+                END AS blocker
+         FROM members me JOIN conversations c ON c.id = me.conversation_id
+         WHERE me.conversation_id = $1 AND me.user_id = $2",
+    )
+    .bind(conversation_id)
+    .bind(sender)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotMember)?;
+    match row.try_get::<Option<String>, _>("blocker")? {
+        None => Ok(()),
+        Some(b) if b == sender => Err(StoreError::Blocked(BlockSide::ByMe)),
+        Some(_) => Err(StoreError::Blocked(BlockSide::ByThem)),
+    }
+}
+
+/// Appends a message inside the caller's transaction: `seq = last_seq + 1`, the insert,
+/// and the sender's read mark. Gap-free because the UPDATE holds the conversation's row.
+pub(super) async fn append_message(
+    conn: &mut sqlx::SqliteConnection,
+    conversation_id: &str,
+    sender: &str,
+    client_msg_id: &str,
+    kind: MessageKind,
+    body: &str,
+    now: i64,
+) -> Result<Message> {
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $2
+         WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(conversation_id)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let row = sqlx::query(
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, kind, body, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         RETURNING id, conversation_id, seq, sender_id, client_msg_id, kind, body, created_at",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(conversation_id)
+    .bind(seq)
+    .bind(sender)
+    .bind(client_msg_id)
+    .bind(kind.as_str())
+    .bind(body)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| super::unique_or(e, StoreError::ClientMsgIdReused))?;
+    // The sender has read their own message.
+    sqlx::query(
+        "UPDATE members SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
+    )
+    .bind(conversation_id)
+    .bind(sender)
+    .bind(seq)
+    .execute(&mut *conn)
+    .await?;
+    message_from_row(&row)
+}
