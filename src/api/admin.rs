@@ -14,7 +14,7 @@ use {
     crate::model::{Role, User},
     crate::protocol::{PresenceState, Topic},
     crate::server::AppState,
-    crate::server::{auth, config::Settings, internal, moderation, now_ms, store::StoreError},
+    crate::server::{auth, config::Settings, moderation, now_ms},
 };
 
 #[cfg(feature = "ssr")]
@@ -27,25 +27,19 @@ async fn signed_in_admin() -> Result<(AppState, User), AppError> {
     Ok((state, me))
 }
 
-#[cfg(feature = "ssr")]
-fn admin_error(context: &str, e: StoreError) -> AppError {
-    match e {
-        StoreError::NoSuchUser => AppError::NotFound,
-        StoreError::Refused(why) => AppError::Refused(why.to_string()),
-        other if other.is_unavailable() => AppError::Unavailable,
-        other => internal(context, other),
-    }
-}
-
 /// The server at a glance; afterwards the dashboard is pushed over the WebSocket.
 #[server(endpoint = "admin/dashboard")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "admin_dashboard", skip_all)
+)]
 pub async fn admin_dashboard() -> Result<Dashboard, AppError> {
     answer(
         async move {
             let (state, _) = signed_in_admin().await?;
             moderation::dashboard(&*state.store, &state.hub, &state.presence)
                 .await
-                .map_err(|e| admin_error("computing the dashboard", e))
+                .map_err(AppError::from)
         }
         .await,
     )
@@ -53,6 +47,7 @@ pub async fn admin_dashboard() -> Result<Dashboard, AppError> {
 
 /// A page of users whose username or display name contains `query`.
 #[server(endpoint = "admin/users")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "admin_users", skip_all))]
 pub async fn admin_users(query: String, page: i64) -> Result<UserPage, AppError> {
     answer(
         async move {
@@ -62,8 +57,7 @@ pub async fn admin_users(query: String, page: i64) -> Result<UserPage, AppError>
             let (mut users, total) = state
                 .store
                 .admin_users(&query, page * USERS_PER_PAGE, USERS_PER_PAGE)
-                .await
-                .map_err(|e| admin_error("listing users", e))?;
+                .await?;
             for u in &mut users {
                 u.online = state.presence.state_of(&u.user.id) != PresenceState::Offline;
             }
@@ -80,6 +74,10 @@ pub async fn admin_users(query: String, page: i64) -> Result<UserPage, AppError>
 
 /// Blocks an account (its sessions end and its open tabs close at once) or unblocks it.
 #[server(endpoint = "admin/block")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "admin_block_user", skip_all)
+)]
 pub async fn admin_block_user(user_id: String, blocked: bool) -> Result<(), AppError> {
     answer(
         async move {
@@ -87,8 +85,7 @@ pub async fn admin_block_user(user_id: String, blocked: bool) -> Result<(), AppE
             state
                 .store
                 .set_account_blocked(&me.id, &user_id, blocked, now_ms())
-                .await
-                .map_err(|e| admin_error("blocking an account", e))?;
+                .await?;
             if blocked {
                 moderation::sessions_ended(&state, &user_id, crate::protocol::BLOCKED_REASON);
             }
@@ -101,16 +98,16 @@ pub async fn admin_block_user(user_id: String, blocked: bool) -> Result<(), AppE
 
 /// Makes an account an admin or takes the role away (never from the last admin).
 #[server(endpoint = "admin/role")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "admin_set_admin", skip_all)
+)]
 pub async fn admin_set_admin(user_id: String, admin: bool) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in_admin().await?;
             let role = if admin { Role::Admin } else { Role::User };
-            state
-                .store
-                .set_role(&user_id, role)
-                .await
-                .map_err(|e| admin_error("changing a role", e))?;
+            state.store.set_role(&user_id, role).await?;
             if !admin {
                 // Their open dashboards stop receiving at once.
                 state.hub.unsubscribe_user(&Topic::Admin, &user_id);
@@ -129,6 +126,10 @@ pub async fn admin_set_admin(user_id: String, admin: bool) -> Result<(), AppErro
 /// Gives an account a temporary password: its sessions end, and at the next login its
 /// owner must choose a new password before getting in.
 #[server(endpoint = "admin/temporary_password")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "admin_set_temporary_password", skip_all)
+)]
 pub async fn admin_set_temporary_password(
     user_id: String,
     password: String,
@@ -138,11 +139,7 @@ pub async fn admin_set_temporary_password(
             let (state, me) = signed_in_admin().await?;
             crate::model::check_new_password(&password)?;
             let hash = auth::hash_password(password).await?;
-            state
-                .store
-                .set_temporary_password(&user_id, &hash)
-                .await
-                .map_err(|e| admin_error("setting a temporary password", e))?;
+            state.store.set_temporary_password(&user_id, &hash).await?;
             moderation::sessions_ended(&state, &user_id, "session ended");
             tracing::info!(admin = %me.id, user = %user_id, "temporary password set");
             Ok(())
@@ -159,11 +156,7 @@ async fn demo_accounts_ready(state: &AppState) -> Result<(), AppError> {
     let password = state.settings().demo_password.clone();
     let mut missing = Vec::new();
     for name in crate::api::auth::DEMO_USERNAMES {
-        let record = state
-            .store
-            .login_record(name)
-            .await
-            .map_err(|e| internal("reading a demo account", e))?;
+        let record = state.store.login_record(name).await?;
         let hash = record.map(|r| r.password_hash);
         if !auth::verify_password(password.clone(), hash).await? {
             missing.push(name);
@@ -221,15 +214,15 @@ fn setting_views(settings: &Settings, stored: &[(String, String)]) -> Vec<Settin
 
 /// The settings an admin can change, with the values in force.
 #[server(endpoint = "admin/settings")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "admin_settings", skip_all)
+)]
 pub async fn admin_settings() -> Result<Vec<SettingView>, AppError> {
     answer(
         async move {
             let (state, _) = signed_in_admin().await?;
-            let stored = state
-                .store
-                .stored_settings()
-                .await
-                .map_err(|e| admin_error("reading settings", e))?;
+            let stored = state.store.stored_settings().await?;
             Ok(setting_views(&state.settings(), &stored))
         }
         .await,
@@ -239,6 +232,10 @@ pub async fn admin_settings() -> Result<Vec<SettingView>, AppError> {
 /// Changes one setting. It is checked like Leptos.toml would be, stored, and in force for
 /// the next request, without a restart; an invalid value changes nothing and says why.
 #[server(endpoint = "admin/update_setting")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "admin_update_setting", skip_all)
+)]
 pub async fn admin_update_setting(
     key: String,
     value: String,
@@ -263,7 +260,7 @@ pub async fn admin_update_setting(
                             .store
                             .store_setting(&key, &value, &me.id, now_ms())
                             .await
-                            .map_err(|e| SettingError::App(admin_error("storing a setting", e)))?;
+                            .map_err(|e| SettingError::App(e.into()))?;
                         Ok(next)
                     },
                     |before, next| state.settings_changed(before, next),
@@ -274,11 +271,7 @@ pub async fn admin_update_setting(
                     SettingError::App(e) => e,
                 })?;
             tracing::info!(admin = %me.id, setting = %key, "setting changed");
-            let stored = state
-                .store
-                .stored_settings()
-                .await
-                .map_err(|e| admin_error("reading settings", e))?;
+            let stored = state.store.stored_settings().await?;
             Ok(setting_views(&settings, &stored))
         }
         .await,

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use {
     super::support::{answer, client_ip, request_headers, set_cookie},
     crate::model::{check_login_input, normalize_username, NewAccount, Role},
-    crate::server::{auth as session, internal, store::StoreError, AppState},
+    crate::server::{auth as session, AppState},
 };
 
 /// What someone who tries to sign up is told while registration is closed.
@@ -19,6 +19,7 @@ pub const REGISTRATION_CLOSED: &str =
 pub const DEMO_USERNAMES: [&str; 4] = ["alice", "bob", "carol", "admin"];
 
 #[server(endpoint = "signup")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "signup", skip_all))]
 pub async fn signup(
     username: String,
     display_name: String,
@@ -36,12 +37,7 @@ pub async fn signup(
                 Err(AppError::Invalid(mut errors)) => {
                     // Say that the name is taken together with the other problems.
                     if errors.iter().all(|e| e.field != "username")
-                        && state
-                            .store
-                            .login_record(&username)
-                            .await
-                            .map_err(|e| internal("checking a username", e))?
-                            .is_some()
+                        && state.store.login_record(&username).await?.is_some()
                     {
                         errors.extend(match taken() {
                             AppError::Invalid(e) => e,
@@ -81,11 +77,7 @@ pub async fn signup(
                     }),
                     created_at,
                 )
-                .await
-                .map_err(|e| match e {
-                    StoreError::UsernameTaken => taken(),
-                    other => internal("creating a user", other),
-                })?;
+                .await?;
             set_cookie(session::session_cookie(
                 Some(&token),
                 (expires_at - created_at) / 1000,
@@ -120,11 +112,7 @@ async fn checked_login(
             })
         }
     };
-    let record = state
-        .store
-        .login_record(username)
-        .await
-        .map_err(|e| internal("reading a login", e))?;
+    let record = state.store.login_record(username).await?;
     let stored = record.as_ref().map(|r| r.password_hash.clone());
     let ok = session::verify_password(password, stored).await?;
     let Some(record) = record.filter(|_| ok) else {
@@ -138,6 +126,7 @@ async fn checked_login(
 }
 
 #[server(endpoint = "login")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "login", skip_all))]
 pub async fn login(username: String, password: String) -> Result<User, AppError> {
     answer(
         async move {
@@ -159,6 +148,10 @@ pub async fn login(username: String, password: String) -> Result<User, AppError>
 
 /// Logs in with a temporary password from an admin, replacing it with a new one.
 #[server(endpoint = "change_temporary_password")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "change_temporary_password", skip_all)
+)]
 pub async fn change_temporary_password(
     username: String,
     password: String,
@@ -194,8 +187,7 @@ pub async fn change_temporary_password(
             let replaced = state
                 .store
                 .replace_password(&record.user.id, &record.password_hash, &hash)
-                .await
-                .map_err(|e| internal("replacing a password", e))?;
+                .await?;
             if !replaced {
                 return Err(AppError::Refused(
                     "The password was changed meanwhile; log in again.".into(),
@@ -214,6 +206,7 @@ pub async fn change_temporary_password(
 }
 
 #[server(endpoint = "logout")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "logout", skip_all))]
 pub async fn logout() -> Result<(), AppError> {
     answer(
         async move {
@@ -221,11 +214,7 @@ pub async fn logout() -> Result<(), AppError> {
             let headers = request_headers();
             if let Some(token) = session::session_token(&headers) {
                 let hash = session::token_hash(&token);
-                state
-                    .store
-                    .delete_session(&hash)
-                    .await
-                    .map_err(|e| internal("ending a session", e))?;
+                state.store.delete_session(&hash).await?;
                 // The tabs of this session stop at once; the user's other sessions stay.
                 for conn in state.hub.connections_of_session(&hash) {
                     conn.close(crate::protocol::CLOSE_SESSION_ENDED, "logged out");
@@ -245,6 +234,7 @@ pub async fn logout() -> Result<(), AppError> {
 
 /// The signed-in user, or `None` for a visitor.
 #[server(endpoint = "current_user")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "current_user", skip_all))]
 pub async fn current_user() -> Result<Option<User>, AppError> {
     answer(
         async move {
@@ -257,12 +247,17 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
 
 /// Whether this server takes new accounts now.
 #[server(endpoint = "registration_open")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "registration_open", skip_all)
+)]
 pub async fn registration_open() -> Result<bool, AppError> {
     answer(Ok(AppState::current()?.settings().registration_open))
 }
 
 /// The demo accounts and their password, in demo mode only.
 #[server(endpoint = "demo_accounts")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "demo_accounts", skip_all))]
 pub async fn demo_accounts() -> Result<Option<DemoAccountList>, AppError> {
     answer(
         async move {
@@ -270,11 +265,7 @@ pub async fn demo_accounts() -> Result<Option<DemoAccountList>, AppError> {
             if !state.settings().demo_mode {
                 return Ok(None);
             }
-            let users = state
-                .store
-                .users_by_username(&DEMO_USERNAMES)
-                .await
-                .map_err(|e| internal("listing demo users", e))?;
+            let users = state.store.users_by_username(&DEMO_USERNAMES).await?;
             Ok(Some(DemoAccountList {
                 password: state.settings().demo_password.clone(),
                 users: users

@@ -13,6 +13,10 @@ use {
 
 /// Whether this server allows calls, and how long they ring.
 #[server(endpoint = "call_options")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "get_call_options", skip_all)
+)]
 pub async fn get_call_options() -> Result<CallOptions, AppError> {
     answer(
         async move {
@@ -28,6 +32,7 @@ pub async fn get_call_options() -> Result<CallOptions, AppError> {
 
 /// Rings the other person of a direct conversation from this tab.
 #[server(endpoint = "start_call")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "start_call", skip_all))]
 pub async fn start_call(
     conversation_id: String,
     media: CallMedia,
@@ -44,6 +49,7 @@ pub async fn start_call(
 
 /// Answers a call ringing for the asker, on this tab.
 #[server(endpoint = "answer_call")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "answer_call", skip_all))]
 pub async fn answer_call(call_id: String, connection_id: u64) -> Result<CallTicket, AppError> {
     answer(
         async move {
@@ -55,6 +61,7 @@ pub async fn answer_call(call_id: String, connection_id: u64) -> Result<CallTick
 }
 
 #[server(endpoint = "decline_call")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "decline_call", skip_all))]
 pub async fn decline_call(call_id: String) -> Result<Call, AppError> {
     answer(
         async move {
@@ -67,6 +74,7 @@ pub async fn decline_call(call_id: String) -> Result<Call, AppError> {
 
 /// Cancels a ringing call (caller), declines it (callee) or ends an answered one.
 #[server(endpoint = "hang_up")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "hang_up", skip_all))]
 pub async fn hang_up(call_id: String) -> Result<Call, AppError> {
     answer(
         async move {

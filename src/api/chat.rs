@@ -9,11 +9,7 @@ use {
     super::support::{answer, request_headers},
     crate::model::{check_client_msg_id, parse_message_body},
     crate::protocol::{Event, Topic},
-    crate::server::{
-        auth, internal, now_ms,
-        store::{NewMessage, StoreError},
-        AppState,
-    },
+    crate::server::{auth, now_ms, store::NewMessage, AppState},
 };
 
 /// How many messages one page of history holds.
@@ -28,28 +24,6 @@ pub(crate) async fn signed_in() -> Result<(AppState, User), AppError> {
     }
 }
 
-#[cfg(feature = "ssr")]
-pub(crate) fn store_error(context: &str, e: StoreError) -> AppError {
-    match e {
-        StoreError::NotMember => AppError::Forbidden,
-        StoreError::NoSuchUser => AppError::NotFound,
-        StoreError::NotOwner => AppError::Forbidden,
-        StoreError::GroupFull(n) => {
-            AppError::invalid("members", format!("A group can have at most {n} members."))
-        }
-        StoreError::ClientMsgIdReused => {
-            AppError::invalid("client_msg_id", "That message id was already used.")
-        }
-        StoreError::Blocked(side) => crate::server::moderation::blocked_error(side),
-        StoreError::Refused(why) => AppError::Refused(why.to_string()),
-        other if other.is_unavailable() => {
-            tracing::warn!("{context}: the database is unavailable: {other}");
-            AppError::Unavailable
-        }
-        other => internal(context, other),
-    }
-}
-
 /// Tells these users' tabs that their conversation lists changed.
 #[cfg(feature = "ssr")]
 fn lists_changed<'a>(state: &AppState, users: impl IntoIterator<Item = &'a String>) {
@@ -61,15 +35,15 @@ fn lists_changed<'a>(state: &AppState, users: impl IntoIterator<Item = &'a Strin
 }
 
 #[server(endpoint = "conversations")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "list_conversations", skip_all)
+)]
 pub async fn list_conversations() -> Result<Vec<ConversationSummary>, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            let mut list = state
-                .store
-                .conversations_of(&me.id)
-                .await
-                .map_err(|e| store_error("listing conversations", e))?;
+            let mut list = state.store.conversations_of(&me.id).await?;
             for c in &mut list {
                 if let Some(peer) = &c.peer {
                     c.peer_presence = Some(match c.block {
@@ -89,6 +63,7 @@ pub async fn list_conversations() -> Result<Vec<ConversationSummary>, AppError> 
 
 /// People to start a conversation with, by username or display name.
 #[server(endpoint = "search_users")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "search_users", skip_all))]
 pub async fn search_users(query: String) -> Result<Vec<User>, AppError> {
     answer(
         async move {
@@ -98,7 +73,7 @@ pub async fn search_users(query: String) -> Result<Vec<User>, AppError> {
                 .store
                 .search_users(&query, &me.id, 20)
                 .await
-                .map_err(|e| store_error("searching users", e))
+                .map_err(AppError::from)
         }
         .await,
     )
@@ -106,6 +81,7 @@ pub async fn search_users(query: String) -> Result<Vec<User>, AppError> {
 
 /// The direct conversation with `user_id`, created on first use.
 #[server(endpoint = "open_direct")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "open_direct", skip_all))]
 pub async fn open_direct(user_id: String) -> Result<String, AppError> {
     answer(
         async move {
@@ -122,11 +98,7 @@ pub async fn open_direct(user_id: String) -> Result<String, AppError> {
                     crate::server::INVITATIONS_PER_MINUTE
                 )
             })?;
-            let id = state
-                .store
-                .open_direct(&me.id, &user_id, now_ms())
-                .await
-                .map_err(|e| store_error("opening a conversation", e))?;
+            let id = state.store.open_direct(&me.id, &user_id, now_ms()).await?;
             lists_changed(&state, [&me.id, &user_id]);
             Ok(id)
         }
@@ -136,6 +108,7 @@ pub async fn open_direct(user_id: String) -> Result<String, AppError> {
 
 /// A group with a name and at least one other member; the creator owns it.
 #[server(endpoint = "create_group")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "create_group", skip_all))]
 pub async fn create_group(
     title: String,
     #[server(default)] member_ids: Vec<String>,
@@ -156,8 +129,7 @@ pub async fn create_group(
             let id = state
                 .store
                 .create_group(&me.id, &title, &member_ids, now_ms())
-                .await
-                .map_err(|e| store_error("creating a group", e))?;
+                .await?;
             lists_changed(&state, member_ids.iter().chain([&me.id]));
             for member in member_ids.iter().filter(|m| **m != me.id) {
                 let topic = Topic::User(member.clone());
@@ -171,6 +143,7 @@ pub async fn create_group(
 
 /// The group's owner adds someone.
 #[server(endpoint = "add_member")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "add_member", skip_all))]
 pub async fn add_member(conversation_id: String, user_id: String) -> Result<(), AppError> {
     answer(
         async move {
@@ -184,8 +157,7 @@ pub async fn add_member(conversation_id: String, user_id: String) -> Result<(), 
             state
                 .store
                 .add_group_member(&conversation_id, &me.id, &user_id, now_ms())
-                .await
-                .map_err(|e| store_error("adding a member", e))?;
+                .await?;
             let theirs = Topic::User(user_id);
             state.hub.publish(&theirs, Event::ConversationsChanged);
             state.hub.publish(&theirs, Event::NotificationsChanged);
@@ -201,14 +173,14 @@ pub async fn add_member(conversation_id: String, user_id: String) -> Result<(), 
 
 /// The group's owner removes someone; their open tabs stop receiving the group at once.
 #[server(endpoint = "remove_member")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "remove_member", skip_all))]
 pub async fn remove_member(conversation_id: String, user_id: String) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
             state
                 .remove_group_member(&conversation_id, &me.id, &user_id)
-                .await
-                .map_err(|e| store_error("removing a member", e))?;
+                .await?;
             let topic = Topic::Conversation(conversation_id);
             state
                 .hub
@@ -223,6 +195,7 @@ pub async fn remove_member(conversation_id: String, user_id: String) -> Result<(
 /// The send path: who asks -> may they (membership, in the store's transaction) -> valid
 /// -> persist (idempotent on `client_msg_id`) -> only after commit, publish.
 #[server(endpoint = "send_message")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "send_message", skip_all))]
 pub async fn send_message(
     conversation_id: String,
     client_msg_id: String,
@@ -269,8 +242,7 @@ pub async fn send_message(
                         &body,
                     )
                     .await
-            }
-            .map_err(|e| store_error("sending a message", e))?;
+            }?;
             if sent.created {
                 state.hub.publish(
                     &Topic::Conversation(conversation_id),
@@ -287,6 +259,7 @@ pub async fn send_message(
 
 /// A page of history: the newest messages before `before_seq` (or the newest of all).
 #[server(endpoint = "messages")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "load_messages", skip_all))]
 pub async fn load_messages(
     conversation_id: String,
     before_seq: Option<i64>,
@@ -303,7 +276,7 @@ pub async fn load_messages(
                     PAGE_SIZE,
                 )
                 .await
-                .map_err(|e| store_error("loading messages", e))
+                .map_err(AppError::from)
         }
         .await,
     )
@@ -311,6 +284,10 @@ pub async fn load_messages(
 
 /// What a client missed: messages after `after_seq`, oldest first, a page at a time.
 #[server(endpoint = "messages_after")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "messages_after", skip_all)
+)]
 pub async fn messages_after(
     conversation_id: String,
     after_seq: i64,
@@ -322,7 +299,7 @@ pub async fn messages_after(
                 .store
                 .messages_after(&conversation_id, &me.id, after_seq, PAGE_SIZE)
                 .await
-                .map_err(|e| store_error("loading missed messages", e))
+                .map_err(AppError::from)
         }
         .await,
     )
@@ -330,6 +307,7 @@ pub async fn messages_after(
 
 /// Marks the conversation read up to `seq`; other members and the user's other tabs hear.
 #[server(endpoint = "mark_read")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "mark_read", skip_all))]
 pub async fn mark_read(conversation_id: String, seq: i64) -> Result<i64, AppError> {
     answer(
         async move {
@@ -337,8 +315,7 @@ pub async fn mark_read(conversation_id: String, seq: i64) -> Result<i64, AppErro
             let (mark, moved) = state
                 .store
                 .move_read_mark(&conversation_id, &me.id, seq)
-                .await
-                .map_err(|e| store_error("marking read", e))?;
+                .await?;
             if !moved {
                 // Nothing changed: nobody is told.
                 return Ok(mark);
@@ -362,6 +339,10 @@ pub async fn mark_read(conversation_id: String, seq: i64) -> Result<i64, AppErro
 
 /// The members of a conversation, for members only.
 #[server(endpoint = "members")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "conversation_members", skip_all)
+)]
 pub async fn conversation_members(conversation_id: String) -> Result<Vec<Member>, AppError> {
     answer(
         async move {
@@ -370,7 +351,7 @@ pub async fn conversation_members(conversation_id: String) -> Result<Vec<Member>
                 .store
                 .members(&conversation_id, &me.id)
                 .await
-                .map_err(|e| store_error("listing members", e))
+                .map_err(AppError::from)
         }
         .await,
     )

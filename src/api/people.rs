@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::chat::{signed_in, store_error},
+    super::chat::signed_in,
     super::support::answer,
     crate::protocol::{Event, Topic},
     crate::server::{calls, moderation, now_ms},
@@ -18,26 +18,19 @@ pub const NOTIFICATIONS_SHOWN: i64 = 50;
 /// Keeps someone out: no new direct conversation, no messages in the existing one, no
 /// calls (one under way ends), and neither sees the other's presence or typing.
 #[server(endpoint = "block")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "block_person", skip_all))]
 pub async fn block_person(user_id: String) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
             blocks_within_rate(&state, &me.id)?;
-            let added = state
-                .store
-                .block_person(&me.id, &user_id, now_ms())
-                .await
-                .map_err(|e| store_error("blocking someone", e))?;
+            let added = state.store.block_person(&me.id, &user_id, now_ms()).await?;
             if added {
                 // A block that already stood changes nothing: nobody is told again.
                 moderation::block_changed(&state, &me.id, &user_id, true);
             }
             // A call between the two ends with the block, hung up by the one who blocked.
-            let live = state
-                .store
-                .live_calls_between(&me.id, &user_id)
-                .await
-                .map_err(|e| store_error("finding calls to end", e))?;
+            let live = state.store.live_calls_between(&me.id, &user_id).await?;
             for call_id in live {
                 let hang_up = crate::call::CallAction::HangUp;
                 // Over by now is the usual reason for a refusal here, not an error.
@@ -50,16 +43,16 @@ pub async fn block_person(user_id: String) -> Result<(), AppError> {
 }
 
 #[server(endpoint = "unblock")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "unblock_person", skip_all)
+)]
 pub async fn unblock_person(user_id: String) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
             blocks_within_rate(&state, &me.id)?;
-            let lifted = state
-                .store
-                .unblock_person(&me.id, &user_id)
-                .await
-                .map_err(|e| store_error("unblocking someone", e))?;
+            let lifted = state.store.unblock_person(&me.id, &user_id).await?;
             if lifted {
                 moderation::block_changed(&state, &me.id, &user_id, false);
             }
@@ -92,15 +85,15 @@ pub async fn set_blocked(user_id: String, block: bool) -> Result<(), AppError> {
 
 /// The people the user has blocked.
 #[server(endpoint = "blocked_people")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "blocked_people", skip_all)
+)]
 pub async fn blocked_people() -> Result<Vec<User>, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            state
-                .store
-                .blocked_by(&me.id)
-                .await
-                .map_err(|e| store_error("listing blocked people", e))
+            state.store.blocked_by(&me.id).await.map_err(AppError::from)
         }
         .await,
     )
@@ -108,6 +101,10 @@ pub async fn blocked_people() -> Result<Vec<User>, AppError> {
 
 /// The newest missed calls and group additions, read or not.
 #[server(endpoint = "notifications")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "list_notifications", skip_all)
+)]
 pub async fn list_notifications() -> Result<Vec<Notification>, AppError> {
     answer(
         async move {
@@ -116,7 +113,7 @@ pub async fn list_notifications() -> Result<Vec<Notification>, AppError> {
                 .store
                 .notifications_of(&me.id, NOTIFICATIONS_SHOWN)
                 .await
-                .map_err(|e| store_error("listing notifications", e))
+                .map_err(AppError::from)
         }
         .await,
     )
@@ -124,6 +121,10 @@ pub async fn list_notifications() -> Result<Vec<Notification>, AppError> {
 
 /// Marks one notification read; the user's other tabs hear.
 #[server(endpoint = "notification_read")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "mark_notification_read", skip_all)
+)]
 pub async fn mark_notification_read(id: String) -> Result<(), AppError> {
     answer(
         async move {
@@ -131,8 +132,7 @@ pub async fn mark_notification_read(id: String) -> Result<(), AppError> {
             let changed = state
                 .store
                 .mark_notifications_read(&me.id, Some(&id), now_ms())
-                .await
-                .map_err(|e| store_error("marking a notification read", e))?;
+                .await?;
             if changed > 0 {
                 state
                     .hub
@@ -146,6 +146,7 @@ pub async fn mark_notification_read(id: String) -> Result<(), AppError> {
 
 /// Marks every notification and every conversation read.
 #[server(endpoint = "all_read")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "mark_all_read", skip_all))]
 pub async fn mark_all_read() -> Result<(), AppError> {
     answer(
         async move {
@@ -153,13 +154,8 @@ pub async fn mark_all_read() -> Result<(), AppError> {
             state
                 .store
                 .mark_notifications_read(&me.id, None, now_ms())
-                .await
-                .map_err(|e| store_error("marking notifications read", e))?;
-            let marks = state
-                .store
-                .mark_all_conversations_read(&me.id)
-                .await
-                .map_err(|e| store_error("marking conversations read", e))?;
+                .await?;
+            let marks = state.store.mark_all_conversations_read(&me.id).await?;
             for (conversation_id, seq) in marks {
                 state.hub.publish(
                     &Topic::Conversation(conversation_id.clone()),
@@ -181,6 +177,7 @@ pub async fn mark_all_read() -> Result<(), AppError> {
 
 /// Mutes a conversation (still counted unread; no sound, no desktop notification).
 #[server(endpoint = "mute")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "set_muted", skip_all))]
 pub async fn set_muted(conversation_id: String, muted: bool) -> Result<(), AppError> {
     answer(
         async move {
@@ -188,8 +185,7 @@ pub async fn set_muted(conversation_id: String, muted: bool) -> Result<(), AppEr
             state
                 .store
                 .set_muted(&conversation_id, &me.id, muted)
-                .await
-                .map_err(|e| store_error("muting a conversation", e))?;
+                .await?;
             state
                 .hub
                 .publish(&Topic::User(me.id), Event::ConversationsChanged);

@@ -169,8 +169,7 @@ pub async fn start_session(
                 user_agent: ua.as_deref(),
             },
         )
-        .await
-        .map_err(|e| internal("creating a session", e))?;
+        .await?;
     Ok(session_cookie(
         Some(&token),
         (expires_at - created_at) / 1000,
@@ -198,10 +197,7 @@ pub async fn session_from_headers(
         return Ok(None);
     };
     let hash = token_hash(&token);
-    let user = store
-        .session_user(&hash, now_ms())
-        .await
-        .map_err(|e| internal("looking up a session", e))?;
+    let user = store.session_user(&hash, now_ms()).await?;
     Ok(user.map(|u| (u, hash)))
 }
 

@@ -5,7 +5,7 @@
 
 use super::hub::{ConnId, Connection};
 use super::store::{CallChange, StoreError};
-use super::{internal, now_ms, AppState};
+use super::{now_ms, AppState};
 use crate::call::{Call, CallAction, CallMedia, CallState, CallTicket, IceServer};
 use crate::error::AppError;
 use crate::model::User;
@@ -95,20 +95,6 @@ impl CallRoom {
     }
 }
 
-fn call_error(context: &str, e: StoreError) -> AppError {
-    match e {
-        StoreError::NotMember => AppError::Forbidden,
-        StoreError::NotDirect => {
-            AppError::Refused("Calls are between the two people of a direct conversation.".into())
-        }
-        StoreError::AlreadyInCall => AppError::Refused("You are already in a call.".into()),
-        StoreError::NoSuchUser => AppError::Refused("This person cannot be called.".into()),
-        StoreError::Call(refusal) => AppError::Refused(refusal.message()),
-        StoreError::Blocked(side) => super::moderation::blocked_error(side),
-        other => internal(context, other),
-    }
-}
-
 /// The connection must be one of the asker's own open tabs.
 fn own_connection(state: &AppState, me: &User, conn: ConnId) -> Result<Connection, AppError> {
     state
@@ -189,6 +175,7 @@ fn publish(state: &AppState, change: &CallChange) {
 }
 
 /// Rings the other member of a direct conversation from the asker's tab `conn`.
+#[tracing::instrument(name = "start_call", skip_all)]
 pub async fn start(
     state: &AppState,
     me: &User,
@@ -208,8 +195,7 @@ pub async fn start(
     let change = state
         .store
         .start_call(conversation_id, &me.id, media, now_ms())
-        .await
-        .map_err(|e| call_error("starting a call", e))?;
+        .await?;
     let ringing = change.call.state == CallState::Ringing;
     if ringing {
         // Bound before anyone hears of the call, so an answer always finds the binding.
@@ -244,6 +230,7 @@ async fn end_if_gone(state: &AppState, user: &str, call_id: &str, conn: ConnId) 
 }
 
 /// Answers a ringing call on the asker's tab `conn`; their other tabs stop ringing.
+#[tracing::instrument(name = "answer_call", skip_all)]
 pub async fn answer(
     state: &AppState,
     me: &User,
@@ -256,8 +243,7 @@ pub async fn answer(
     let change = state
         .store
         .change_call(call_id, Some(&me.id), CallAction::Answer, now_ms())
-        .await
-        .map_err(|e| call_error("answering a call", e))?;
+        .await?;
     state.calls.bind_callee(call_id, &me.id, conn);
     publish(state, &change);
     drop(in_order);
@@ -269,6 +255,7 @@ pub async fn answer(
 }
 
 /// Declines, cancels, hangs up or times out a call (`asker` None: the server).
+#[tracing::instrument(name = "finish_call", skip_all)]
 pub async fn finish(
     state: &AppState,
     asker: Option<&str>,
@@ -279,8 +266,7 @@ pub async fn finish(
     let change = state
         .store
         .change_call(call_id, asker, action, now_ms())
-        .await
-        .map_err(|e| call_error("ending a call", e))?;
+        .await?;
     if !change.call.state.is_live() {
         state.calls.unbind(call_id);
     }
