@@ -7,9 +7,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use {
-    super::chat::signed_in, super::support::answer, crate::call::CallAction, crate::server::calls,
-};
+use {super::chat::signed_in, super::support::answer, crate::server::actions::calls};
 
 /// Whether this server allows calls, and how long they ring.
 #[server(endpoint = "call_options")]
@@ -21,10 +19,7 @@ pub async fn get_call_options() -> Result<CallOptions, AppError> {
     answer(
         async move {
             let (state, _) = signed_in().await?;
-            Ok(CallOptions {
-                enabled: state.settings().calls_enabled,
-                ring_timeout_secs: state.settings().call_ring_timeout_secs,
-            })
+            Ok(calls::options(&state))
         }
         .await,
     )
@@ -66,7 +61,7 @@ pub async fn decline_call(call_id: String) -> Result<Call, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            calls::finish(&state, Some(&me.id), &call_id, CallAction::Decline).await
+            calls::decline(&state, &me, &call_id).await
         }
         .await,
     )
@@ -79,7 +74,7 @@ pub async fn hang_up(call_id: String) -> Result<Call, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            calls::finish(&state, Some(&me.id), &call_id, CallAction::HangUp).await
+            calls::hang_up(&state, &me, &call_id).await
         }
         .await,
     )

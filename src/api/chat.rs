@@ -1,4 +1,5 @@
-//! Conversations and messages. Membership is checked by the store inside each query.
+//! Conversations and messages: who asks, the action (`server::actions::conversations`,
+//! `server::actions::messages`), the answer.
 
 use crate::error::AppError;
 use crate::model::{ConversationSummary, Member, Message, User};
@@ -7,30 +8,20 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use {
     super::support::{answer, request_headers},
-    crate::model::{check_client_msg_id, parse_message_body},
-    crate::protocol::{Event, Topic},
-    crate::server::{auth, now_ms, store::NewMessage, AppState},
+    crate::server::actions::{conversations, messages},
+    crate::server::{auth, AppState},
 };
 
 /// How many messages one page of history holds.
 pub const PAGE_SIZE: i64 = 50;
 
+/// Who asks: the user of the request's live session, with the server's state.
 #[cfg(feature = "ssr")]
 pub(crate) async fn signed_in() -> Result<(AppState, User), AppError> {
     let state = AppState::current()?;
     match auth::user_from_headers(&*state.store, &request_headers()).await? {
         Some(user) => Ok((state, user)),
         None => Err(AppError::Unauthorized),
-    }
-}
-
-/// Tells these users' tabs that their conversation lists changed.
-#[cfg(feature = "ssr")]
-fn lists_changed<'a>(state: &AppState, users: impl IntoIterator<Item = &'a String>) {
-    for user in users {
-        state
-            .hub
-            .publish(&Topic::User(user.clone()), Event::ConversationsChanged);
     }
 }
 
@@ -43,19 +34,7 @@ pub async fn list_conversations() -> Result<Vec<ConversationSummary>, AppError> 
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            let mut list = state.store.conversations_of(&me.id).await?;
-            for c in &mut list {
-                if let Some(peer) = &c.peer {
-                    c.peer_presence = Some(match c.block {
-                        None => state.presence.state_of(&peer.id),
-                        Some(_) => crate::protocol::PresenceState::Offline,
-                    });
-                    if c.block.is_some() {
-                        c.peer_last_seen_at = None;
-                    }
-                }
-            }
-            Ok(list)
+            conversations::list(&state, &me).await
         }
         .await,
     )
@@ -68,12 +47,7 @@ pub async fn search_users(query: String) -> Result<Vec<User>, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            let query: String = query.trim().chars().take(64).collect();
-            state
-                .store
-                .search_users(&query, &me.id, 20)
-                .await
-                .map_err(AppError::from)
+            conversations::search_people(&state, &me, &query).await
         }
         .await,
     )
@@ -86,21 +60,7 @@ pub async fn open_direct(user_id: String) -> Result<String, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            if user_id == me.id {
-                return Err(AppError::invalid(
-                    "user_id",
-                    "Pick someone else to talk to.",
-                ));
-            }
-            crate::server::within_rate(&state.rates.invitations, &me.id, || {
-                format!(
-                    "You are starting conversations too fast (at most {} a minute).",
-                    crate::server::INVITATIONS_PER_MINUTE
-                )
-            })?;
-            let id = state.store.open_direct(&me.id, &user_id, now_ms()).await?;
-            lists_changed(&state, [&me.id, &user_id]);
-            Ok(id)
+            conversations::open_direct(&state, &me, &user_id).await
         }
         .await,
     )
@@ -116,26 +76,7 @@ pub async fn create_group(
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            let title = crate::model::parse_group_title(&title)?;
-            if member_ids.iter().all(|m| *m == me.id) {
-                return Err(AppError::invalid("members", "Pick at least one person."));
-            }
-            crate::server::within_rate(&state.rates.invitations, &me.id, || {
-                format!(
-                    "You are starting conversations too fast (at most {} a minute).",
-                    crate::server::INVITATIONS_PER_MINUTE
-                )
-            })?;
-            let id = state
-                .store
-                .create_group(&me.id, &title, &member_ids, now_ms())
-                .await?;
-            lists_changed(&state, member_ids.iter().chain([&me.id]));
-            for member in member_ids.iter().filter(|m| **m != me.id) {
-                let topic = Topic::User(member.clone());
-                state.hub.publish(&topic, Event::NotificationsChanged);
-            }
-            Ok(id)
+            conversations::create_group(&state, &me, &title, &member_ids).await
         }
         .await,
     )
@@ -148,24 +89,7 @@ pub async fn add_member(conversation_id: String, user_id: String) -> Result<(), 
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            crate::server::within_rate(&state.rates.invitations, &me.id, || {
-                format!(
-                    "You are starting conversations too fast (at most {} a minute).",
-                    crate::server::INVITATIONS_PER_MINUTE
-                )
-            })?;
-            state
-                .store
-                .add_group_member(&conversation_id, &me.id, &user_id, now_ms())
-                .await?;
-            let theirs = Topic::User(user_id);
-            state.hub.publish(&theirs, Event::ConversationsChanged);
-            state.hub.publish(&theirs, Event::NotificationsChanged);
-            state.hub.publish(
-                &Topic::Conversation(conversation_id),
-                Event::ConversationsChanged,
-            );
-            Ok(())
+            conversations::add_member(&state, &me, &conversation_id, &user_id).await
         }
         .await,
     )
@@ -178,22 +102,13 @@ pub async fn remove_member(conversation_id: String, user_id: String) -> Result<(
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            state
-                .remove_group_member(&conversation_id, &me.id, &user_id)
-                .await?;
-            let topic = Topic::Conversation(conversation_id);
-            state
-                .hub
-                .publish(&Topic::User(user_id), Event::ConversationsChanged);
-            state.hub.publish(&topic, Event::ConversationsChanged);
-            Ok(())
+            conversations::remove_member(&state, &me, &conversation_id, &user_id).await
         }
         .await,
     )
 }
 
-/// The send path: who asks -> may they (membership, in the store's transaction) -> valid
-/// -> persist (idempotent on `client_msg_id`) -> only after commit, publish.
+/// Sends a message (idempotent on `client_msg_id`): see `actions::messages::send`.
 #[server(endpoint = "send_message")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "send_message", skip_all))]
 pub async fn send_message(
@@ -204,54 +119,7 @@ pub async fn send_message(
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            check_client_msg_id(&client_msg_id)?;
-            let body = parse_message_body(&body, state.settings().max_message_chars)?;
-            let now = std::time::Instant::now();
-            if let Err(wait) = state.rates.messages.take(&me.id, now) {
-                let secs = wait.as_secs() + 1;
-                return Err(AppError::RateLimited {
-                    message: format!(
-                        "You are sending messages too fast (at most {} a minute). \
-                         Waiting {secs} s before sending.",
-                        state.settings().messages_per_minute
-                    ),
-                    retry_after_secs: secs,
-                });
-            }
-            // Until published: events of one conversation go out in seq order.
-            let _in_order = state.in_order.lock(&conversation_id).await;
-            let sent = if state.settings().store_messages {
-                state
-                    .writer
-                    .send(NewMessage {
-                        conversation_id: conversation_id.clone(),
-                        sender: me.id.clone(),
-                        client_msg_id,
-                        body,
-                        now: now_ms(),
-                    })
-                    .await
-            } else {
-                state
-                    .relay
-                    .message(
-                        &*state.store,
-                        &conversation_id,
-                        &me.id,
-                        &client_msg_id,
-                        &body,
-                    )
-                    .await
-            }?;
-            if sent.created {
-                state.hub.publish(
-                    &Topic::Conversation(conversation_id),
-                    Event::MessageCreated {
-                        message: sent.message.clone(),
-                    },
-                );
-            }
-            Ok(sent.message)
+            messages::send(&state, &me, &conversation_id, client_msg_id, &body).await
         }
         .await,
     )
@@ -267,16 +135,7 @@ pub async fn load_messages(
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            state
-                .store
-                .messages_before(
-                    &conversation_id,
-                    &me.id,
-                    before_seq.unwrap_or(i64::MAX),
-                    PAGE_SIZE,
-                )
-                .await
-                .map_err(AppError::from)
+            messages::before(&state, &me, &conversation_id, before_seq).await
         }
         .await,
     )
@@ -295,11 +154,7 @@ pub async fn messages_after(
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            state
-                .store
-                .messages_after(&conversation_id, &me.id, after_seq, PAGE_SIZE)
-                .await
-                .map_err(AppError::from)
+            messages::after(&state, &me, &conversation_id, after_seq).await
         }
         .await,
     )
@@ -312,26 +167,7 @@ pub async fn mark_read(conversation_id: String, seq: i64) -> Result<i64, AppErro
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            let (mark, moved) = state
-                .store
-                .move_read_mark(&conversation_id, &me.id, seq)
-                .await?;
-            if !moved {
-                // Nothing changed: nobody is told.
-                return Ok(mark);
-            }
-            state.hub.publish(
-                &Topic::Conversation(conversation_id.clone()),
-                Event::ReadMarked {
-                    conversation_id,
-                    user_id: me.id.clone(),
-                    seq: mark,
-                },
-            );
-            state
-                .hub
-                .publish(&Topic::User(me.id), Event::ConversationsChanged);
-            Ok(mark)
+            messages::mark_read(&state, &me, &conversation_id, seq).await
         }
         .await,
     )
@@ -347,11 +183,7 @@ pub async fn conversation_members(conversation_id: String) -> Result<Vec<Member>
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            state
-                .store
-                .members(&conversation_id, &me.id)
-                .await
-                .map_err(AppError::from)
+            conversations::members(&state, &me, &conversation_id).await
         }
         .await,
     )

@@ -8,8 +8,7 @@ use leptos::prelude::*;
 use {
     super::chat::signed_in,
     super::support::answer,
-    crate::protocol::{Event, Topic},
-    crate::server::{calls, moderation, now_ms},
+    crate::server::actions::{blocks, conversations, notifications},
 };
 
 /// How many notifications the bell lists.
@@ -23,20 +22,7 @@ pub async fn block_person(user_id: String) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            blocks_within_rate(&state, &me.id)?;
-            let added = state.store.block_person(&me.id, &user_id, now_ms()).await?;
-            if added {
-                // A block that already stood changes nothing: nobody is told again.
-                moderation::block_changed(&state, &me.id, &user_id, true);
-            }
-            // A call between the two ends with the block, hung up by the one who blocked.
-            let live = state.store.live_calls_between(&me.id, &user_id).await?;
-            for call_id in live {
-                let hang_up = crate::call::CallAction::HangUp;
-                // Over by now is the usual reason for a refusal here, not an error.
-                let _ = calls::finish(&state, Some(&me.id), &call_id, hang_up).await;
-            }
-            Ok(())
+            blocks::block(&state, &me, &user_id).await
         }
         .await,
     )
@@ -51,27 +37,10 @@ pub async fn unblock_person(user_id: String) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            blocks_within_rate(&state, &me.id)?;
-            let lifted = state.store.unblock_person(&me.id, &user_id).await?;
-            if lifted {
-                moderation::block_changed(&state, &me.id, &user_id, false);
-            }
-            Ok(())
+            blocks::unblock(&state, &me, &user_id).await
         }
         .await,
     )
-}
-
-/// Blocking and unblocking reach the other person's tabs (presence, the composer): rated
-/// with opening conversations, per user.
-#[cfg(feature = "ssr")]
-fn blocks_within_rate(state: &crate::server::AppState, me: &str) -> Result<(), AppError> {
-    crate::server::within_rate(&state.rates.invitations, me, || {
-        format!(
-            "You are blocking and unblocking too fast (at most {} a minute).",
-            crate::server::INVITATIONS_PER_MINUTE
-        )
-    })
 }
 
 /// Blocks (`true`) or unblocks someone: what a Block / Unblock button calls.
@@ -93,7 +62,7 @@ pub async fn blocked_people() -> Result<Vec<User>, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            state.store.blocked_by(&me.id).await.map_err(AppError::from)
+            blocks::blocked(&state, &me).await
         }
         .await,
     )
@@ -109,11 +78,7 @@ pub async fn list_notifications() -> Result<Vec<Notification>, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            state
-                .store
-                .notifications_of(&me.id, NOTIFICATIONS_SHOWN)
-                .await
-                .map_err(AppError::from)
+            notifications::list(&state, &me).await
         }
         .await,
     )
@@ -129,16 +94,7 @@ pub async fn mark_notification_read(id: String) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            let changed = state
-                .store
-                .mark_notifications_read(&me.id, Some(&id), now_ms())
-                .await?;
-            if changed > 0 {
-                state
-                    .hub
-                    .publish(&Topic::User(me.id), Event::NotificationsChanged);
-            }
-            Ok(())
+            notifications::mark_read(&state, &me, &id).await
         }
         .await,
     )
@@ -151,25 +107,7 @@ pub async fn mark_all_read() -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            state
-                .store
-                .mark_notifications_read(&me.id, None, now_ms())
-                .await?;
-            let marks = state.store.mark_all_conversations_read(&me.id).await?;
-            for (conversation_id, seq) in marks {
-                state.hub.publish(
-                    &Topic::Conversation(conversation_id.clone()),
-                    Event::ReadMarked {
-                        conversation_id,
-                        user_id: me.id.clone(),
-                        seq,
-                    },
-                );
-            }
-            let mine = Topic::User(me.id);
-            state.hub.publish(&mine, Event::NotificationsChanged);
-            state.hub.publish(&mine, Event::ConversationsChanged);
-            Ok(())
+            notifications::mark_all_read(&state, &me).await
         }
         .await,
     )
@@ -182,14 +120,7 @@ pub async fn set_muted(conversation_id: String, muted: bool) -> Result<(), AppEr
     answer(
         async move {
             let (state, me) = signed_in().await?;
-            state
-                .store
-                .set_muted(&conversation_id, &me.id, muted)
-                .await?;
-            state
-                .hub
-                .publish(&Topic::User(me.id), Event::ConversationsChanged);
-            Ok(())
+            conversations::set_muted(&state, &me, &conversation_id, muted).await
         }
         .await,
     )

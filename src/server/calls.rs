@@ -1,28 +1,25 @@
-//! Calls on the server: the store keeps the state machine and the record; this module binds
-//! each live call to the two connections (tabs) taking part, relays their signaling to each
-//! other and to nobody else, rings the callee's tabs, and ends calls whose tab went away or
-//! whose ring timed out.
+//! What the server holds about calls besides the store: [`LiveCalls`], which tab of each
+//! participant a live call is bound to; ending the calls a previous process left live; and
+//! the ICE servers (STUN, and TURN with expiring credentials) handed to participants. What
+//! people do with calls (start, answer, hang up, signal) is `actions::calls`.
 
-use super::hub::{ConnId, Connection};
-use super::store::{CallChange, StoreError};
+use super::hub::ConnId;
+use super::store::StoreError;
 use super::{now_ms, AppState};
-use crate::call::{Call, CallAction, CallMedia, CallState, CallTicket, IceServer};
-use crate::error::AppError;
-use crate::model::User;
-use crate::protocol::{Event, ServerFrame, Signal, Topic};
+use crate::call::{CallAction, CallOptions, IceServer};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 /// Most signaling frames one side may send in one call: an offer, an answer and some
 /// dozens of ICE candidates are normal; thousands are abuse.
-const MAX_SIGNALS_PER_SIDE: u32 = 500;
+pub const MAX_SIGNALS_PER_SIDE: u32 = 500;
 
-/// Which connection of each participant a live call belongs to.
+/// The live calls of this server: which connection (tab) of each participant a call is
+/// bound to, and how many signals each side has sent.
 #[derive(Default)]
-pub struct CallRoom {
+pub struct LiveCalls {
     bindings: Mutex<HashMap<String, Binding>>,
 }
 
@@ -33,12 +30,12 @@ struct Binding {
     signals: HashMap<ConnId, u32>,
 }
 
-impl CallRoom {
+impl LiveCalls {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Binding>> {
         self.bindings.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn bind_caller(&self, call_id: &str, user_id: &str, conn: ConnId) {
+    pub(crate) fn bind_caller(&self, call_id: &str, user_id: &str, conn: ConnId) {
         self.lock().insert(
             call_id.to_string(),
             Binding {
@@ -49,19 +46,19 @@ impl CallRoom {
         );
     }
 
-    fn bind_callee(&self, call_id: &str, user_id: &str, conn: ConnId) {
+    pub(crate) fn bind_callee(&self, call_id: &str, user_id: &str, conn: ConnId) {
         if let Some(b) = self.lock().get_mut(call_id) {
             b.callee = Some((user_id.to_string(), conn));
         }
     }
 
-    fn unbind(&self, call_id: &str) {
+    pub(crate) fn unbind(&self, call_id: &str) {
         self.lock().remove(call_id);
     }
 
     /// The connection a signal from `from` in this call goes to: the other participant's
     /// bound tab, once the call is answered. None for anyone else.
-    fn peer_of(&self, call_id: &str, from: ConnId) -> Result<ConnId, &'static str> {
+    pub(crate) fn peer_of(&self, call_id: &str, from: ConnId) -> Result<ConnId, &'static str> {
         let mut all = self.lock();
         let b = all.get_mut(call_id).ok_or("You are not in that call.")?;
         let peer = match &b.callee {
@@ -78,7 +75,7 @@ impl CallRoom {
     }
 
     /// The calls a connection is bound to, with the user it speaks for.
-    fn calls_of(&self, conn: ConnId) -> Vec<(String, String)> {
+    pub(crate) fn calls_of(&self, conn: ConnId) -> Vec<(String, String)> {
         self.lock()
             .iter()
             .filter_map(|(id, b)| {
@@ -95,240 +92,11 @@ impl CallRoom {
     }
 }
 
-/// The connection must be one of the asker's own open tabs.
-fn own_connection(state: &AppState, me: &User, conn: ConnId) -> Result<Connection, AppError> {
-    state
-        .hub
-        .connection(conn)
-        .filter(|c| c.user_id == me.id)
-        .ok_or_else(|| {
-            AppError::Refused(
-                "This tab is not connected to the server; wait a moment and try again.".into(),
-            )
-        })
-}
-
-fn enabled(state: &AppState) -> Result<(), AppError> {
-    if state.settings().calls_enabled {
-        Ok(())
-    } else {
-        Err(AppError::Refused(
-            "Calls are switched off on this server.".into(),
-        ))
-    }
-}
-
-/// Holds the call's conversation in order (its log line is a message with a seq) until the
-/// change is published. No lock for a call that does not exist: the change will refuse it.
-async fn lock_conversation_of<'a>(
-    state: &'a AppState,
-    call_id: &str,
-) -> Option<tokio::sync::MutexGuard<'a, ()>> {
-    match state.store.call_conversation(call_id).await {
-        Ok(Some(conversation)) => Some(state.in_order.lock(&conversation).await),
-        Ok(None) => None,
-        Err(e) => {
-            tracing::warn!("finding the conversation of call {call_id}: {e}");
-            None
-        }
-    }
-}
-
-/// Tells both participants' tabs about the call, and the conversation about its log line;
-/// a missed call is a notification for the callee.
-fn publish(state: &AppState, change: &CallChange) {
-    if change.call.state == CallState::Missed {
-        state.hub.publish(
-            &Topic::User(change.call.callee.id.clone()),
-            Event::NotificationsChanged,
-        );
-    }
-    for user in [&change.call.caller.id, &change.call.callee.id] {
-        state.hub.publish(
-            &Topic::User(user.clone()),
-            Event::Call {
-                call: Box::new(change.call.clone()),
-            },
-        );
-    }
-    if let Some(message) = &change.log {
-        let topic = Topic::Conversation(message.conversation_id.clone());
-        if change.callee_read {
-            // Before the line itself: the callee's tabs know it is read when it arrives,
-            // so it makes no sound and counts as no unread.
-            state.hub.publish(
-                &topic,
-                Event::ReadMarked {
-                    conversation_id: message.conversation_id.clone(),
-                    user_id: change.call.callee.id.clone(),
-                    seq: message.seq,
-                },
-            );
-        }
-        state.hub.publish(
-            &topic,
-            Event::MessageCreated {
-                message: message.clone(),
-            },
-        );
-    }
-}
-
-/// Rings the other member of a direct conversation from the asker's tab `conn`.
-#[tracing::instrument(name = "start_call", skip_all)]
-pub async fn start(
-    state: &AppState,
-    me: &User,
-    conversation_id: &str,
-    media: CallMedia,
-    conn: ConnId,
-) -> Result<CallTicket, AppError> {
-    enabled(state)?;
-    own_connection(state, me, conn)?;
-    super::within_rate(&state.rates.calls, &me.id, || {
-        format!(
-            "You are starting calls too fast (at most {} a minute).",
-            state.settings().calls_per_minute
-        )
-    })?;
-    let in_order = state.in_order.lock(conversation_id).await;
-    let change = state
-        .store
-        .start_call(conversation_id, &me.id, media, now_ms())
-        .await?;
-    let ringing = change.call.state == CallState::Ringing;
-    if ringing {
-        // Bound before anyone hears of the call, so an answer always finds the binding.
-        state.calls.bind_caller(&change.call.id, &me.id, conn);
-        let (timer, id) = (state.clone(), change.call.id.clone());
-        let ring = Duration::from_secs(u64::from(state.settings().call_ring_timeout_secs));
-        // A call still ringing when the server stops is ended at the next start.
-        state.spawn(async move {
-            tokio::time::sleep(ring).await;
-            // Answered or over by now is the usual case, not an error.
-            let _ = finish(&timer, None, &id, CallAction::RingTimeout).await;
-        });
-    }
-    publish(state, &change);
-    drop(in_order);
-    if ringing {
-        end_if_gone(state, &me.id, &change.call.id, conn).await;
-    }
-    Ok(CallTicket {
-        ice_servers: ice_servers(state, &me.id),
-        call: change.call,
-    })
-}
-
-/// The tab may have closed while the call was being written; its close found nothing
-/// bound then, so the call ends here. (The hub forgets a connection before its close
-/// looks for calls, so one of the two always sees the other.)
-async fn end_if_gone(state: &AppState, user: &str, call_id: &str, conn: ConnId) {
-    if state.hub.connection(conn).is_none() {
-        let _ = finish(state, Some(user), call_id, CallAction::HangUp).await;
-    }
-}
-
-/// Answers a ringing call on the asker's tab `conn`; their other tabs stop ringing.
-#[tracing::instrument(name = "answer_call", skip_all)]
-pub async fn answer(
-    state: &AppState,
-    me: &User,
-    call_id: &str,
-    conn: ConnId,
-) -> Result<CallTicket, AppError> {
-    enabled(state)?;
-    own_connection(state, me, conn)?;
-    let in_order = lock_conversation_of(state, call_id).await;
-    let change = state
-        .store
-        .change_call(call_id, Some(&me.id), CallAction::Answer, now_ms())
-        .await?;
-    state.calls.bind_callee(call_id, &me.id, conn);
-    publish(state, &change);
-    drop(in_order);
-    end_if_gone(state, &me.id, call_id, conn).await;
-    Ok(CallTicket {
-        ice_servers: ice_servers(state, &me.id),
-        call: change.call,
-    })
-}
-
-/// Declines, cancels, hangs up or times out a call (`asker` None: the server).
-#[tracing::instrument(name = "finish_call", skip_all)]
-pub async fn finish(
-    state: &AppState,
-    asker: Option<&str>,
-    call_id: &str,
-    action: CallAction,
-) -> Result<Call, AppError> {
-    let _in_order = lock_conversation_of(state, call_id).await;
-    let change = state
-        .store
-        .change_call(call_id, asker, action, now_ms())
-        .await?;
-    if !change.call.state.is_live() {
-        state.calls.unbind(call_id);
-    }
-    publish(state, &change);
-    Ok(change.call)
-}
-
-/// Relays a participant's signal to the other participant's tab, and to nobody else.
-pub fn relay(
-    state: &AppState,
-    from: &Connection,
-    call_id: String,
-    signal: Signal,
-) -> Result<(), &'static str> {
-    let peer = state.calls.peer_of(&call_id, from.id)?;
-    let peer = state
-        .hub
-        .connection(peer)
-        .ok_or("The other person is not connected.")?;
-    peer.send(&ServerFrame::Event {
-        topic: Topic::User(peer.user_id.clone()),
-        event: Event::CallSignal { call_id, signal },
-    });
-    Ok(())
-}
-
-/// A tab closed: the calls it took part in end (a ringing call it placed is cancelled).
-pub async fn connection_closed(state: &AppState, conn: ConnId) {
-    for (call_id, user) in state.calls.calls_of(conn) {
-        if let Err(e) = finish(state, Some(&user), &call_id, CallAction::HangUp).await {
-            tracing::debug!("ending call {call_id} of a closed connection: {e}");
-        }
-    }
-}
-
-/// Tells a tab that just connected about the calls its user is in or being rung for, as
-/// they are now: a ringing call rings there too, and a call under way elsewhere is known.
-/// Each call is read under its conversation's lock, which every change of a call holds
-/// until it is published, so this tab (already subscribed to its user's topic) hears the
-/// state and then every later change, never an older state after a newer one.
-pub async fn tell_live_calls(state: &AppState, user_id: &str, conn: &Connection) {
-    let ids = match state.store.live_call_ids_of(user_id).await {
-        Ok(ids) => ids,
-        Err(e) => {
-            tracing::warn!("reading the live calls of a new connection: {e}");
-            return;
-        }
-    };
-    for id in ids {
-        let _in_order = lock_conversation_of(state, &id).await;
-        match state.store.call_for(&id, user_id).await {
-            Ok(call) if call.state.is_live() => {
-                conn.send(&ServerFrame::Event {
-                    topic: Topic::User(user_id.to_string()),
-                    event: Event::Call {
-                        call: Box::new(call),
-                    },
-                });
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!("reading call {id} for a new connection: {e}"),
-        }
+/// Whether calls are allowed under these settings, and how long they ring (in seconds).
+pub fn options_of(settings: &super::config::Settings) -> CallOptions {
+    CallOptions {
+        enabled: settings.calls_enabled,
+        ring_timeout_secs: settings.call_ring_timeout_secs,
     }
 }
 
@@ -428,7 +196,7 @@ mod tests {
 
     #[test]
     fn signals_go_only_between_the_two_bound_tabs_of_an_answered_call() {
-        let room = CallRoom::default();
+        let room = LiveCalls::default();
         room.bind_caller("k", "ann", 1);
         // Not answered yet: nobody to relay to.
         assert!(room.peer_of("k", 1).is_err());
@@ -445,7 +213,7 @@ mod tests {
 
     #[test]
     fn a_flood_of_signals_is_cut_off() {
-        let room = CallRoom::default();
+        let room = LiveCalls::default();
         room.bind_caller("k", "ann", 1);
         room.bind_callee("k", "ben", 2);
         for _ in 0..MAX_SIGNALS_PER_SIDE {

@@ -1,7 +1,13 @@
 //! Subscriptions and fan-out. `Hub::publish` serialises an event once and offers it to
 //! every subscriber's bounded queue without waiting: a subscriber whose queue is full is
 //! told to close (it recovers by seq when it reconnects), so one slow client never slows
-//! the others. In-process today; the bus that feeds several instances sits in front of it.
+//! the others.
+//!
+//! The fan-out is in process: an event reaches the connections of this server only, and
+//! there is no bus between servers. Running several would need one (Redis pub/sub, say)
+//! behind `Hub::publish`: publish to the bus, and have each server hand what the bus
+//! delivers to its own subscribers, as `publish_to` does now. `PublishOrder`, presence and
+//! the call bindings are per process too.
 
 use crate::protocol::{Event, ServerFrame, Topic, CLOSE_TOO_SLOW};
 use std::collections::HashMap;
@@ -267,24 +273,26 @@ impl Hub {
     }
 }
 
-/// Keeps each conversation's live events in seq order. A write that appends to a
-/// conversation holds that conversation's lock from before its transaction until its event
-/// is published, so two sends cannot commit in one order and publish in the other (a client
+/// The per-conversation publish-order lock: keeps each conversation's live events in seq
+/// order. A write that appends to a conversation (a message, a call's log line) holds that
+/// conversation's lock from before its transaction until its event is published, so two sends cannot commit in one order and publish in the other (a client
 /// would see a gap and have to fetch). Conversations share a fixed set of locks; writes are
 /// serialised by the database anyway.
-pub struct InOrder {
+pub struct PublishOrder {
     stripes: Vec<tokio::sync::Mutex<()>>,
 }
 
-impl Default for InOrder {
+impl Default for PublishOrder {
     fn default() -> Self {
-        InOrder {
+        PublishOrder {
             stripes: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
 }
 
-impl InOrder {
+impl PublishOrder {
+    /// Waits for the conversation's lock (one of 64 stripes, picked by a hash of the id, so
+    /// two conversations on one stripe also wait for each other).
     pub async fn lock(&self, conversation_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();

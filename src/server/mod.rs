@@ -1,6 +1,8 @@
 //! Everything that runs only in the server binary.
 
+pub mod actions;
 pub mod auth;
+pub mod broadcast_only;
 pub mod budget;
 pub mod calls;
 pub mod config;
@@ -9,7 +11,6 @@ pub mod demo;
 pub mod hub;
 pub mod moderation;
 pub mod presence;
-pub mod relay;
 pub mod startup;
 pub mod store;
 pub mod throttle;
@@ -38,15 +39,17 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     pub hub: Arc<hub::Hub>,
     pub presence: Arc<presence::Presence>,
-    pub calls: Arc<calls::CallRoom>,
-    /// Holds a conversation's writes and their events in seq order.
-    pub in_order: Arc<hub::InOrder>,
+    /// The live calls and the tabs they are bound to.
+    pub calls: Arc<calls::LiveCalls>,
+    /// The per-conversation publish-order lock: holds a conversation's writes and their
+    /// events in seq order.
+    pub publish_order: Arc<hub::PublishOrder>,
     /// Per-user rates of messages and typing updates.
     pub rates: Arc<Rates>,
     /// Writes messages, many to a commit.
     pub writer: writer::MessageWriter,
     /// Numbers messages when `store_messages` is off.
-    pub relay: Arc<relay::Relay>,
+    pub broadcast_only: Arc<broadcast_only::BroadcastOnly>,
     /// Personal blocks, held in memory for per-listener filtering.
     pub blocks: Arc<moderation::Blocks>,
     /// Cancelled when the server begins to shut down: open sockets close on it (1001) and
@@ -61,7 +64,11 @@ impl AppState {
     /// The state of a server with these settings on this store, with nobody connected yet.
     /// Starts the message writer and the dashboard push, so it must run inside the Tokio
     /// runtime.
-    pub fn new(leptos_options: LeptosOptions, store: Arc<dyn Store>, settings: Settings) -> AppState {
+    pub fn new(
+        leptos_options: LeptosOptions,
+        store: Arc<dyn Store>,
+        settings: Settings,
+    ) -> AppState {
         let hub: Arc<hub::Hub> = Arc::default();
         let presence: Arc<presence::Presence> = Arc::default();
         let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
@@ -85,8 +92,8 @@ impl AppState {
             rates: Arc::new(Rates::new(&settings)),
             config: Arc::new(config::LiveSettings::new(settings)),
             hub,
-            in_order: Arc::default(),
-            relay: Arc::default(),
+            publish_order: Arc::default(),
+            broadcast_only: Arc::default(),
             blocks: Arc::default(),
             presence,
             calls: Arc::default(),
@@ -119,10 +126,7 @@ impl AppState {
         }
         let calls = |s: &Settings| (s.calls_enabled, s.call_ring_timeout_secs);
         if calls(settings) != calls(before) {
-            let options = crate::call::CallOptions {
-                enabled: settings.calls_enabled,
-                ring_timeout_secs: settings.call_ring_timeout_secs,
-            };
+            let options = calls::options_of(settings);
             self.hub
                 .send_all(&crate::protocol::ServerFrame::CallOptions { options });
         }
@@ -130,29 +134,6 @@ impl AppState {
         self.rates.typing.set_limit(settings.typing_per_minute);
         self.rates.calls.set_limit(settings.calls_per_minute);
         self.rates.signups.set_limit(settings.signups_per_hour);
-    }
-
-    /// The group's owner removes a member; the member's open tabs stop receiving the group
-    /// at once. Subscribing takes the conversation's lock around its membership check, and
-    /// this holds it from the removal to the unsubscribe, so no subscription of the removed
-    /// member's can land in between and outlive the removal.
-    ///
-    /// # Errors
-    /// As [`store::ConversationStore::remove_group_member`]: not the owner of the group,
-    /// the database.
-    pub async fn remove_group_member(
-        &self,
-        conversation_id: &str,
-        owner: &str,
-        user_id: &str,
-    ) -> Result<(), store::StoreError> {
-        let _in_order = self.in_order.lock(conversation_id).await;
-        self.store
-            .remove_group_member(conversation_id, owner, user_id)
-            .await?;
-        let topic = crate::protocol::Topic::Conversation(conversation_id.to_string());
-        self.hub.unsubscribe_user(&topic, user_id);
-        Ok(())
     }
 
     /// The state inside a server function or a server-rendered component.

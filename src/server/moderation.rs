@@ -8,7 +8,7 @@ use super::presence::Presence;
 use super::store::Store;
 use super::{now_ms, AppState};
 use crate::admin::Dashboard;
-use crate::protocol::{Event, PresenceState, Topic, CLOSE_SESSION_ENDED};
+use crate::protocol::{Event, Topic, CLOSE_SESSION_ENDED};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -49,28 +49,6 @@ impl Blocks {
         let map = self.by_blocker.read().unwrap_or_else(|p| p.into_inner());
         let blocked = |x: &str, y: &str| map.get(x).is_some_and(|s| s.contains(y));
         !map.is_empty() && (blocked(a, b) || blocked(b, a))
-    }
-}
-
-/// After a personal block changes: both lists show it. A new block hides each one's
-/// presence from the other at once; after an unblock the lists, reloaded, show presence
-/// again where it belongs (a direct conversation, no block left either way).
-pub fn block_changed(state: &AppState, blocker: &str, blocked: &str, on: bool) {
-    state.blocks.set(blocker, blocked, on);
-    for (me, other) in [(blocker, blocked), (blocked, blocker)] {
-        if on {
-            state.hub.publish(
-                &Topic::User(other.to_string()),
-                Event::Presence {
-                    user_id: me.to_string(),
-                    state: PresenceState::Offline,
-                    last_seen_at: None,
-                },
-            );
-        }
-        state
-            .hub
-            .publish(&Topic::User(me.to_string()), Event::ConversationsChanged);
     }
 }
 

@@ -2,15 +2,15 @@
 //! cookie; a foreign `Origin` is refused with 403 before the upgrade (cross-site WebSocket
 //! hijacking). Every frame is checked against what this user may do.
 
+use super::actions::{self, typing::TypingIn};
 use super::budget::{FrameBudget, FrameKind, Over};
 use super::hub::{CloseReason, Connection};
-use super::presence::{Left, OFFLINE_GRACE};
 use super::{auth, csrf, now_ms, AppState};
+use crate::error::AppError;
 use crate::model::{Role, User};
 use crate::protocol::{
-    ClientFrame, ErrorCode, Event, Limits, PresenceState, Resume, ServerFrame, Topic,
-    CLOSE_GOING_AWAY, CLOSE_INVALID_DATA, CLOSE_POLICY, CLOSE_PROTOCOL_ERROR, CLOSE_SESSION_ENDED,
-    CLOSE_TOO_BIG,
+    ClientFrame, ErrorCode, Limits, PresenceState, Resume, ServerFrame, Topic, CLOSE_GOING_AWAY,
+    CLOSE_INVALID_DATA, CLOSE_POLICY, CLOSE_PROTOCOL_ERROR, CLOSE_SESSION_ENDED, CLOSE_TOO_BIG,
 };
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
@@ -167,16 +167,10 @@ async fn serve(
         connection_id: conn.id,
         limits: limits(&state.settings()),
     });
-    if state
-        .presence
-        .connected(&user.id, conn.id, presence)
-        .is_some()
-    {
-        presence_changed(&state, &user.id).await;
-    }
+    actions::presence::connected(&state, &user, conn.id, presence).await;
     // A call that rings for this user, or that they are in, is known to every tab they
     // open while it lasts, including one opened or reloaded after it began.
-    super::calls::tell_live_calls(&state, &user.id, &conn).await;
+    actions::calls::tell_live_calls(&state, &user.id, &conn).await;
     let conversations = match state.store.membership_count(&user.id).await {
         Ok(n) => n,
         Err(e) => {
@@ -189,7 +183,7 @@ async fn serve(
         user: &user,
         session,
         conn: &conn,
-        typing_in: None,
+        typing_in: TypingIn::default(),
         budget: FrameBudget::for_member_of(conversations),
     };
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -246,26 +240,9 @@ async fn serve(
     if let Some(reason) = close {
         close_with(&mut socket, reason).await;
     }
-    session.stop_typing();
-    super::calls::connection_closed(&state, conn.id).await;
-    match state.presence.disconnected(&user.id, conn.id) {
-        Left::Still(Some(_)) => presence_changed(&state, &user.id).await,
-        Left::Still(None) => {}
-        Left::LastTab(epoch) => {
-            let task_state = state.clone();
-            state.spawn(async move {
-                let state = task_state;
-                tokio::time::sleep(OFFLINE_GRACE).await;
-                if state.presence.confirm_offline(&user.id, epoch) {
-                    let now = now_ms();
-                    if let Err(e) = state.store.touch_last_seen(&user.id, now).await {
-                        tracing::warn!("recording last seen: {e}");
-                    }
-                    announce_presence(&state, &user.id, Some(now)).await;
-                }
-            });
-        }
-    }
+    actions::typing::stop(&state, &user, &mut session.typing_in);
+    actions::calls::connection_closed(&state, conn.id).await;
+    actions::presence::disconnected(&state, &user, conn.id).await;
 }
 
 /// Closes the socket with `reason`, by the closing handshake (RFC 6455, section 7.1.1):
@@ -289,57 +266,6 @@ async fn close_with(socket: &mut WebSocket, (code, reason): CloseReason) {
     .await;
 }
 
-/// A user's presence changed (a tab opened, closed, hid or showed): announced now if the
-/// user's presence rate allows, otherwise once, when it does, as it is then. Changes from
-/// opening and closing sockets count like those a tab states, so neither can be used to
-/// flood the people the user talks with.
-async fn presence_changed(state: &AppState, user_id: &str) {
-    match state.rates.presence.take(user_id, Instant::now()) {
-        Ok(()) => announce_presence(state, user_id, None).await,
-        Err(wait) => {
-            if !state.presence.defer_announcement(user_id) {
-                return; // one is already on its way
-            }
-            let (task_state, user_id) = (state.clone(), user_id.to_string());
-            state.spawn(async move {
-                let state = task_state;
-                tokio::time::sleep(wait).await;
-                state.presence.deferred_announcement_due(&user_id);
-                announce_presence(&state, &user_id, None).await;
-            });
-        }
-    }
-}
-
-/// Tells the people the user has a direct conversation with what their presence is now.
-/// Only direct conversations show presence; announcing it in groups too would send every
-/// member of a room of a thousand a frame each time anyone in it opened or closed a tab.
-/// The state is read when it is sent, not when it changed: two changes announced by two
-/// tasks can finish their database look-ups in either order, and the last word must be
-/// the current state.
-async fn announce_presence(state: &AppState, user_id: &str, last_seen_at: Option<i64>) {
-    let ids = match state.store.direct_conversation_ids_of(user_id).await {
-        Ok(ids) => ids,
-        Err(e) => {
-            tracing::warn!("announcing presence: {e}");
-            return;
-        }
-    };
-    state.presence.announce(user_id, |presence| {
-        let last_seen_at = last_seen_at.filter(|_| presence == PresenceState::Offline);
-        for id in ids {
-            state.hub.publish(
-                &Topic::Conversation(id),
-                Event::Presence {
-                    user_id: user_id.to_string(),
-                    state: presence,
-                    last_seen_at,
-                },
-            );
-        }
-    });
-}
-
 /// A session as the database sees it now.
 enum SessionNow {
     Live,
@@ -356,7 +282,7 @@ struct Session<'a> {
     session: String,
     conn: &'a Connection,
     /// The conversation this connection last said the user is typing in.
-    typing_in: Option<String>,
+    typing_in: TypingIn,
     /// What this connection may still send.
     budget: FrameBudget,
 }
@@ -447,33 +373,53 @@ impl Session<'_> {
             ClientFrame::Typing {
                 conversation_id,
                 active,
-            } => return self.typing(conversation_id, active),
-            ClientFrame::CallSignal { call_id, signal } => {
-                if let Err(reason) = super::calls::relay(self.state, self.conn, call_id, signal) {
-                    self.error(ErrorCode::Forbidden, reason);
-                }
+            } => {
+                let (state, user, conn) = (self.state, self.user, self.conn);
+                let typing_in = &mut self.typing_in;
+                let done =
+                    actions::typing::set(state, user, conn, typing_in, conversation_id, active);
+                return self.answer(done);
             }
-            ClientFrame::Presence { state } => return self.presence(state).await,
+            ClientFrame::CallSignal { call_id, signal } => {
+                return self.answer(actions::calls::signal(
+                    self.state, self.conn, call_id, signal,
+                ));
+            }
+            ClientFrame::Presence { state } => {
+                let done = actions::presence::set(self.state, self.user, self.conn.id, state).await;
+                return self.answer(done);
+            }
         }
         None
     }
 
-    /// A tab says whether it is seen. Each change reaches the people the user has direct
-    /// conversations with, so changes are rated per user, over all their tabs.
-    async fn presence(&mut self, state: PresenceState) -> Option<CloseReason> {
-        let changed = self.state.presence.set(&self.user.id, self.conn.id, state);
-        if changed.is_some() {
-            presence_changed(self.state, &self.user.id).await;
+    /// Answers a frame whose action refused: a per-user rate counts against the socket's
+    /// budget (`Some` when the connection must close for it), anything else is an error
+    /// frame saying why.
+    fn answer(&mut self, done: Result<(), AppError>) -> Option<CloseReason> {
+        match done {
+            Ok(()) => None,
+            Err(AppError::RateLimited { message, .. }) => {
+                let over = self.budget.refused(message);
+                self.over_budget(over)
+            }
+            Err(AppError::Internal | AppError::Unavailable) => {
+                self.error(ErrorCode::Internal, "Something went wrong; try again.");
+                None
+            }
+            Err(refused) => {
+                self.error(ErrorCode::Forbidden, &refused.to_string());
+                None
+            }
         }
-        None
     }
 
     async fn subscribe(&mut self, topic: Topic, resume: Option<Resume>) {
         let store = &self.state.store;
         // Membership changes take the conversation's lock too: a removal cannot fall
         // between this check and the subscription (and leave a removed member listening).
-        let _in_order = match &topic {
-            Topic::Conversation(id) => Some(self.state.in_order.lock(id).await),
+        let _order = match &topic {
+            Topic::Conversation(id) => Some(self.state.publish_order.lock(id).await),
             _ => None,
         };
         let checked = match (&topic, &resume) {
@@ -529,67 +475,6 @@ impl Session<'_> {
             // Subscribed, but what the client holds is not this conversation's history
             // any more: it must load it again rather than fetch "what it missed".
             self.conn.send(&ServerFrame::Reset { topic });
-        }
-    }
-
-    fn typing(&mut self, conversation_id: String, active: bool) -> Option<CloseReason> {
-        // Subscribing checked membership, and leaving a conversation unsubscribes:
-        // typing anywhere else is refused.
-        let topic = Topic::Conversation(conversation_id.clone());
-        if !self.state.hub.is_subscribed(&topic, self.conn.id) {
-            self.error(
-                ErrorCode::Forbidden,
-                "You can only type in conversations you have open.",
-            );
-            return None;
-        }
-        if active {
-            if let Err(wait) = self.state.rates.typing.take(&self.user.id, Instant::now()) {
-                let message = format!(
-                    "Typing updates are too frequent: at most {} a minute. Wait {} ms.",
-                    self.state.settings().typing_per_minute,
-                    wait.as_millis()
-                );
-                let over = self.budget.refused(message);
-                return self.over_budget(over);
-            }
-            // Typing moved to another conversation: it stopped in the one before.
-            if let Some(before) = self.typing_in.take().filter(|c| *c != conversation_id) {
-                self.publish_typing(before, false);
-            }
-            self.typing_in = Some(conversation_id.clone());
-        } else if self.typing_in.as_deref() == Some(conversation_id.as_str()) {
-            self.typing_in = None;
-        } else {
-            // Not typing there: nothing changed, so nothing is told.
-            return None;
-        }
-        self.publish_typing(conversation_id, active);
-        None
-    }
-
-    /// To the other people's tabs in the conversation (never the typist's own: nobody is
-    /// told that they themselves are typing), except those of people on either side of a
-    /// block with the typist.
-    fn publish_typing(&self, conversation_id: String, active: bool) {
-        let topic = Topic::Conversation(conversation_id.clone());
-        let (me, blocks) = (&self.user.id, &self.state.blocks);
-        self.state.hub.publish_to(
-            &topic,
-            Event::Typing {
-                conversation_id,
-                user_id: me.clone(),
-                display_name: self.user.display_name.clone(),
-                active,
-            },
-            |c| c.user_id != *me && !blocks.between(me, &c.user_id),
-        );
-    }
-
-    /// A closing tab stops showing its user as typing.
-    fn stop_typing(&mut self) {
-        if let Some(conversation_id) = self.typing_in.take() {
-            self.publish_typing(conversation_id, false);
         }
     }
 }
@@ -800,7 +685,7 @@ mod fuzz {
                     let closed = session.handle(text).await;
                     prop_assert_eq!(closed, None, "closed a live session on {:?}", text);
                 }
-                session.stop_typing();
+                actions::typing::stop(&f.state, &f.ann, &mut session.typing_in);
                 prop_assert!(!hub.is_subscribed(&Topic::Conversation(f.theirs.clone()), conn.id));
                 prop_assert!(!hub.is_subscribed(&Topic::User("someone-else".into()), conn.id));
                 prop_assert!(
@@ -874,7 +759,7 @@ mod fuzz {
             user,
             session: session.to_string(),
             conn,
-            typing_in: None,
+            typing_in: TypingIn::default(),
             budget: FrameBudget::default(),
         }
     }
@@ -1001,14 +886,14 @@ mod fuzz {
             .unwrap();
         // Ann opens a tab after the ring began.
         let (tab, mut rx) = f.state.hub.connect(&f.ann.id, "ann-session");
-        super::super::calls::tell_live_calls(&f.state, &f.ann.id, &tab).await;
+        actions::calls::tell_live_calls(&f.state, &f.ann.id, &tab).await;
         let calls = events_of(&mut rx, "call");
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0]["event"]["call"]["id"], json!(change.call.id));
         assert_eq!(calls[0]["event"]["call"]["state"], json!("ringing"));
         // Nobody else's calls: Cat's tab hears nothing.
         let (cat_tab, mut cat_rx) = f.state.hub.connect("cat", "cat-session");
-        super::super::calls::tell_live_calls(&f.state, "cat", &cat_tab).await;
+        actions::calls::tell_live_calls(&f.state, "cat", &cat_tab).await;
         assert!(events_of(&mut cat_rx, "call").is_empty());
     }
 
@@ -1042,8 +927,7 @@ mod fuzz {
                 };
                 let removal = async {
                     tokio::task::yield_now().await;
-                    f.state
-                        .remove_group_member(&group, &f.ann.id, &ben.id)
+                    actions::conversations::remove_member(&f.state, &f.ann, &group, &ben.id)
                         .await
                         .unwrap();
                 };

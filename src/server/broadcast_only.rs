@@ -8,14 +8,16 @@ use crate::model::{Message, MessageKind};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// The in-memory message numbering of broadcast-only mode (not to be confused with the
+/// relaying of call signals, `actions::calls::signal`).
 #[derive(Default)]
-pub struct Relay {
+pub struct BroadcastOnly {
     last_seq: Mutex<HashMap<String, i64>>,
 }
 
-impl Relay {
+impl BroadcastOnly {
     /// The message with the conversation's next number, for a member only. Callers hold
-    /// the conversation's `InOrder` lock until it is published.
+    /// the conversation's [`PublishOrder`](super::hub::PublishOrder) lock until it is published.
     pub async fn message(
         &self,
         store: &dyn Store,
@@ -57,8 +59,8 @@ mod tests {
         let (store, _dir) = fresh_store().await;
         let (a, b, _eve, c) = ann_ben_and_eve(&*store).await;
         store.block_person(&b, &a, 1).await.unwrap();
-        let relay = Relay::default();
-        let sent = relay.message(&*store, &c, &a, "m-1", "hi").await;
+        let broadcast = BroadcastOnly::default();
+        let sent = broadcast.message(&*store, &c, &a, "m-1", "hi").await;
         assert!(matches!(
             sent,
             Err(StoreError::Blocked(crate::model::BlockSide::ByThem))
@@ -69,9 +71,12 @@ mod tests {
     async fn a_broadcast_only_message_is_numbered_but_never_written() {
         let (store, _dir) = fresh_store().await;
         let (a, b, eve, c) = ann_ben_and_eve(&*store).await;
-        let relay = Relay::default();
-        let first = relay.message(&*store, &c, &a, "m-1", "hi").await.unwrap();
-        let second = relay
+        let broadcast = BroadcastOnly::default();
+        let first = broadcast
+            .message(&*store, &c, &a, "m-1", "hi")
+            .await
+            .unwrap();
+        let second = broadcast
             .message(&*store, &c, &b, "m-2", "hello")
             .await
             .unwrap();
@@ -83,12 +88,14 @@ mod tests {
             .unwrap()
             .is_empty());
         assert!(matches!(
-            relay.message(&*store, &c, &eve, "m-3", "let me in").await,
+            broadcast
+                .message(&*store, &c, &eve, "m-3", "let me in")
+                .await,
             Err(StoreError::NotMember)
         ));
         // Another conversation counts on its own.
         let other = store.open_direct(&a, &eve, 2).await.unwrap();
-        let there = relay
+        let there = broadcast
             .message(&*store, &other, &eve, "m-4", "hey")
             .await
             .unwrap();

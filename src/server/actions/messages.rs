@@ -1,0 +1,151 @@
+//! Messages: sending one, reading pages of history, moving the read mark.
+
+use crate::api::chat::PAGE_SIZE;
+use crate::error::AppError;
+use crate::model::{check_client_msg_id, parse_message_body, Message, User};
+use crate::protocol::{Event, Topic};
+use crate::server::store::NewMessage;
+use crate::server::{now_ms, AppState};
+
+/// The send path: valid (`client_msg_id` 1–64 of `[A-Za-z0-9-]`; the body trimmed,
+/// non-empty, at most `max_message_chars`) -> the sender's message rate -> the
+/// conversation's [`PublishOrder`](crate::server::hub::PublishOrder) lock, held until
+/// published -> written by the group-commit writer, or numbered in memory when
+/// `store_messages` is off (membership and blocks are checked there, in the same step) ->
+/// after the commit, `MessageCreated` on `conversation:{id}`. Idempotent on
+/// `(sender, client_msg_id)`: a resend returns the stored message and publishes nothing.
+///
+/// Returns the stored message (its `seq`, `id`, and `created_at` in ms since the epoch).
+///
+/// # Errors
+/// [`AppError::Invalid`] for a bad id or body, or a `client_msg_id` already used for
+/// another message; [`AppError::RateLimited`] over `messages_per_minute` (with the seconds
+/// to wait); [`AppError::Forbidden`] for a conversation the sender is not in (or that does
+/// not exist); [`AppError::Refused`] across a block; [`AppError::Unavailable`] when the
+/// database cannot write now (the outbox retries).
+#[tracing::instrument(skip_all, fields(user = %me.id, conversation = %conversation_id))]
+pub async fn send(
+    state: &AppState,
+    me: &User,
+    conversation_id: &str,
+    client_msg_id: String,
+    body: &str,
+) -> Result<Message, AppError> {
+    check_client_msg_id(&client_msg_id)?;
+    let body = parse_message_body(body, state.settings().max_message_chars)?;
+    if let Err(wait) = state.rates.messages.take(&me.id, std::time::Instant::now()) {
+        let secs = wait.as_secs() + 1;
+        return Err(AppError::RateLimited {
+            message: format!(
+                "You are sending messages too fast (at most {} a minute). \
+                 Waiting {secs} s before sending.",
+                state.settings().messages_per_minute
+            ),
+            retry_after_secs: secs,
+        });
+    }
+    // Until published: events of one conversation go out in seq order.
+    let _order = state.publish_order.lock(conversation_id).await;
+    let sent = if state.settings().store_messages {
+        state
+            .writer
+            .send(NewMessage {
+                conversation_id: conversation_id.to_string(),
+                sender: me.id.clone(),
+                client_msg_id,
+                body,
+                now: now_ms(),
+            })
+            .await
+    } else {
+        state
+            .broadcast_only
+            .message(
+                &*state.store,
+                conversation_id,
+                &me.id,
+                &client_msg_id,
+                &body,
+            )
+            .await
+    }?;
+    if sent.created {
+        state.hub.publish(
+            &Topic::Conversation(conversation_id.to_string()),
+            Event::MessageCreated {
+                message: sent.message.clone(),
+            },
+        );
+    }
+    Ok(sent.message)
+}
+
+/// A page of history: the newest [`PAGE_SIZE`] messages before `before_seq` (or the newest
+/// of all).
+///
+/// # Errors
+/// [`AppError::Forbidden`] for a conversation the asker is not in.
+#[tracing::instrument(skip_all, fields(user = %me.id, conversation = %conversation_id))]
+pub async fn before(
+    state: &AppState,
+    me: &User,
+    conversation_id: &str,
+    before_seq: Option<i64>,
+) -> Result<Vec<Message>, AppError> {
+    let before = before_seq.unwrap_or(i64::MAX);
+    Ok(state
+        .store
+        .messages_before(conversation_id, &me.id, before, PAGE_SIZE)
+        .await?)
+}
+
+/// What a client missed: at most [`PAGE_SIZE`] messages after `after_seq`, oldest first.
+///
+/// # Errors
+/// [`AppError::Forbidden`] for a conversation the asker is not in.
+#[tracing::instrument(skip_all, fields(user = %me.id, conversation = %conversation_id, after_seq))]
+pub async fn after(
+    state: &AppState,
+    me: &User,
+    conversation_id: &str,
+    after_seq: i64,
+) -> Result<Vec<Message>, AppError> {
+    Ok(state
+        .store
+        .messages_after(conversation_id, &me.id, after_seq, PAGE_SIZE)
+        .await?)
+}
+
+/// Moves the asker's read mark up to `seq` (never back); returns the mark now. When it
+/// moved, the conversation hears `ReadMarked` and the asker's tabs reload their list;
+/// otherwise nobody is told.
+///
+/// # Errors
+/// [`AppError::Forbidden`] for a conversation the asker is not in.
+#[tracing::instrument(skip_all, fields(user = %me.id, conversation = %conversation_id, seq))]
+pub async fn mark_read(
+    state: &AppState,
+    me: &User,
+    conversation_id: &str,
+    seq: i64,
+) -> Result<i64, AppError> {
+    let (mark, moved) = state
+        .store
+        .move_read_mark(conversation_id, &me.id, seq)
+        .await?;
+    if !moved {
+        return Ok(mark);
+    }
+    state.hub.publish(
+        &Topic::Conversation(conversation_id.to_string()),
+        Event::ReadMarked {
+            conversation_id: conversation_id.to_string(),
+            user_id: me.id.clone(),
+            seq: mark,
+        },
+    );
+    state
+        .hub
+        .publish(&Topic::User(me.id.clone()), Event::ConversationsChanged);
+    Ok(mark)
+}
