@@ -107,7 +107,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 /// How long a stopping server waits, after the HTTP server is done, for its tasks: sockets
-/// sending their close frames (each closing handshake takes up to 1 s, `ws::CLOSE_WAIT`) and
+/// sending their close frames (each closing handshake takes up to 1 s, `realtime::socket::CLOSE_WAIT`) and
 /// the message writer's last commit.
 #[cfg(feature = "ssr")]
 const TASKS_BOUND: std::time::Duration = std::time::Duration::from_secs(2);

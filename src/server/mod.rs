@@ -11,11 +11,11 @@ pub mod demo;
 pub mod hub;
 pub mod moderation;
 pub mod presence;
+pub mod realtime;
 pub mod startup;
 pub mod store;
 pub mod throttle;
 pub mod writer;
-pub mod ws;
 
 #[cfg(test)]
 mod recovery_tests;
@@ -119,8 +119,8 @@ impl AppState {
 
     /// After settings changed: the rates follow at once, and open tabs hear of new limits.
     pub fn settings_changed(&self, before: &Settings, settings: &Settings) {
-        let limits = ws::limits(settings);
-        if limits != ws::limits(before) {
+        let limits = realtime::limits(settings);
+        if limits != realtime::limits(before) {
             self.hub
                 .send_all(&crate::protocol::ServerFrame::Limits { limits });
         }

@@ -103,7 +103,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/ws", get(super::ws::upgrade))
+        .route("/ws", get(super::realtime::upgrade))
         .leptos_routes_with_context(&state, routes, || (), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -301,3 +301,33 @@ pub async fn tell_live_calls(state: &AppState, user_id: &str, conn: &Connection)
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::realtime::testing::{events_of, fixture, signed_in};
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn a_tab_opened_while_a_call_rings_hears_it_ring() {
+        let f = fixture().await;
+        let ben = signed_in(&f, "ben", "ben-session").await;
+        let change = f
+            .state
+            .store
+            .start_call(&f.ours, &ben.id, crate::call::CallMedia::Audio, now_ms())
+            .await
+            .unwrap();
+        // Ann opens a tab after the ring began.
+        let (tab, mut rx) = f.state.hub.connect(&f.ann.id, "ann-session");
+        tell_live_calls(&f.state, &f.ann.id, &tab).await;
+        let calls = events_of(&mut rx, "call");
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0]["event"]["call"]["id"], json!(change.call.id));
+        assert_eq!(calls[0]["event"]["call"]["state"], json!("ringing"));
+        // Nobody else's calls: Cat's tab hears nothing.
+        let (cat_tab, mut cat_rx) = f.state.hub.connect("cat", "cat-session");
+        tell_live_calls(&f.state, "cat", &cat_tab).await;
+        assert!(events_of(&mut cat_rx, "call").is_empty());
+    }
+}
