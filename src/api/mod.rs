@@ -1,5 +1,5 @@
-//! Server functions, by area. Each is thin: who is asking, may they, call into `server`,
-//! answer. They are reached at `/api/<name>` by POST only.
+//! Server functions, by area. Each is thin: who is asking, the action that does it
+//! (`server::actions`), the answer. They are reached at `/api/<name>` by POST only.
 
 pub mod admin;
 pub mod auth;

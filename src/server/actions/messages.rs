@@ -149,3 +149,28 @@ pub async fn mark_read(
         .publish(&Topic::User(me.id.clone()), Event::ConversationsChanged);
     Ok(mark)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::realtime::testing::{events_of, fixture};
+
+    #[tokio::test]
+    async fn a_resent_message_is_stored_and_published_once() {
+        let f = fixture().await;
+        let (ben, mut ben_rx) = f.state.hub.connect("ben", "ben-session");
+        f.state
+            .hub
+            .subscribe(Topic::Conversation(f.ours.clone()), &ben);
+        let first = send(&f.state, &f.ann, &f.ours, "m-1".into(), " hello ")
+            .await
+            .unwrap();
+        let again = send(&f.state, &f.ann, &f.ours, "m-1".into(), "hello")
+            .await
+            .unwrap();
+        assert_eq!((first.id, first.seq), (again.id, 1));
+        assert_eq!(events_of(&mut ben_rx, "message_created").len(), 1);
+        let theirs = send(&f.state, &f.ann, &f.theirs, "m-2".into(), "hi").await;
+        assert_eq!(theirs, Err(AppError::Forbidden));
+    }
+}
