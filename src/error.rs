@@ -157,44 +157,6 @@ impl FromServerFnError for AppError {
     }
 }
 
-/// What the asker is told when the store refused or failed: one mapping for every server
-/// function and socket handler. A store that cannot be used now is 503 (the outbox
-/// retries); anything else the asker cannot act on is logged here, within the span of the
-/// request that failed, and answered as [`AppError::Internal`].
-#[cfg(feature = "ssr")]
-impl From<crate::server::store::StoreError> for AppError {
-    fn from(e: crate::server::store::StoreError) -> Self {
-        use crate::server::store::StoreError;
-        match e {
-            // Someone else's conversation or call reads the same as one that does not exist.
-            StoreError::NotMember | StoreError::NotOwner => AppError::Forbidden,
-            StoreError::NoSuchUser => AppError::NotFound,
-            StoreError::UsernameTaken => AppError::invalid("username", "That username is taken."),
-            StoreError::GroupFull(n) => {
-                AppError::invalid("members", format!("A group can have at most {n} members."))
-            }
-            StoreError::ClientMsgIdReused => {
-                AppError::invalid("client_msg_id", "That message id was already used.")
-            }
-            StoreError::Blocked(side) => crate::server::moderation::blocked_error(side),
-            StoreError::Refused(why) => AppError::Refused(why.to_string()),
-            StoreError::Call(refusal) => AppError::Refused(refusal.message()),
-            StoreError::NotDirect => AppError::Refused(
-                "Calls are between the two people of a direct conversation.".into(),
-            ),
-            StoreError::AlreadyInCall => AppError::Refused("You are already in a call.".into()),
-            other if other.is_unavailable() => {
-                tracing::warn!("the database is unavailable: {other}");
-                AppError::Unavailable
-            }
-            other => {
-                tracing::error!("{other}");
-                AppError::Internal
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,8 @@ pub mod text;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
+pub mod routes;
+#[cfg(feature = "ssr")]
 pub mod server;
 
 #[cfg(feature = "hydrate")]

@@ -48,7 +48,7 @@ async fn main() -> std::process::ExitCode {
     };
     let (shutdown, tasks) = (state.shutdown.clone(), state.tasks.clone());
     let grace = std::time::Duration::from_secs(state.settings().shutdown_grace_secs.into());
-    let app = startup::router(state);
+    let app = natter::routes::router(state);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {

@@ -278,6 +278,13 @@ mod tests {
     }
 }
 
+/// How many messages one page of history holds (the server's answer and the client's
+/// "is there more" test agree on it).
+pub const PAGE_SIZE: i64 = 50;
+
+/// How many notifications the bell lists.
+pub const NOTIFICATIONS_SHOWN: i64 = 50;
+
 /// Longest message accepted unless the settings say otherwise.
 pub const MESSAGE_MAX_CHARS: usize = 4000;
 /// Longest client-chosen message id.

@@ -15,9 +15,6 @@ use {
 pub const REGISTRATION_CLOSED: &str =
     "This server is not taking new accounts. Ask its admin to open registration.";
 
-/// Usernames of the accounts seeded in demo mode.
-pub const DEMO_USERNAMES: [&str; 4] = ["alice", "bob", "carol", "admin"];
-
 #[server(endpoint = "signup")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "signup", skip_all))]
 pub async fn signup(
@@ -265,7 +262,10 @@ pub async fn demo_accounts() -> Result<Option<DemoAccountList>, AppError> {
             if !state.settings().demo_mode {
                 return Ok(None);
             }
-            let users = state.store.users_by_username(&DEMO_USERNAMES).await?;
+            let users = state
+                .store
+                .users_by_username(&crate::server::demo::DEMO_USERNAMES)
+                .await?;
             Ok(Some(DemoAccountList {
                 password: state.settings().demo_password.clone(),
                 users: users

@@ -12,8 +12,7 @@ use {
     crate::server::{auth, AppState},
 };
 
-/// How many messages one page of history holds.
-pub const PAGE_SIZE: i64 = 50;
+pub use crate::model::PAGE_SIZE;
 
 /// Who asks: the user of the request's live session, with the server's state.
 #[cfg(feature = "ssr")]

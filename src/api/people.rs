@@ -11,9 +11,6 @@ use {
     crate::server::actions::{blocks, conversations, notifications},
 };
 
-/// How many notifications the bell lists.
-pub const NOTIFICATIONS_SHOWN: i64 = 50;
-
 /// Keeps someone out: no new direct conversation, no messages in the existing one, no
 /// calls (one under way ends), and neither sees the other's presence or typing.
 #[server(endpoint = "block")]

@@ -14,6 +14,9 @@ use super::store::{NewMessage, Store, StoreError};
 use crate::call::{CallAction, CallMedia};
 use crate::model::User;
 
+/// Usernames of the accounts seeded in demo mode.
+pub const DEMO_USERNAMES: [&str; 4] = ["alice", "bob", "carol", "admin"];
+
 const MINUTE: i64 = 60_000;
 
 /// One message of the demo history: who wrote it (a demo username), how many minutes

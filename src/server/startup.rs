@@ -1,15 +1,11 @@
-//! Builds the server from its configuration: store, demo data, router, listener.
+//! Builds the server from its configuration: store, demo data, the request body limit.
 
 use super::config::Settings;
+use super::demo::DEMO_USERNAMES;
 use super::store::Store;
-use super::{auth, csrf, now_ms, AppState};
-use crate::api::auth::DEMO_USERNAMES;
-use crate::app::{shell, App};
+use super::{auth, now_ms, AppState};
 use crate::model::Role;
-use axum::routing::get;
-use axum::Router;
 use leptos::config::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 
 /// Why the server could not start; `main` prints it and exits non-zero.
 #[derive(Debug)]
@@ -99,24 +95,6 @@ async fn with_stored_settings(
     Ok(settings)
 }
 
-pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/ws", get(super::realtime::upgrade))
-        .leptos_routes_with_context(&state, routes, || (), {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn(csrf::guard))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            limit_body,
-        ))
-        .with_state(state)
-}
-
 /// Largest UTF-8 encoding of one character (RFC 3629), in bytes.
 const UTF8_MAX_BYTES: usize = 4;
 /// A byte of a server function's form body may be percent-encoded as three (RFC 3986).
@@ -137,7 +115,7 @@ pub fn body_limit(settings: &Settings) -> usize {
 
 /// Refuses request bodies over [`body_limit`] with 413, as an error a server function's
 /// caller can show.
-async fn limit_body(
+pub(crate) async fn limit_body(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -214,7 +192,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let app = Router::new()
+        let app = axum::Router::new()
             .route(
                 "/api/send_message",
                 axum::routing::post(|| async { "sent" }),

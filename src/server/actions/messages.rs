@@ -1,7 +1,7 @@
 //! Messages: sending one, reading pages of history, moving the read mark.
 
-use crate::api::chat::PAGE_SIZE;
 use crate::error::AppError;
+use crate::model::PAGE_SIZE;
 use crate::model::{check_client_msg_id, parse_message_body, Message, User};
 use crate::protocol::{Event, Topic};
 use crate::server::store::NewMessage;

@@ -1,7 +1,7 @@
 //! The bell: missed calls and group additions.
 
-use crate::api::people::NOTIFICATIONS_SHOWN;
 use crate::error::AppError;
+use crate::model::NOTIFICATIONS_SHOWN;
 use crate::model::{Notification, User};
 use crate::protocol::{Event, Topic};
 use crate::server::{now_ms, AppState};

@@ -73,7 +73,7 @@ pub async fn update(
 async fn demo_accounts_ready(state: &AppState) -> Result<(), AppError> {
     let password = state.settings().demo_password.clone();
     let mut missing = Vec::new();
-    for name in crate::api::auth::DEMO_USERNAMES {
+    for name in crate::server::demo::DEMO_USERNAMES {
         let record = state.store.login_record(name).await?;
         let hash = record.map(|r| r.password_hash);
         if !auth::verify_password(password.clone(), hash).await? {

@@ -12,6 +12,7 @@
 
 use crate::admin::{AdminUser, Dashboard};
 use crate::call::{Call, CallAction, CallMedia};
+use crate::error::AppError;
 use crate::model::{ConversationSummary, Member, Message, Notification, Role, User};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -92,6 +93,42 @@ impl StoreError {
             StoreError::Unavailable(_) | StoreError::WriterGone => true,
             StoreError::BatchFailed { unavailable, .. } => *unavailable,
             _ => false,
+        }
+    }
+}
+
+/// What the asker is told when the store refused or failed: one mapping for every server
+/// function and socket handler. A store that cannot be used now is 503 (the outbox
+/// retries); anything else the asker cannot act on is logged here, within the span of the
+/// request that failed, and answered as [`AppError::Internal`].
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            // Someone else's conversation or call reads the same as one that does not exist.
+            StoreError::NotMember | StoreError::NotOwner => AppError::Forbidden,
+            StoreError::NoSuchUser => AppError::NotFound,
+            StoreError::UsernameTaken => AppError::invalid("username", "That username is taken."),
+            StoreError::GroupFull(n) => {
+                AppError::invalid("members", format!("A group can have at most {n} members."))
+            }
+            StoreError::ClientMsgIdReused => {
+                AppError::invalid("client_msg_id", "That message id was already used.")
+            }
+            StoreError::Blocked(side) => crate::server::moderation::blocked_error(side),
+            StoreError::Refused(why) => AppError::Refused(why.to_string()),
+            StoreError::Call(refusal) => AppError::Refused(refusal.message()),
+            StoreError::NotDirect => AppError::Refused(
+                "Calls are between the two people of a direct conversation.".into(),
+            ),
+            StoreError::AlreadyInCall => AppError::Refused("You are already in a call.".into()),
+            other if other.is_unavailable() => {
+                tracing::warn!("the database is unavailable: {other}");
+                AppError::Unavailable
+            }
+            other => {
+                tracing::error!("{other}");
+                AppError::Internal
+            }
         }
     }
 }
