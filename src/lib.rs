@@ -10,11 +10,13 @@ pub mod admin;
 pub mod api;
 pub mod app;
 pub mod call;
+pub mod catch_up;
 #[cfg(feature = "hydrate")]
 pub mod client;
 pub mod error;
 pub mod history;
 pub mod model;
+pub mod outbox;
 pub mod pages;
 pub mod protocol;
 mod settings;

@@ -7,6 +7,7 @@
 
 use crate::api::chat::{list_conversations, load_messages, messages_after};
 use crate::api::people::list_notifications;
+use crate::catch_up::CatchUp;
 use crate::history::Live;
 use crate::protocol::{
     ClientFrame, Event, PresenceState, ServerFrame, Topic, BLOCKED_REASON, CLOSE_SESSION_ENDED,
@@ -16,7 +17,7 @@ use crate::ui::outbox;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
@@ -37,8 +38,9 @@ thread_local! {
     static ANSWERED: Cell<u64> = const { Cell::new(0) };
     /// Whether this connection listens to the admin dashboard.
     static ADMIN_SUBSCRIBED: Cell<bool> = const { Cell::new(false) };
-    /// Conversations being caught up, and whether another pass was asked for meanwhile.
-    static CATCHING_UP: RefCell<HashMap<String, bool>> = RefCell::new(HashMap::new());
+    /// Catch-up passes under way.
+    static CATCHING_UP: RefCell<CatchUp> =
+        RefCell::new(CatchUp::new(crate::api::chat::PAGE_SIZE as usize));
 }
 
 /// This tab's connection as the server names it, while connected.
@@ -156,20 +158,7 @@ pub fn catch_up(chat: Chat, conversation_id: String) {
     if chat.last_seq(&conversation_id).is_none() {
         return;
     }
-    let running = CATCHING_UP.with(|c| {
-        let mut c = c.borrow_mut();
-        match c.get_mut(&conversation_id) {
-            Some(again) => {
-                *again = true;
-                true
-            }
-            None => {
-                c.insert(conversation_id.clone(), false);
-                false
-            }
-        }
-    });
-    if running {
+    if !CATCHING_UP.with(|c| c.borrow_mut().request(&conversation_id)) {
         return;
     }
     spawn_local(async move {
@@ -178,29 +167,16 @@ pub fn catch_up(chat: Chat, conversation_id: String) {
                 Ok(page) => page,
                 Err(_) => break,
             };
-            let full = page.len() as i64 >= crate::api::chat::PAGE_SIZE;
+            let len = page.len();
             for m in &page {
                 chat.note_message(m);
             }
             let added = !page.is_empty() && chat.add_messages(&conversation_id, page);
-            if added && full {
-                continue;
-            }
-            let again = CATCHING_UP.with(|c| {
-                let mut c = c.borrow_mut();
-                let again = c.get(&conversation_id).copied().unwrap_or(false);
-                if again {
-                    c.insert(conversation_id.clone(), false);
-                } else {
-                    c.remove(&conversation_id);
-                }
-                again
-            });
-            if !again {
+            if !CATCHING_UP.with(|c| c.borrow_mut().page(&conversation_id, len, added)) {
                 return;
             }
         }
-        CATCHING_UP.with(|c| c.borrow_mut().remove(&conversation_id));
+        CATCHING_UP.with(|c| c.borrow_mut().stopped(&conversation_id));
     });
 }
 

@@ -3,16 +3,18 @@
 //! dropped), disconnect and reconnect, against the real store. After every step each
 //! client's copy of the conversation is a gap-free, duplicate-free prefix of the stored
 //! conversation; at the end, once everyone is back and caught up, every copy is the whole
-//! conversation and every message written is stored exactly once.
+//! conversation, every message written is stored exactly once and no outbox holds anything.
 //!
-//! The clients keep their copies with [`History`], the code the browser runs; what the
-//! browser does around it (catch up page by page, resume or reset on reconnect) is
-//! restated here in a few lines.
+//! The clients run the browser's own rules: their copies are [`History`], their outboxes
+//! [`Outbox`] and their catch-up passes [`CatchUp`]. Only the network around them (answers
+//! that arrive later or never, the hub's queues) is modelled here.
 
 use super::store::tests::{ann_ben_and_eve, fresh_store, user};
 use super::store::Store;
+use crate::catch_up::CatchUp;
 use crate::history::{History, Live};
 use crate::model::Message;
+use crate::outbox::Outbox;
 use proptest::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -22,12 +24,13 @@ const PAGE: i64 = 3;
 
 #[derive(Debug, Clone)]
 enum Op {
-    /// Client writes a new message; the server's answer reaches it or is lost.
+    /// Client writes a new message and its outbox sends what is due; the answer to the
+    /// first send reaches it or is lost (the browser sees a network error).
     Send {
         client: usize,
         answer_lost: bool,
     },
-    /// Client sends its oldest unanswered message again, with the same id.
+    /// The client's retry timer fires: what waits is sent again, with the same ids.
     Retry {
         client: usize,
     },
@@ -36,7 +39,7 @@ enum Op {
         client: usize,
         twice: bool,
     },
-    /// The answer to the client's oldest fetch of missed messages arrives.
+    /// The answer to the client's fetch of missed messages arrives.
     Fetched {
         client: usize,
     },
@@ -71,10 +74,35 @@ struct Client {
     connected: bool,
     /// Live events queued for this client by the hub.
     inbox: VecDeque<Message>,
-    /// Written but not answered: (client id, body), in the order written.
-    outbox: VecDeque<(String, String)>,
-    /// Pages of missed messages asked for (read when asked), not yet arrived.
-    fetches: VecDeque<Vec<Message>>,
+    /// Written but not confirmed.
+    outbox: Outbox,
+    catch_up: CatchUp,
+    /// The page of missed messages the pass under way asked for (read when asked), not
+    /// yet arrived.
+    fetch: Option<Vec<Message>>,
+}
+
+impl Client {
+    /// A page joins the copy as in the browser (`client::Chat::add_messages`): what it
+    /// holds leaves the outbox.
+    fn add(&mut self, page: Vec<Message>) -> bool {
+        let ids: Vec<String> = page.iter().map(|m| m.client_msg_id.clone()).collect();
+        let added = self.history.merge(page);
+        if added {
+            self.outbox.confirmed(&ids);
+        }
+        added
+    }
+
+    /// A live message, as in the browser (`client::Chat::live_message`).
+    fn live(&mut self, m: Message) -> Live {
+        let id = m.client_msg_id.clone();
+        let outcome = self.history.live(m);
+        if outcome == Live::Added {
+            self.outbox.confirmed(&[id]);
+        }
+        outcome
+    }
 }
 
 struct World {
@@ -102,58 +130,76 @@ impl World {
         all
     }
 
-    /// What the browser does on a gap or after `Subscribed`: ask for the messages after
-    /// the newest held. The answer is read now and arrives later (`Fetched`): live events
-    /// can overtake it.
+    /// What the browser does on a gap or after `Subscribed`: ask the planner, which starts
+    /// a pass unless one is under way.
     async fn catch_up(&mut self, i: usize) {
+        if self.clients[i].catch_up.request(&self.conversation) {
+            self.fetch(i).await;
+        }
+    }
+
+    /// Asks for the messages after the newest held. The answer is read now and arrives
+    /// later (`Fetched`): live events can overtake it.
+    async fn fetch(&mut self, i: usize) {
         let c = &self.clients[i];
         let page = self
             .store
             .messages_after(&self.conversation, &c.user, c.history.last_seq(), PAGE)
             .await
             .unwrap();
-        self.clients[i].fetches.push_back(page);
+        self.clients[i].fetch = Some(page);
     }
 
-    /// A page arrives; a full one that joined asks for the next.
+    /// A page arrives; the planner says whether to fetch the next.
     async fn fetched(&mut self, i: usize) {
-        let Some(page) = self.clients[i].fetches.pop_front() else {
+        let Some(page) = self.clients[i].fetch.take() else {
             return;
         };
-        let full = page.len() as i64 >= PAGE;
-        let added = !page.is_empty() && self.clients[i].history.merge(page);
-        if added && full {
-            self.catch_up(i).await;
+        let len = page.len();
+        let added = !page.is_empty() && self.clients[i].add(page);
+        let conversation = self.conversation.clone();
+        if self.clients[i].catch_up.page(&conversation, len, added) {
+            self.fetch(i).await;
         }
     }
 
-    async fn send(&mut self, i: usize, client_msg_id: String, body: String, answer_lost: bool) {
-        let sent = self
-            .store
-            .send_message(
-                &self.conversation,
-                &self.clients[i].user,
-                &client_msg_id,
-                &body,
-                1,
-            )
-            .await
-            .unwrap();
-        if sent.created {
-            // The hub: every connected client's queue gets the event.
-            for c in self.clients.iter_mut().filter(|c| c.connected) {
-                c.inbox.push_back(sent.message.clone());
+    /// The outbox sends what is due, one at a time, as the browser's pump does. When
+    /// `first_answer_lost`, the first send's answer never arrives and the pump stops there
+    /// (later sends go only when it returns, so only the first can be lost).
+    async fn pump(&mut self, i: usize, first_answer_lost: bool) {
+        let conversation = self.conversation.clone();
+        while let Some(p) = self.clients[i].outbox.next(&conversation) {
+            let sent = self
+                .store
+                .send_message(
+                    &conversation,
+                    &self.clients[i].user,
+                    &p.client_msg_id,
+                    &p.body,
+                    1,
+                )
+                .await
+                .unwrap();
+            if sent.created {
+                // The hub: every connected client's queue gets the event.
+                for c in self.clients.iter_mut().filter(|c| c.connected) {
+                    c.inbox.push_back(sent.message.clone());
+                }
             }
-        }
-        if answer_lost {
-            return;
-        }
-        self.clients[i]
-            .outbox
-            .retain(|(id, _)| *id != client_msg_id);
-        // The answer is shown like a page of one; a hole before it is fetched first.
-        if !self.clients[i].history.merge(vec![sent.message]) {
-            self.catch_up(i).await;
+            let c = &mut self.clients[i];
+            if first_answer_lost {
+                // A retry timer is modelled by `Retry`; its pause does not matter here.
+                let _ = c
+                    .outbox
+                    .waiting(&conversation, &p.client_msg_id, "lost".into(), None);
+                return;
+            }
+            // The answer is shown like a page of one; a hole before it is fetched first.
+            let shown = c.add(vec![sent.message]);
+            c.outbox.stored(&conversation, &p.client_msg_id, shown);
+            if !shown {
+                self.catch_up(i).await;
+            }
         }
     }
 
@@ -169,13 +215,12 @@ impl World {
                 self.written.push(body.clone());
                 self.clients[client]
                     .outbox
-                    .push_back((id.clone(), body.clone()));
-                self.send(client, id, body, answer_lost).await;
+                    .push(self.conversation.clone(), id, body);
+                self.pump(client, answer_lost).await;
             }
             Op::Retry { client } => {
-                if let Some((id, body)) = self.clients[client].outbox.front().cloned() {
-                    self.send(client, id, body, false).await;
-                }
+                self.clients[client].outbox.retry_timer_fired();
+                self.pump(client, false).await;
             }
             Op::Deliver { client, twice } => {
                 let Some(m) = self.clients[client].inbox.pop_front() else {
@@ -184,7 +229,7 @@ impl World {
                 if twice {
                     self.clients[client].inbox.push_front(m.clone());
                 }
-                if let Live::Gap { .. } = self.clients[client].history.live(m) {
+                if let Live::Gap { .. } = self.clients[client].live(m) {
                     self.catch_up(client).await;
                 }
             }
@@ -215,6 +260,9 @@ impl World {
                         .unwrap(),
                 };
                 assert!(resumable, "the server refused to resume an intact copy");
+                // `Hello`: what waited goes now; `Subscribed`: catch up.
+                self.clients[client].outbox.resume();
+                self.pump(client, false).await;
                 self.catch_up(client).await;
             }
         }
@@ -262,8 +310,9 @@ async fn run(ops: Vec<Op>) {
                 history: History::default(),
                 connected: true,
                 inbox: VecDeque::new(),
-                outbox: VecDeque::new(),
-                fetches: VecDeque::new(),
+                outbox: Outbox::default(),
+                catch_up: CatchUp::new(PAGE as usize),
+                fetch: None,
             })
             .collect(),
         written: Vec::new(),
@@ -279,7 +328,7 @@ async fn run(ops: Vec<Op>) {
     // Everyone comes back, sends what waited, and hears everything.
     for i in 0..world.clients.len() {
         world.apply(Op::Reconnect { client: i }).await;
-        while !world.clients[i].outbox.is_empty() {
+        while !world.clients[i].outbox.due().is_empty() {
             world.apply(Op::Retry { client: i }).await;
         }
     }
@@ -293,7 +342,7 @@ async fn run(ops: Vec<Op>) {
                 .await;
         }
         world.catch_up(i).await;
-        while !world.clients[i].fetches.is_empty() {
+        while world.clients[i].fetch.is_some() {
             world.fetched(i).await;
         }
     }
@@ -301,6 +350,11 @@ async fn run(ops: Vec<Op>) {
     for (i, c) in world.clients.iter().enumerate() {
         let held: Vec<Message> = c.history.messages().cloned().collect();
         assert_eq!(held, stored, "client {i} is not the whole conversation");
+        assert!(
+            c.outbox.is_empty(),
+            "client {i} still holds {:?}",
+            c.outbox.items()
+        );
     }
     let mut times: HashMap<&str, usize> = HashMap::new();
     for m in stored

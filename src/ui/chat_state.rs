@@ -4,6 +4,7 @@
 use crate::admin::Dashboard;
 use crate::history::{History, Live};
 use crate::model::{ConversationSummary, Message, Notification, User};
+use crate::outbox::Outbox;
 use crate::protocol::{ClientFrame, Limits, PresenceState, Resume};
 use leptos::prelude::*;
 use std::collections::HashMap;
@@ -15,27 +16,7 @@ pub enum ConnectionStatus {
     Reconnecting,
 }
 
-/// A message the user sent that the server has not confirmed yet (the outbox).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pending {
-    pub conversation_id: String,
-    pub client_msg_id: String,
-    pub body: String,
-    pub state: PendingState,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PendingState {
-    /// On its way, or next in line.
-    Sending,
-    /// The server could not be reached or could not store it; sent again by itself
-    /// (on reconnect, or after a pause) with the same id, so it is stored once.
-    Waiting(String),
-    /// Refused: the reason, shown with "Retry".
-    Failed(String),
-    /// Stored by the server; shown once this tab holds the messages before it.
-    Stored,
-}
+pub use crate::outbox::{Pending, PendingState};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Typist {
@@ -52,7 +33,8 @@ pub struct Chat {
     pub conversations: RwSignal<Option<Vec<ConversationSummary>>>,
     /// Messages of the conversations opened in this tab.
     pub messages: RwSignal<HashMap<String, History>>,
-    pub pending: RwSignal<Vec<Pending>>,
+    /// Messages written here that the server has not confirmed.
+    pub pending: RwSignal<Outbox>,
     pub typing: RwSignal<HashMap<String, Vec<Typist>>>,
     /// Other members' read marks, by conversation and user.
     pub reads: RwSignal<HashMap<String, HashMap<String, i64>>>,
@@ -78,7 +60,7 @@ impl Chat {
             me: Signal::stored(me),
             conversations: RwSignal::new(None),
             messages: RwSignal::new(HashMap::new()),
-            pending: RwSignal::new(Vec::new()),
+            pending: RwSignal::new(Outbox::default()),
             typing: RwSignal::new(HashMap::new()),
             reads: RwSignal::new(HashMap::new()),
             presence: RwSignal::new(HashMap::new()),
@@ -140,12 +122,9 @@ impl Chat {
 
     /// The live event and the send's answer are the same message: drop the pending copy.
     fn confirmed(&self, client_msg_ids: &[String]) {
-        let any = self
-            .pending
-            .with_untracked(|p| p.iter().any(|x| client_msg_ids.contains(&x.client_msg_id)));
+        let any = self.pending.with_untracked(|p| p.holds_any(client_msg_ids));
         if any {
-            self.pending
-                .update(|p| p.retain(|x| !client_msg_ids.contains(&x.client_msg_id)));
+            self.pending.update(|p| p.confirmed(client_msg_ids));
         }
     }
 

@@ -83,14 +83,7 @@ pub fn ChatWindow(id: String) -> impl IntoView {
     };
     let pending = {
         let id = id.clone();
-        Memo::new(move |_| {
-            chat.pending.with(|p| {
-                p.iter()
-                    .filter(|x| x.conversation_id == id)
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
-        })
+        Memo::new(move |_| chat.pending.with(|p| p.of(&id)))
     };
     let summary = {
         let id = id.clone();
@@ -563,15 +556,7 @@ fn Composer(id: String) -> impl IntoView {
                     error.set(None);
                     body.set(String::new());
                     stop_typing();
-                    outbox::push(
-                        chat,
-                        Pending {
-                            conversation_id: id.clone(),
-                            client_msg_id: new_client_msg_id(),
-                            body: clean,
-                            state: PendingState::Sending,
-                        },
-                    );
+                    outbox::push(chat, id.clone(), new_client_msg_id(), clean);
                 }
             }
         }
