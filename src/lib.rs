@@ -11,7 +11,6 @@ pub mod api;
 pub mod app;
 pub mod call;
 pub mod catch_up;
-#[cfg(feature = "hydrate")]
 pub mod client;
 pub mod error;
 pub mod history;
@@ -27,6 +26,14 @@ pub mod ui;
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod server;
+
+/// Makes the server's response to the page being rendered a 404 (nothing in the browser).
+pub fn respond_not_found() {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+}
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

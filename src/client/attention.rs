@@ -2,12 +2,12 @@
 //! not on screen, and a desktop notification when the tab is hidden (if allowed). A muted
 //! conversation does neither (it still counts unread).
 
+use super::Chat;
 use crate::model::Message;
-use crate::ui::chat_state::Chat;
 use leptos::prelude::*;
 use web_sys::{HtmlAudioElement, Notification, NotificationOptions, NotificationPermission};
 
-pub fn message_arrived(chat: Chat, message: &Message) {
+pub(super) fn message_arrived(chat: Chat, message: &Message) {
     let hidden = document().hidden();
     let on_screen =
         !hidden && chat.open.get_untracked().as_deref() == Some(&message.conversation_id);
@@ -44,7 +44,7 @@ pub fn message_arrived(chat: Chat, message: &Message) {
 }
 
 /// Asks for permission to show desktop notifications (from a click: browsers require it).
-pub fn ask_permission() {
+pub(super) fn ask_permission() {
     if Notification::permission() == NotificationPermission::Default {
         let _ = Notification::request_permission();
     }

@@ -4,57 +4,56 @@
 //! the copy is loaded again) and the client fetches by seq what it missed. A live message
 //! past a gap is never shown before the gap is filled (see [`crate::history`]).
 //! Reconnects with exponential backoff and jitter; the outbox sends what waited.
+//!
+//! Browser only; what it keeps between events is a [`Link`] in the client's bookkeeping.
 
-use crate::api::chat::{list_conversations, load_messages, messages_after};
-use crate::api::people::list_notifications;
-use crate::catch_up::CatchUp;
+use super::sync::{catch_up, reload_conversation, reload_list, reload_notifications};
+use super::time::now_ms;
+use super::{Client, ConnectionStatus, Typist};
 use crate::history::Live;
 use crate::protocol::{
     ClientFrame, Event, PresenceState, ServerFrame, Topic, BLOCKED_REASON, CLOSE_SESSION_ENDED,
 };
-use crate::ui::chat_state::{now_ms, Chat, ConnectionStatus, Typist};
-use crate::ui::outbox;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-/// How long a typing indicator lasts without a refresh.
-pub const TYPING_TTL_MS: f64 = 5000.0;
+/// How long a typing indicator lasts without a refresh, in milliseconds.
+const TYPING_TTL_MS: f64 = 5000.0;
 
-thread_local! {
-    static SOCKET: RefCell<Option<WebSocket>> = const { RefCell::new(None) };
-    static SUBSCRIBED: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
-    static ATTEMPT: Cell<u32> = const { Cell::new(0) };
-    static STARTED: Cell<bool> = const { Cell::new(false) };
+/// The tab's connection between events.
+#[derive(Default)]
+pub(super) struct Link {
+    socket: Option<WebSocket>,
+    /// Conversations subscribed on this socket.
+    subscribed: HashSet<String>,
+    /// Reconnects tried since the last open, for the backoff.
+    attempt: u32,
+    started: bool,
     /// The server's name for this tab's connection (calls are bound to it).
-    static CONNECTION_ID: Cell<Option<u64>> = const { Cell::new(None) };
+    connection_id: Option<u64>,
     /// Counts answered subscriptions. Shortly after the last of a burst is answered the
     /// list is loaded once more: what was sent between loading it and subscribing (the
     /// unread count of a conversation this tab holds no messages of) is in it then.
-    static ANSWERED: Cell<u64> = const { Cell::new(0) };
+    answered: u64,
     /// Whether this connection listens to the admin dashboard.
-    static ADMIN_SUBSCRIBED: Cell<bool> = const { Cell::new(false) };
-    /// Catch-up passes under way.
-    static CATCHING_UP: RefCell<CatchUp> =
-        RefCell::new(CatchUp::new(crate::api::chat::PAGE_SIZE as usize));
+    admin_subscribed: bool,
 }
 
 /// This tab's connection as the server names it, while connected.
-pub fn connection_id() -> Option<u64> {
-    CONNECTION_ID.with(Cell::get)
+pub(super) fn connection_id(client: Client) -> Option<u64> {
+    client.with_inner(|i| i.link.connection_id).flatten()
 }
 
 /// Sends a frame if the socket is open; typing and presence are best-effort by design.
-pub fn send(frame: &ClientFrame) {
+pub(super) fn send(client: Client, frame: &ClientFrame) {
     let Ok(text) = serde_json::to_string(frame) else {
         return;
     };
-    SOCKET.with(|s| {
-        if let Some(ws) = s.borrow().as_ref() {
+    client.with_inner(|i| {
+        if let Some(ws) = i.link.socket.as_ref() {
             if ws.ready_state() == WebSocket::OPEN {
                 let _ = ws.send_with_str(&text);
             }
@@ -63,12 +62,14 @@ pub fn send(frame: &ClientFrame) {
 }
 
 /// Starts the connection once per page, and keeps the subscriptions in step with the list.
-pub fn start(chat: Chat) {
-    if STARTED.with(|s| s.replace(true)) {
+pub(super) fn start(client: Client) {
+    let started = client.with_inner(|i| std::mem::replace(&mut i.link.started, true));
+    if started != Some(false) {
         return;
     }
-    reload_list(chat);
-    connect(chat);
+    let chat = client.chat;
+    reload_list(client);
+    connect(client);
     // Subscribe to every listed conversation (again after each reconnect).
     Effect::new(move |_| {
         let open = chat.status.get() == ConnectionStatus::Open;
@@ -81,30 +82,39 @@ pub fn start(chat: Chat) {
             return;
         }
         for id in ids {
-            let new = SUBSCRIBED.with(|s| s.borrow_mut().insert(id.clone()));
+            let new = client
+                .with_inner(|i| i.link.subscribed.insert(id.clone()))
+                .unwrap_or(false);
             if new {
                 // Caught up once the server has said the copy resumes (`Subscribed`).
-                send(&ClientFrame::Subscribe {
-                    resume: chat.resume_point(&id),
-                    topic: Topic::Conversation(id),
-                });
+                send(
+                    client,
+                    &ClientFrame::Subscribe {
+                        resume: chat.resume_point(&id),
+                        topic: Topic::Conversation(id),
+                    },
+                );
             }
         }
     });
     // The dashboard's figures while it is on screen.
     Effect::new(move |_| {
-        let want = chat.watch_admin.get() && chat.status.get() == ConnectionStatus::Open;
-        if want != ADMIN_SUBSCRIBED.with(|a| a.replace(want)) {
-            send(&if want {
-                ClientFrame::Subscribe {
-                    topic: Topic::Admin,
-                    resume: None,
-                }
-            } else {
-                ClientFrame::Unsubscribe {
-                    topic: Topic::Admin,
-                }
-            });
+        let want = client.admin.watching.get() && chat.status.get() == ConnectionStatus::Open;
+        let had = client.with_inner(|i| std::mem::replace(&mut i.link.admin_subscribed, want));
+        if had.is_some_and(|had| had != want) {
+            send(
+                client,
+                &if want {
+                    ClientFrame::Subscribe {
+                        topic: Topic::Admin,
+                        resume: None,
+                    }
+                } else {
+                    ClientFrame::Unsubscribe {
+                        topic: Topic::Admin,
+                    }
+                },
+            );
         }
     });
     // Away while the tab is hidden; online again when it is seen.
@@ -114,7 +124,7 @@ pub fn start(chat: Chat) {
         } else {
             PresenceState::Online
         };
-        send(&ClientFrame::Presence { state });
+        send(client, &ClientFrame::Presence { state });
     });
     // Typing indicators expire on their own.
     let _ = set_interval_with_handle(
@@ -135,69 +145,6 @@ pub fn start(chat: Chat) {
     );
 }
 
-pub fn reload_notifications(chat: Chat) {
-    spawn_local(async move {
-        if let Ok(list) = list_notifications().await {
-            chat.notifications.set(list);
-        }
-    });
-}
-
-pub fn reload_list(chat: Chat) {
-    spawn_local(async move {
-        if let Ok(list) = list_conversations().await {
-            chat.note_list_presence(&list);
-            chat.conversations.set(Some(list));
-        }
-    });
-}
-
-/// Fetches what this tab missed in a conversation it holds messages of, page by page.
-/// One pass at a time per conversation; a request during a pass makes one more pass.
-pub fn catch_up(chat: Chat, conversation_id: String) {
-    if chat.last_seq(&conversation_id).is_none() {
-        return;
-    }
-    if !CATCHING_UP.with(|c| c.borrow_mut().request(&conversation_id)) {
-        return;
-    }
-    spawn_local(async move {
-        while let Some(after) = chat.last_seq(&conversation_id) {
-            let page = match messages_after(conversation_id.clone(), after).await {
-                Ok(page) => page,
-                Err(_) => break,
-            };
-            let len = page.len();
-            for m in &page {
-                chat.note_message(m);
-            }
-            let added = !page.is_empty() && chat.add_messages(&conversation_id, page);
-            if !CATCHING_UP.with(|c| c.borrow_mut().page(&conversation_id, len, added)) {
-                return;
-            }
-        }
-        CATCHING_UP.with(|c| c.borrow_mut().stopped(&conversation_id));
-    });
-}
-
-/// The server cannot resume this tab's copy of a conversation: drop it, and load the
-/// newest page again if it is on screen.
-fn reload_conversation(chat: Chat, conversation_id: String) {
-    chat.messages.update(|all| {
-        all.remove(&conversation_id);
-    });
-    reload_list(chat);
-    if chat.open.get_untracked().as_deref() != Some(conversation_id.as_str()) {
-        return;
-    }
-    spawn_local(async move {
-        if let Ok(page) = load_messages(conversation_id.clone(), None).await {
-            chat.load_newest(&conversation_id, page);
-            catch_up(chat, conversation_id);
-        }
-    });
-}
-
 fn socket_url() -> Option<String> {
     let location = window().location();
     let scheme = if location.protocol().ok()? == "https:" {
@@ -215,28 +162,34 @@ fn socket_url() -> Option<String> {
     Some(format!("{scheme}://{}/ws{presence}", location.host().ok()?))
 }
 
-fn connect(chat: Chat) {
+fn connect(client: Client) {
+    let chat = client.chat;
     let Some(url) = socket_url() else { return };
     let ws = match WebSocket::new(&url) {
         Ok(ws) => ws,
-        Err(_) => return schedule_reconnect(chat),
+        Err(_) => return schedule_reconnect(client),
     };
 
     let on_open = Closure::<dyn FnMut()>::new(move || {
-        ATTEMPT.with(|a| a.set(0));
-        SUBSCRIBED.with(|s| s.borrow_mut().clear());
-        // The list may have changed while we were away.
-        reload_list(chat);
-        reload_notifications(chat);
-        ADMIN_SUBSCRIBED.with(|a| a.set(false));
-        // The socket's address said whether the tab is seen; it may have changed since.
-        send(&ClientFrame::Presence {
-            state: if document().hidden() {
-                PresenceState::Away
-            } else {
-                PresenceState::Online
-            },
+        client.with_inner(|i| {
+            i.link.attempt = 0;
+            i.link.subscribed.clear();
+            i.link.admin_subscribed = false;
         });
+        // The list may have changed while we were away.
+        reload_list(client);
+        reload_notifications(client);
+        // The socket's address said whether the tab is seen; it may have changed since.
+        send(
+            client,
+            &ClientFrame::Presence {
+                state: if document().hidden() {
+                    PresenceState::Away
+                } else {
+                    PresenceState::Online
+                },
+            },
+        );
         chat.status.set(ConnectionStatus::Open);
     });
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -245,7 +198,7 @@ fn connect(chat: Chat) {
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         if let Some(text) = e.data().as_string() {
             if let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) {
-                apply(chat, frame);
+                apply(client, frame);
             }
         }
     });
@@ -253,11 +206,13 @@ fn connect(chat: Chat) {
     on_message.forget();
 
     let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
-        SOCKET.with(|s| s.borrow_mut().take());
-        CONNECTION_ID.with(|c| c.set(None));
-        super::call::socket_lost(chat);
+        client.with_inner(|i| {
+            i.link.socket = None;
+            i.link.connection_id = None;
+        });
+        super::call::socket_lost(client);
         if e.code() == CLOSE_SESSION_ENDED {
-            crate::pages::go_to(if e.reason() == BLOCKED_REASON {
+            super::go_to(if e.reason() == BLOCKED_REASON {
                 "/login?ended=blocked"
             } else {
                 "/login"
@@ -265,46 +220,49 @@ fn connect(chat: Chat) {
             return;
         }
         chat.status.set(ConnectionStatus::Reconnecting);
-        schedule_reconnect(chat);
+        schedule_reconnect(client);
     });
     ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     on_close.forget();
 
-    SOCKET.with(|s| *s.borrow_mut() = Some(ws));
+    client.with_inner(|i| i.link.socket = Some(ws));
 }
 
 /// 0.5 s, 1 s, 2 s, ... up to 30 s, each times a random 0.5 to 1.5 so that a server
 /// restart is not met by every client at the same instant.
-fn schedule_reconnect(chat: Chat) {
-    let attempt = ATTEMPT.with(|a| {
-        let n = a.get();
-        a.set(n.saturating_add(1));
+fn schedule_reconnect(client: Client) {
+    let Some(attempt) = client.with_inner(|i| {
+        let n = i.link.attempt;
+        i.link.attempt = n.saturating_add(1);
         n
-    });
+    }) else {
+        return;
+    };
     let base = (500.0 * 2f64.powi(attempt.min(6) as i32)).min(30_000.0);
     let delay = base * (0.5 + js_sys::Math::random());
     set_timeout(
-        move || connect(chat),
+        move || connect(client),
         std::time::Duration::from_millis(delay as u64),
     );
 }
 
-fn subscription_answered(chat: Chat) {
-    let mine = ANSWERED.with(|a| {
-        a.set(a.get() + 1);
-        a.get()
+fn subscription_answered(client: Client) {
+    let mine = client.with_inner(|i| {
+        i.link.answered += 1;
+        i.link.answered
     });
     set_timeout(
         move || {
-            if ANSWERED.with(Cell::get) == mine {
-                reload_list(chat);
+            if client.with_inner(|i| i.link.answered) == mine {
+                reload_list(client);
             }
         },
         std::time::Duration::from_millis(300),
     );
 }
 
-fn apply(chat: Chat, frame: ServerFrame) {
+fn apply(client: Client, frame: ServerFrame) {
+    let chat = client.chat;
     let event = match frame {
         ServerFrame::Event { event, .. } => event,
         ServerFrame::Hello {
@@ -312,38 +270,38 @@ fn apply(chat: Chat, frame: ServerFrame) {
             limits,
             ..
         } => {
-            CONNECTION_ID.with(|c| c.set(Some(connection_id)));
+            client.with_inner(|i| i.link.connection_id = Some(connection_id));
             chat.limits.set(limits);
             // The server is back: what waited in the outbox goes now.
-            outbox::resume(chat);
+            super::sync::resume(client);
             return;
         }
         ServerFrame::Limits { limits } => return chat.limits.set(limits),
-        ServerFrame::CallOptions { options } => return chat.calls.options.set(Some(options)),
+        ServerFrame::CallOptions { options } => return client.calls.options.set(Some(options)),
         ServerFrame::Subscribed {
             topic: Topic::Conversation(id),
         } => {
-            subscription_answered(chat);
-            return catch_up(chat, id);
+            subscription_answered(client);
+            return catch_up(client, id);
         }
         ServerFrame::Reset {
             topic: Topic::Conversation(id),
         } => {
-            subscription_answered(chat);
-            return reload_conversation(chat, id);
+            subscription_answered(client);
+            return reload_conversation(client, id);
         }
         _ => return,
     };
     match event {
-        Event::Call { call } => super::call::on_call_event(chat, *call),
-        Event::CallSignal { call_id, signal } => super::call::on_signal(chat, call_id, signal),
+        Event::Call { call } => super::call::on_call_event(client, *call),
+        Event::CallSignal { call_id, signal } => super::call::on_signal(client, call_id, signal),
         Event::MessageCreated { message } => {
             let id = message.conversation_id.clone();
             let known = chat
                 .conversations
                 .with_untracked(|l| l.as_ref().is_some_and(|l| l.iter().any(|c| c.id == id)));
             if !known {
-                reload_list(chat);
+                reload_list(client);
             }
             let mine = message.sender_id == chat.me.get_untracked().id;
             if !mine {
@@ -358,7 +316,7 @@ fn apply(chat: Chat, frame: ServerFrame) {
             // Only conversations this tab holds history of keep messages; a gap means
             // something was missed: fetch it rather than show a hole.
             if let Some(Live::Gap { .. }) = chat.live_message(message) {
-                catch_up(chat, id);
+                catch_up(client, id);
             }
         }
         Event::ReadMarked {
@@ -385,12 +343,12 @@ fn apply(chat: Chat, frame: ServerFrame) {
                 });
             }
         }),
-        Event::ConversationsChanged => reload_list(chat),
-        Event::NotificationsChanged => reload_notifications(chat),
+        Event::ConversationsChanged => reload_list(client),
+        Event::NotificationsChanged => reload_notifications(client),
         Event::AccountChanged => {
             let _ = window().location().reload();
         }
-        Event::Dashboard { stats } => chat.dashboard.set(Some(*stats)),
+        Event::Dashboard { stats } => client.admin.dashboard.set(Some(*stats)),
         Event::Presence {
             user_id,
             state,

@@ -1,5 +1,5 @@
 use crate::api::auth::current_user;
-use crate::ui::chat_state::Chat;
+use crate::client::use_client;
 use crate::ui::chat_window::ChatWindow;
 use crate::ui::shell::AppShell;
 use leptos::prelude::*;
@@ -37,7 +37,7 @@ pub fn HomePage() -> impl IntoView {
 /// The conversation pane when none is open.
 #[component]
 pub fn NoConversation() -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let chat = use_client().chat;
     let first_name = move || {
         chat.me.with(|u| {
             u.display_name

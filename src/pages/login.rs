@@ -1,5 +1,5 @@
-use super::go_to;
 use crate::api::auth::{current_user, demo_accounts, ChangeTemporaryPassword, Login};
+use crate::client::{go_to, input_value};
 use crate::error::AppError;
 use crate::model::DemoAccountList;
 use crate::ui::field::{last_error, FormError, TextField};
@@ -24,7 +24,10 @@ pub fn LoginPage() -> impl IntoView {
     let must_change = RwSignal::new(None::<(String, String)>);
     Effect::new(move |_| {
         if let Some(Err(AppError::PasswordChangeRequired)) = login.value().get() {
-            must_change.set(Some((typed("field-username"), typed("field-password"))));
+            must_change.set(Some((
+                input_value("field-username"),
+                input_value("field-password"),
+            )));
         }
     });
     let query = leptos_router::hooks::use_query_map();
@@ -89,24 +92,6 @@ pub fn LoginPage() -> impl IntoView {
                 </Suspense>
             </div>
         </main>
-    }
-}
-
-/// The value of an input on the page, by id ("" outside the browser or if missing).
-fn typed(id: &str) -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        document()
-            .get_element_by_id(id)
-            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
-            .map(|i| i.value())
-            .unwrap_or_default()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = id;
-        String::new()
     }
 }
 

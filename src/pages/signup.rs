@@ -1,5 +1,5 @@
-use super::go_to;
 use crate::api::auth::{current_user, registration_open, Signup};
+use crate::client::go_to;
 use crate::ui::field::{last_error, FormError, TextField};
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -2,10 +2,11 @@
 //! come from the conversation list (muted ones included: muting silences, it does not
 //! hide); missed calls and group additions are stored notifications.
 
-use crate::api::chat::mark_read;
 use crate::api::people::{mark_all_read, mark_notification_read};
+use crate::client::time::now_ms;
+use crate::client::use_client;
 use crate::model::Notification;
-use crate::ui::chat_state::{ago, now_ms, Chat};
+use crate::ui::format::ago;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -21,7 +22,7 @@ struct UnreadConversation {
 
 #[component]
 pub fn Bell() -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let chat = use_client().chat;
     let open = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let conversations = Memo::new(move |_| {
@@ -121,7 +122,7 @@ fn ConversationItem(
     open: RwSignal<bool>,
     report: impl Fn(Result<(), crate::error::AppError>) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let client = use_client();
     let text = match c.unread {
         1 => format!("1 new message in {}", crate::text::isolate(&c.title)),
         n => format!("{n} new messages in {}", crate::text::isolate(&c.title)),
@@ -130,13 +131,7 @@ fn ConversationItem(
     let read = move |_| {
         let id = id.clone();
         spawn_local(async move {
-            match mark_read(id.clone(), seq).await {
-                Ok(mark) => {
-                    chat.note_read(&id, &chat.me.get_untracked().id, mark);
-                    report(Ok(()));
-                }
-                Err(e) => report(Err(e)),
-            }
+            report(client.mark_read(id, seq).await);
         });
     };
     view! {

@@ -1,108 +1,20 @@
 //! What calls look like: the call buttons of a direct conversation, the incoming-call
 //! modal that rings on every tab, and the call view (ringing, then the remote video large
-//! and the local preview small, with mute, camera and hang-up).
+//! and the local preview small, with mute, camera and hang-up). The state they show is the
+//! client's ([`crate::client::Calls`]).
 
-use crate::call::{format_duration, Call, CallMedia, CallOptions, CallState};
-use crate::ui::chat_state::{now_ms, Chat};
+use crate::call::{format_duration, Call, CallMedia, CallState};
+use crate::client::time::now_ms;
+use crate::client::{ticker, use_client, LOCAL_MEDIA_ID, REMOTE_MEDIA_ID};
 use leptos::html;
 use leptos::prelude::*;
-
-/// The ids of the call view's media elements (the client puts the streams into them).
-pub const REMOTE_MEDIA_ID: &str = "call-remote";
-pub const LOCAL_MEDIA_ID: &str = "call-local";
-
-/// What this browser can use for calls, once checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Devices {
-    pub checked: bool,
-    /// `navigator.mediaDevices` exists (only on https or localhost).
-    pub secure: bool,
-    pub camera: bool,
-    pub microphone: bool,
-}
-
-/// The page's call state. The browser objects behind it live in `client::call`.
-#[derive(Clone, Copy)]
-pub struct CallUi {
-    /// A call ringing for this user (shown on every tab).
-    pub incoming: RwSignal<Option<Call>>,
-    /// The call this tab takes part in: ringing out, or answered.
-    pub current: RwSignal<Option<Call>>,
-    /// A call of this person's that another of their tabs holds (ringing out or answered).
-    pub elsewhere: RwSignal<Option<Call>>,
-    /// The peer connection's state: "new", "connecting", "connected", "disconnected", ...
-    pub connection: RwSignal<String>,
-    /// When the media first connected (`Date.now()`), for the running timer.
-    pub connected_at: RwSignal<Option<f64>>,
-    pub muted: RwSignal<bool>,
-    pub camera_off: RwSignal<bool>,
-    /// The last outcome or problem worth telling ("Bob declined the call.").
-    pub notice: RwSignal<Option<String>>,
-    /// A start or answer is under way.
-    pub working: RwSignal<bool>,
-    pub options: RwSignal<Option<CallOptions>>,
-    pub devices: RwSignal<Devices>,
-}
-
-impl CallUi {
-    pub fn new() -> CallUi {
-        CallUi {
-            incoming: RwSignal::new(None),
-            current: RwSignal::new(None),
-            elsewhere: RwSignal::new(None),
-            connection: RwSignal::new(String::new()),
-            connected_at: RwSignal::new(None),
-            muted: RwSignal::new(false),
-            camera_off: RwSignal::new(false),
-            notice: RwSignal::new(None),
-            working: RwSignal::new(false),
-            options: RwSignal::new(None),
-            devices: RwSignal::new(Devices::default()),
-        }
-    }
-
-    /// Why a call of this kind cannot be started now, if it cannot.
-    pub fn unavailable(&self, media: CallMedia) -> Option<String> {
-        if self.elsewhere.with(Option::is_some) {
-            return Some("You are in a call in another tab.".into());
-        }
-        if self
-            .options
-            .with(|o| o.as_ref().is_some_and(|o| !o.enabled))
-        {
-            return Some("Calls are switched off on this server.".into());
-        }
-        let d = self.devices.get();
-        if d.checked {
-            if !d.secure {
-                return Some("Calls need a secure connection: open Natter over https.".into());
-            }
-            if !d.microphone {
-                return Some("No microphone found: connect one to call.".into());
-            }
-            if media == CallMedia::Video && !d.camera {
-                return Some("No camera found: try an audio call.".into());
-            }
-        }
-        if self.current.with(Option::is_some) {
-            return Some("You are already in a call.".into());
-        }
-        None
-    }
-}
-
-impl Default for CallUi {
-    fn default() -> Self {
-        CallUi::new()
-    }
-}
 
 /// "Start video call" and "Start audio call" in a direct conversation's header; disabled
 /// with the reason when a call cannot be made.
 #[component]
 pub fn CallButtons(conversation_id: String) -> impl IntoView {
-    let chat = expect_context::<Chat>();
-    let ui = chat.calls;
+    let client = use_client();
+    let ui = client.calls;
     let button = move |media: CallMedia| {
         let id = conversation_id.clone();
         let reason = move || ui.unavailable(media);
@@ -118,12 +30,7 @@ pub fn CallButtons(conversation_id: String) -> impl IntoView {
                 aria-label=label
                 title=title
                 disabled=move || reason().is_some() || ui.working.get()
-                on:click=move |_| {
-                    #[cfg(feature = "hydrate")]
-                    crate::client::call::start(chat, id.clone(), media);
-                    #[cfg(not(feature = "hydrate"))]
-                    let _ = &id;
-                }
+                on:click=move |_| client.start_call(id.clone(), media)
             >
                 {match media {
                     CallMedia::Video => video_icon().into_any(),
@@ -160,10 +67,7 @@ fn video_icon() -> impl IntoView {
 /// view and the last notice. Mounted once by the app shell.
 #[component]
 pub fn CallLayer() -> impl IntoView {
-    let chat = expect_context::<Chat>();
-    let ui = chat.calls;
-    #[cfg(feature = "hydrate")]
-    crate::client::call::check_support(ui);
+    let ui = use_client().calls;
     let current_id = Memo::new(move |_| ui.current.with(|c| c.as_ref().map(|c| c.id.clone())));
     let incoming_id = Memo::new(move |_| ui.incoming.with(|c| c.as_ref().map(|c| c.id.clone())));
     view! {
@@ -182,18 +86,17 @@ pub fn CallLayer() -> impl IntoView {
 
 #[component]
 fn IncomingCall(call: Call) -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let client = use_client();
     let accept_ref = NodeRef::<html::Button>::new();
     let ring_ref = NodeRef::<html::Audio>::new();
     Effect::new(move |_| {
         if let Some(button) = accept_ref.get() {
             let _ = button.focus();
         }
-        if let Some(_audio) = ring_ref.get() {
+        if let Some(audio) = ring_ref.get() {
             // Browsers may refuse sound before the first click on the page; the modal
             // still shows.
-            #[cfg(feature = "hydrate")]
-            crate::client::call::play_quietly(&_audio);
+            client.ring(&audio);
         }
     });
     let what = match call.media {
@@ -218,12 +121,7 @@ fn IncomingCall(call: Call) -> impl IntoView {
                     <button
                         type="button"
                         class="button call-decline"
-                        on:click=move |_| {
-                            #[cfg(feature = "hydrate")]
-                            crate::client::call::decline(chat, for_decline.clone());
-                            #[cfg(not(feature = "hydrate"))]
-                            let _ = (&chat, &for_decline);
-                        }
+                        on:click=move |_| client.decline_call(for_decline.clone())
                     >
                         "Decline"
                     </button>
@@ -231,13 +129,8 @@ fn IncomingCall(call: Call) -> impl IntoView {
                         type="button"
                         class="button call-accept"
                         node_ref=accept_ref
-                        disabled=move || chat.calls.working.get()
-                        on:click=move |_| {
-                            #[cfg(feature = "hydrate")]
-                            crate::client::call::accept(chat, for_accept.clone());
-                            #[cfg(not(feature = "hydrate"))]
-                            let _ = &for_accept;
-                        }
+                        disabled=move || client.calls.working.get()
+                        on:click=move |_| client.accept_call(for_accept.clone())
                     >
                         "Accept"
                     </button>
@@ -250,8 +143,8 @@ fn IncomingCall(call: Call) -> impl IntoView {
 
 #[component]
 fn CallView() -> impl IntoView {
-    let chat = expect_context::<Chat>();
-    let ui = chat.calls;
+    let client = use_client();
+    let (chat, ui) = (client.chat, client.calls);
     let me = chat.me.get_untracked().id;
     let peer = Memo::new(move |_| {
         ui.current
@@ -266,16 +159,7 @@ fn CallView() -> impl IntoView {
     let ringing = move || state.get() == Some(CallState::Ringing);
 
     // A clock for the timer, ticking while the view is up.
-    let tick = RwSignal::new(0u32);
-    #[cfg(feature = "hydrate")]
-    {
-        if let Ok(handle) = set_interval_with_handle(
-            move || tick.update(|t| *t = t.wrapping_add(1)),
-            std::time::Duration::from_secs(1),
-        ) {
-            on_cleanup(move || handle.clear());
-        }
-    }
+    let tick = ticker(std::time::Duration::from_secs(1));
     let status = move || {
         tick.track();
         if ringing() {
@@ -298,26 +182,12 @@ fn CallView() -> impl IntoView {
         video.track();
         ui.camera_off.track();
         if remote_ref.get().is_some() {
-            #[cfg(feature = "hydrate")]
-            crate::client::call::attach_media();
+            client.attach_call_media();
         }
     });
-    let hang_up = move |_| {
-        #[cfg(feature = "hydrate")]
-        crate::client::call::end(chat);
-    };
-    let toggle_mute = move |_| {
-        let muted = !ui.muted.get_untracked();
-        ui.muted.set(muted);
-        #[cfg(feature = "hydrate")]
-        crate::client::call::set_muted(muted);
-    };
-    let toggle_camera = move |_| {
-        let off = !ui.camera_off.get_untracked();
-        ui.camera_off.set(off);
-        #[cfg(feature = "hydrate")]
-        crate::client::call::set_camera_off(off);
-    };
+    let hang_up = move |_| client.hang_up();
+    let toggle_mute = move |_| client.toggle_mute();
+    let toggle_camera = move |_| client.toggle_camera();
     let label = move || format!("Call with {}", peer.with(|p| p.display_name.clone()));
 
     view! {

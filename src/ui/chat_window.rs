@@ -1,16 +1,15 @@
 //! The open conversation: header, message log, typing indicator and composer.
 
-use crate::api::chat::{conversation_members, load_messages, mark_read, PAGE_SIZE};
-use crate::model::{parse_message_body, ConversationKind, Member, Message, MessageKind};
-use crate::protocol::ClientFrame;
+use crate::api::chat::conversation_members;
+use crate::client::time::{now_ms, MessageClock};
+use crate::client::{tab_is_seen, ticker, use_client, Client, ConnectionStatus};
+use crate::model::{ConversationKind, Member, Message, MessageKind};
+use crate::outbox::{Pending, PendingState};
 use crate::text::isolate;
 use crate::ui::call_view::CallButtons;
-use crate::ui::chat_state::{
-    new_client_msg_id, now_ms, send_frame, Chat, ConnectionStatus, Pending, PendingState,
-};
 use crate::ui::conversation_menu::{BlockedNotice, ConversationMenu};
+use crate::ui::format::presence_text;
 use crate::ui::group_members::GroupMembers;
-use crate::ui::outbox;
 use crate::ui::sentence::Sentence;
 use leptos::html;
 use leptos::prelude::*;
@@ -23,7 +22,8 @@ const BOTTOM_SLACK_PX: i32 = 48;
 
 #[component]
 pub fn ChatWindow(id: String) -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let client = use_client();
+    let chat = client.chat;
     let log_ref = NodeRef::<html::Div>::new();
     let at_bottom = RwSignal::new(true);
     let unseen_below = RwSignal::new(false);
@@ -55,13 +55,10 @@ pub fn ChatWindow(id: String) -> impl IntoView {
         Effect::new(move |_| {
             let id = id.clone();
             spawn_local(async move {
-                match load_messages(id.clone(), None).await {
-                    Ok(page) => {
-                        has_more.set(page.len() as i64 >= PAGE_SIZE);
-                        chat.load_newest(&id, page);
-                        // Anything sent while the page was on its way.
-                        #[cfg(feature = "hydrate")]
-                        crate::client::realtime::catch_up(chat, id.clone());
+                // The newest page, and anything sent while it was on its way.
+                match client.open_conversation(id).await {
+                    Ok(full) => {
+                        has_more.set(full);
                         scroll_to_bottom(log_ref);
                     }
                     Err(e) => load_error.set(Some(e.to_string())),
@@ -83,7 +80,7 @@ pub fn ChatWindow(id: String) -> impl IntoView {
     };
     let pending = {
         let id = id.clone();
-        Memo::new(move |_| chat.pending.with(|p| p.of(&id)))
+        Memo::new(move |_| chat.outbox.with(|p| p.of(&id)))
     };
     let summary = {
         let id = id.clone();
@@ -111,13 +108,11 @@ pub fn ChatWindow(id: String) -> impl IntoView {
     });
 
     // Read receipts: what is on screen in a focused, visible tab counts as read.
-    #[cfg(feature = "hydrate")]
-    {
-        let _ = window_event_listener(leptos::ev::focus, move |_| focus_tick.update(|n| *n += 1));
-        let _ = window_event_listener(leptos::ev::visibilitychange, move |_| {
-            focus_tick.update(|n| *n += 1)
-        });
-    }
+    // (No listeners on the server.)
+    let _ = window_event_listener(leptos::ev::focus, move |_| focus_tick.update(|n| *n += 1));
+    let _ = window_event_listener(leptos::ev::visibilitychange, move |_| {
+        focus_tick.update(|n| *n += 1)
+    });
     {
         let id = id.clone();
         Effect::new(move |_| {
@@ -136,9 +131,7 @@ pub fn ChatWindow(id: String) -> impl IntoView {
             last_marked.set_value(newest);
             let id = id.clone();
             spawn_local(async move {
-                if let Ok(mark) = mark_read(id.clone(), newest).await {
-                    chat.note_read(&id, &chat.me.get_untracked().id, mark);
-                }
+                let _ = client.mark_read(id, newest).await;
             });
         });
     }
@@ -158,7 +151,7 @@ pub fn ChatWindow(id: String) -> impl IntoView {
                 unseen_below.set(false);
             }
             if el.scroll_top() < 80 && has_more.get_untracked() && !loading_older.get_untracked() {
-                load_older(chat, id.clone(), log_ref, has_more, loading_older);
+                load_older(client, id.clone(), log_ref, has_more, loading_older);
             }
         }
     };
@@ -169,12 +162,7 @@ pub fn ChatWindow(id: String) -> impl IntoView {
             .unwrap_or_default()
     };
     // For a DM: "@bob · Online" / "@bob · Last seen 5 min ago", kept fresh each minute.
-    let minute = RwSignal::new(0u32);
-    #[cfg(feature = "hydrate")]
-    let _ = set_interval_with_handle(
-        move || minute.update(|m| *m += 1),
-        std::time::Duration::from_secs(30),
-    );
+    let minute = ticker(std::time::Duration::from_secs(30));
     let handle = move || {
         minute.track();
         summary.with(|s| {
@@ -183,7 +171,7 @@ pub fn ChatWindow(id: String) -> impl IntoView {
                 format!(
                     "@{} · {}",
                     p.username,
-                    crate::ui::chat_state::presence_text(state, last_seen, now_ms())
+                    presence_text(state, last_seen, now_ms())
                 )
             })
         })
@@ -260,19 +248,6 @@ pub fn ChatWindow(id: String) -> impl IntoView {
     }
 }
 
-/// True when the person can see this tab.
-fn tab_is_seen() -> bool {
-    #[cfg(feature = "hydrate")]
-    {
-        let doc = document();
-        !doc.hidden() && doc.has_focus().unwrap_or(false)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        false
-    }
-}
-
 fn scroll_to_bottom(log_ref: NodeRef<html::Div>) {
     request_animation_frame(move || {
         if let Some(el) = log_ref.get_untracked() {
@@ -282,30 +257,21 @@ fn scroll_to_bottom(log_ref: NodeRef<html::Div>) {
 }
 
 fn load_older(
-    chat: Chat,
+    client: Client,
     id: String,
     log_ref: NodeRef<html::Div>,
     has_more: RwSignal<bool>,
     loading: RwSignal<bool>,
 ) {
-    let oldest = chat
-        .messages
-        .with_untracked(|all| all.get(&id).and_then(|h| h.first_seq()));
-    let Some(oldest) = oldest else { return };
-    if oldest <= 1 {
-        has_more.set(false);
-        return;
-    }
     loading.set(true);
     spawn_local(async move {
         let before_height = log_ref
             .get_untracked()
             .map(|el| el.scroll_height())
             .unwrap_or(0);
-        match load_messages(id.clone(), Some(oldest)).await {
-            Ok(page) => {
-                has_more.set(page.len() as i64 >= PAGE_SIZE);
-                chat.add_messages(&id, page);
+        match client.load_older(id).await {
+            Ok(more) => {
+                has_more.set(more);
                 // Keep the messages the person was looking at where they were.
                 request_animation_frame(move || {
                     if let Some(el) = log_ref.get_untracked() {
@@ -319,57 +285,6 @@ fn load_older(
     });
 }
 
-/// Time of day and day of a message, in the browser's time zone. Messages render only
-/// in the browser, so server and client never disagree about them.
-fn local_time(ms: i64) -> (String, String) {
-    #[cfg(feature = "hydrate")]
-    {
-        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-        let time = format!("{:02}:{:02}", d.get_hours(), d.get_minutes());
-        let today = js_sys::Date::new_0();
-        let same_day = |a: &js_sys::Date, b: &js_sys::Date| {
-            a.get_full_year() == b.get_full_year()
-                && a.get_month() == b.get_month()
-                && a.get_date() == b.get_date()
-        };
-        let yesterday = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
-            today.get_time() - 86_400_000.0,
-        ));
-        let day = if same_day(&d, &today) {
-            "Today".to_string()
-        } else if same_day(&d, &yesterday) {
-            "Yesterday".to_string()
-        } else {
-            const MONTHS: [&str; 12] = [
-                "January",
-                "February",
-                "March",
-                "April",
-                "May",
-                "June",
-                "July",
-                "August",
-                "September",
-                "October",
-                "November",
-                "December",
-            ];
-            format!(
-                "{} {} {}",
-                d.get_date(),
-                MONTHS[(d.get_month() % 12) as usize],
-                d.get_full_year()
-            )
-        };
-        (time, day)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = ms;
-        (String::new(), String::new())
-    }
-}
-
 /// Messages grouped by day and by sender (consecutive, within five minutes).
 #[component]
 fn MessageRows(
@@ -379,7 +294,8 @@ fn MessageRows(
     is_direct: Signal<bool>,
     id: String,
 ) -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let client = use_client();
+    let chat = client.chat;
     let me = chat.me.get_untracked().id;
     let names = Memo::new(move |_| {
         members.with(|m| {
@@ -396,8 +312,9 @@ fn MessageRows(
             let mut rows = Vec::new();
             let mut prev: Option<&Message> = None;
             let mut prev_day = String::new();
+            let clock = MessageClock::new();
             for m in &list {
-                let (time, day) = local_time(m.created_at);
+                let (time, day) = clock.read(m.created_at);
                 if day != prev_day {
                     rows.push(view! { <div class="day" role="separator">{day.clone()}</div> }.into_any());
                     prev_day = day;
@@ -448,7 +365,7 @@ fn MessageRows(
                         view! { <span class="receipt">"Sending…"</span> }.into_any()
                     }
                     PendingState::Waiting(reason) => unsent_receipt(
-                        chat,
+                        client,
                         "receipt waiting",
                         "status",
                         format!("Waiting to send: {reason} "),
@@ -456,7 +373,7 @@ fn MessageRows(
                         p.client_msg_id.clone(),
                     ),
                     PendingState::Failed(reason) => unsent_receipt(
-                        chat,
+                        client,
                         "receipt failed",
                         "alert",
                         format!("Not sent: {reason} "),
@@ -479,7 +396,7 @@ fn MessageRows(
 
 /// The line under a message that has not gone: why, and a button that sends it now.
 fn unsent_receipt(
-    chat: Chat,
+    client: Client,
     class: &'static str,
     role: &'static str,
     text: String,
@@ -489,7 +406,7 @@ fn unsent_receipt(
     view! {
         <span class=class role=role>
             {text}
-            <button type="button" class="link-button" on:click=move |_| outbox::retry(chat, &client_msg_id)>
+            <button type="button" class="link-button" on:click=move |_| client.retry_message(&client_msg_id)>
                 {action}
             </button>
         </span>
@@ -499,7 +416,7 @@ fn unsent_receipt(
 
 #[component]
 fn TypingIndicator(id: String) -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let chat = use_client().chat;
     let text = move || {
         chat.typing.with(|t| {
             let names: Vec<String> = t
@@ -523,7 +440,7 @@ fn TypingIndicator(id: String) -> impl IntoView {
 
 #[component]
 fn Composer(id: String) -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let client = use_client();
     let body = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let last_typing_sent = StoredValue::new(0f64);
@@ -533,10 +450,7 @@ fn Composer(id: String) -> impl IntoView {
         move || {
             if last_typing_sent.get_value() > 0.0 {
                 last_typing_sent.set_value(0.0);
-                send_frame(ClientFrame::Typing {
-                    conversation_id: id.clone(),
-                    active: false,
-                });
+                client.typing(&id, false);
             }
         }
     };
@@ -546,17 +460,14 @@ fn Composer(id: String) -> impl IntoView {
         let stop_typing = stop_typing.clone();
         move || {
             let text = body.get_untracked();
-            match parse_message_body(&text, chat.limits.get_untracked().max_message_chars) {
+            match client.send_message(&id, &text) {
                 // Refused before it leaves: the text stays where it is.
                 Err(e) => error.set(e.field("body").or_else(|| Some(e.to_string()))),
-                Ok(clean) => {
-                    // Asked on a click, as browsers require; only once, and only if undecided.
-                    #[cfg(feature = "hydrate")]
-                    crate::client::attention::ask_permission();
+                Ok(()) => {
                     error.set(None);
                     body.set(String::new());
+                    // Goes before the message itself, which leaves once this handler is done.
                     stop_typing();
-                    outbox::push(chat, id.clone(), new_client_msg_id(), clean);
                 }
             }
         }
@@ -576,10 +487,7 @@ fn Composer(id: String) -> impl IntoView {
                 stop_typing();
             } else if now_ms() - last_typing_sent.get_value() >= TYPING_EVERY_MS {
                 last_typing_sent.set_value(now_ms());
-                send_frame(ClientFrame::Typing {
-                    conversation_id: id.clone(),
-                    active: true,
-                });
+                client.typing(&id, true);
             }
         }
     };

@@ -1,12 +1,12 @@
+use crate::client::use_client;
 use crate::model::{ConversationKind, ConversationSummary};
 use crate::protocol::PresenceState;
-use crate::ui::chat_state::Chat;
 use leptos::prelude::*;
 
 /// The user's conversations, most recent first, with a preview and an unread badge.
 #[component]
 pub fn ConversationList() -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let chat = use_client().chat;
     view! {
         {move || match chat.conversations.get() {
             None => view! { <p class="empty">"Loading conversations…"</p> }.into_any(),
@@ -31,7 +31,7 @@ pub fn ConversationList() -> impl IntoView {
 
 #[component]
 fn ConversationItem(c: ConversationSummary) -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let chat = use_client().chat;
     let id = c.id.clone();
     let current = Memo::new(move |_| chat.open.get().as_deref() == Some(id.as_str()));
     let unread = c.unread();
@@ -85,7 +85,7 @@ fn ConversationItem(c: ConversationSummary) -> impl IntoView {
 /// A small dot on the avatar: green online, amber away, none offline.
 #[component]
 pub fn PresenceDot(user_id: String) -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let chat = use_client().chat;
     let state = Memo::new(move |_| chat.presence_of(&user_id).0);
     move || {
         let (class, label) = match state.get() {

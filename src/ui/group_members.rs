@@ -1,7 +1,7 @@
 use crate::api::chat::{add_member, remove_member};
 use crate::api::people::set_blocked;
+use crate::client::use_client;
 use crate::model::{Member, User};
-use crate::ui::chat_state::Chat;
 use crate::ui::people_search::{PeopleSearch, PersonNames};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -14,7 +14,7 @@ pub fn GroupMembers(
     /// Called after a change, to load the members again.
     reload: Callback<()>,
 ) -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let chat = use_client().chat;
     let me = chat.me.get_untracked().id;
     let i_own = {
         let me = me.clone();

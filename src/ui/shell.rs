@@ -1,9 +1,8 @@
 use crate::api::auth::Logout;
+use crate::client::{go_to, provide_client, Client, ConnectionStatus};
 use crate::model::{Role, User};
-use crate::pages::go_to;
 use crate::ui::bell::Bell;
 use crate::ui::call_view::CallLayer;
-use crate::ui::chat_state::{Chat, ConnectionStatus};
 use crate::ui::conversation_list::ConversationList;
 use crate::ui::new_conversation::NewConversation;
 use crate::ui::new_group::NewGroup;
@@ -16,10 +15,10 @@ use leptos_router::hooks::use_location;
 /// The signed-in layout: a top bar with the user, the conversation list, the conversation.
 #[component]
 pub fn AppShell(user: User) -> impl IntoView {
-    let chat = Chat::new(user.clone());
-    provide_context(chat);
-    #[cfg(feature = "hydrate")]
-    crate::client::realtime::start(chat);
+    let client = Client::new(user.clone());
+    provide_client(client);
+    client.start();
+    let chat = client.chat;
 
     // The open conversation is the one in the address, `/c/<id>`. SSR knows it too, so
     // the first paint already shows the right pane.
@@ -62,16 +61,8 @@ pub fn AppShell(user: User) -> impl IntoView {
             .and_then(|r| r.err())
             .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
     };
-    // The server renders the plain title: leptos_meta asks for it while it finishes the
-    // response, when the page's reactive values may be gone (and the count is the
-    // browser's to know anyway).
-    let title = move || match cfg!(feature = "ssr") {
-        true => "Natter".to_string(),
-        false => match chat.total_unread() {
-            0 => "Natter".to_string(),
-            n => format!("({n}) Natter"),
-        },
-    };
+    // "(3) Natter" in the browser; the server renders the plain title.
+    let title = move || client.page_title();
     view! {
         <Title text=title />
         <div class="shell">

@@ -1,14 +1,15 @@
-//! The client's picture of the user's conversations, shared by the list, the chat window
-//! and the realtime connection (which keeps it live). Provided once by the app shell.
+//! The client's picture of the person's conversations (shared by the list, the chat window
+//! and the realtime connection, which keeps it live), and of the admin dashboard.
 
 use crate::admin::Dashboard;
 use crate::history::{History, Live};
 use crate::model::{ConversationSummary, Message, Notification, User};
 use crate::outbox::Outbox;
-use crate::protocol::{ClientFrame, Limits, PresenceState, Resume};
+use crate::protocol::{Limits, PresenceState, Resume};
 use leptos::prelude::*;
 use std::collections::HashMap;
 
+/// The state of the tab's realtime connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionStatus {
     Connecting,
@@ -16,61 +17,59 @@ pub enum ConnectionStatus {
     Reconnecting,
 }
 
-pub use crate::outbox::{Pending, PendingState};
-
+/// Someone typing in a conversation, as last heard.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Typist {
     pub user_id: String,
     pub display_name: String,
-    /// `Date.now()` after which the indicator goes away unless refreshed.
+    /// `Date.now()` (milliseconds since the epoch) after which the indicator goes away
+    /// unless refreshed.
     pub until_ms: f64,
 }
 
+/// The person's conversations as this tab knows them. Every field is a signal, read by
+/// components and written by the client.
 #[derive(Clone, Copy)]
 pub struct Chat {
+    /// The signed-in person.
     pub me: Signal<User>,
     /// `None` until the list has loaded.
     pub conversations: RwSignal<Option<Vec<ConversationSummary>>>,
     /// Messages of the conversations opened in this tab.
     pub messages: RwSignal<HashMap<String, History>>,
     /// Messages written here that the server has not confirmed.
-    pub pending: RwSignal<Outbox>,
+    pub outbox: RwSignal<Outbox>,
+    /// Who is typing, by conversation.
     pub typing: RwSignal<HashMap<String, Vec<Typist>>>,
     /// Other members' read marks, by conversation and user.
     pub reads: RwSignal<HashMap<String, HashMap<String, i64>>>,
     /// Presence of other people, as last heard: state and last seen (ms).
     pub presence: RwSignal<HashMap<String, (PresenceState, Option<i64>)>>,
+    /// The realtime connection.
     pub status: RwSignal<ConnectionStatus>,
     /// The conversation on screen in this tab.
     pub open: RwSignal<Option<String>>,
-    pub calls: crate::ui::call_view::CallUi,
     /// What the server accepts (from its `Hello`).
     pub limits: RwSignal<Limits>,
     /// Missed calls and group additions, newest first (the bell adds unread conversations).
     pub notifications: RwSignal<Vec<Notification>>,
-    /// True while the admin dashboard is on screen: the connection then listens for its
-    /// figures, which land in `dashboard`.
-    pub watch_admin: RwSignal<bool>,
-    pub dashboard: RwSignal<Option<Dashboard>>,
 }
 
 impl Chat {
+    /// An empty picture for `me`: no list yet, connecting.
     pub fn new(me: User) -> Chat {
         Chat {
             me: Signal::stored(me),
             conversations: RwSignal::new(None),
             messages: RwSignal::new(HashMap::new()),
-            pending: RwSignal::new(Outbox::default()),
+            outbox: RwSignal::new(Outbox::default()),
             typing: RwSignal::new(HashMap::new()),
             reads: RwSignal::new(HashMap::new()),
             presence: RwSignal::new(HashMap::new()),
             status: RwSignal::new(ConnectionStatus::Connecting),
             open: RwSignal::new(None),
-            calls: crate::ui::call_view::CallUi::new(),
             limits: RwSignal::new(Limits::default()),
             notifications: RwSignal::new(Vec::new()),
-            watch_admin: RwSignal::new(false),
-            dashboard: RwSignal::new(None),
         }
     }
 
@@ -122,9 +121,9 @@ impl Chat {
 
     /// The live event and the send's answer are the same message: drop the pending copy.
     fn confirmed(&self, client_msg_ids: &[String]) {
-        let any = self.pending.with_untracked(|p| p.holds_any(client_msg_ids));
+        let any = self.outbox.with_untracked(|p| p.holds_any(client_msg_ids));
         if any {
-            self.pending.update(|p| p.confirmed(client_msg_ids));
+            self.outbox.update(|p| p.confirmed(client_msg_ids));
         }
     }
 
@@ -161,6 +160,8 @@ impl Chat {
         });
     }
 
+    /// A read mark moved: the person's own (the list's unread count) or another member's
+    /// (receipts). Marks only move forward.
     pub fn note_read(&self, conversation_id: &str, user_id: &str, seq: i64) {
         if user_id == self.me.get_untracked().id {
             self.conversations.update(|list| {
@@ -194,6 +195,8 @@ impl Chat {
         });
     }
 
+    /// A person's presence and last seen time (milliseconds since the epoch), as last
+    /// heard; offline when never heard of.
     pub fn presence_of(&self, user_id: &str) -> (PresenceState, Option<i64>) {
         self.presence.with(|p| {
             p.get(user_id)
@@ -212,89 +215,40 @@ impl Chat {
     }
 }
 
-/// Sends a frame over the realtime connection (in the browser; nothing on the server).
-pub fn send_frame(frame: ClientFrame) {
-    #[cfg(feature = "hydrate")]
-    crate::client::realtime::send(&frame);
-    #[cfg(not(feature = "hydrate"))]
-    let _ = frame;
+/// The admin dashboard's live figures. While it is on screen the connection listens for
+/// them (`admin:dashboard`), and they land in `dashboard`.
+#[derive(Clone, Copy)]
+pub struct AdminView {
+    /// True while the dashboard is on screen.
+    pub watching: RwSignal<bool>,
+    /// The newest figures: the first from `admin_dashboard`, then pushed live.
+    pub dashboard: RwSignal<Option<Dashboard>>,
 }
 
-/// Milliseconds since the epoch, by the browser's clock (0 on the server).
-pub fn now_ms() -> f64 {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys::Date::now()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        0.0
-    }
-}
-
-/// A fresh id for a message about to be sent.
-pub fn new_client_msg_id() -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        if let Some(id) = window().crypto().ok().map(|c| c.random_uuid()) {
-            return id;
+impl AdminView {
+    /// Not watching, no figures.
+    pub fn new() -> AdminView {
+        AdminView {
+            watching: RwSignal::new(false),
+            dashboard: RwSignal::new(None),
         }
-        format!(
-            "m-{}-{}",
-            js_sys::Date::now() as u64,
-            (js_sys::Math::random() * 1e9) as u64
-        )
     }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        String::new()
-    }
-}
 
-/// "Online", "Away", "Last seen 5 min ago": how a person's presence reads.
-pub fn presence_text(state: PresenceState, last_seen_at: Option<i64>, now_ms: f64) -> String {
-    match state {
-        PresenceState::Online => "Online".to_string(),
-        PresenceState::Away => "Away".to_string(),
-        PresenceState::Offline => match last_seen_at {
-            None => "Offline".to_string(),
-            Some(at) => format!("Last seen {}", ago(at, now_ms)),
-        },
+    /// The dashboard is on screen: listen for its figures from now on.
+    pub fn watch(&self) {
+        self.watching.set(true);
+    }
+
+    /// The dashboard left the screen: stop listening. Its figures are stale by the next
+    /// visit, which loads them again.
+    pub fn unwatch(&self) {
+        self.watching.try_set(false);
+        self.dashboard.try_set(None);
     }
 }
 
-/// How long ago `at` (ms) was, as a person says it: "just now", "5 min ago", "3 h ago".
-pub fn ago(at: i64, now_ms: f64) -> String {
-    let minutes = ((now_ms - at as f64) / 60_000.0).max(0.0) as i64;
-    match minutes {
-        0 => "just now".to_string(),
-        1..=59 => format!("{minutes} min ago"),
-        60..=1439 => format!("{} h ago", minutes / 60),
-        1440..=2879 => "1 day ago".to_string(),
-        _ => format!("{} days ago", minutes / 1440),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn presence_reads_like_a_person_would_say_it() {
-        let min = 60_000.0;
-        assert_eq!(presence_text(PresenceState::Online, None, 0.0), "Online");
-        assert_eq!(presence_text(PresenceState::Offline, None, 0.0), "Offline");
-        assert_eq!(
-            presence_text(PresenceState::Offline, Some(0), 5.0 * min),
-            "Last seen 5 min ago"
-        );
-        assert_eq!(
-            presence_text(PresenceState::Offline, Some(0), 30.0),
-            "Last seen just now"
-        );
-        assert_eq!(
-            presence_text(PresenceState::Offline, Some(0), 180.0 * min),
-            "Last seen 3 h ago"
-        );
+impl Default for AdminView {
+    fn default() -> Self {
+        AdminView::new()
     }
 }
