@@ -34,10 +34,12 @@ step "cargo fmt --check" bash -c 'cargo fmt --all -- --check && cargo fmt --mani
 step "clippy (server)" cargo clippy --features ssr --all-targets -- -D warnings
 step "clippy (client)" cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 step "clippy (benchmark)" cargo clippy --manifest-path bench/Cargo.toml -- -D warnings
+step "no import cycle between the top-level modules" python3 scripts/check-layers.py
 step "Rust tests (with a bounded fuzz run of the frame handling and the recovery property)" \
   env NATTER_FUZZ_CASES=5000 NATTER_PROPTEST_CASES=200 cargo test --features ssr
 step "end-to-end tests (debug build)" bash -c 'cd end2end && npx playwright test'
 step "release build" cargo leptos build --release --precompress
+step "client size (what a browser downloads)" scripts/client-size.sh
 step "end-to-end smoke test (release build)" bash -c 'cd end2end && NATTER_E2E_SKIP_BUILD=1 \
   NATTER_SERVER_BIN=target/release/natter npx playwright test tests/shell.spec.ts tests/demo.spec.ts'
 step "benchmark smoke run (a small load on each server: nothing lost, refused or reordered)" \

@@ -9,7 +9,7 @@
 //!   `Reset` when that message is no longer its history (a restored backup): the copy is
 //!   dropped and loaded again.
 
-use crate::model::Message;
+use crate::domain::Message;
 use crate::protocol::Resume;
 use std::collections::BTreeMap;
 
@@ -102,7 +102,7 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::MessageKind;
+    use crate::domain::MessageKind;
 
     fn msg(seq: i64) -> Message {
         Message {

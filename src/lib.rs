@@ -6,20 +6,16 @@
 
 #![recursion_limit = "256"]
 
-pub mod admin;
 pub mod api;
 pub mod app;
-pub mod call;
 pub mod catch_up;
 pub mod client;
+pub mod domain;
 pub mod error;
 pub mod history;
-pub mod model;
 pub mod outbox;
 pub mod pages;
 pub mod protocol;
-mod settings;
-pub mod text;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

@@ -5,13 +5,13 @@
 //! can notice a gap and fetch what it missed; ephemeral ones (typing, presence) carry none
 //! and are never replayed.
 
-use crate::call::Call;
-use crate::model::Message;
+use crate::domain::call::Call;
+use crate::domain::Message;
+use crate::domain::PresenceState;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Largest frame either side accepts.
-pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+pub use crate::domain::settings::MAX_FRAME_BYTES;
 /// Close code: the server is going away; reconnect.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// Close code: the client did not read fast enough; reconnect and recover by seq.
@@ -40,7 +40,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_message_chars: crate::model::MESSAGE_MAX_CHARS,
+            max_message_chars: crate::domain::MESSAGE_MAX_CHARS,
             max_frame_bytes: MAX_FRAME_BYTES,
         }
     }
@@ -99,14 +99,6 @@ impl TryFrom<String> for Topic {
             _ => Err(format!("unknown topic {s:?}")),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PresenceState {
-    Online,
-    Away,
-    Offline,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,7 +175,7 @@ pub enum ServerFrame {
     },
     /// Whether calls are allowed, and how long they ring, changed (an admin changed it).
     CallOptions {
-        options: crate::call::CallOptions,
+        options: crate::domain::call::CallOptions,
     },
     /// Instead of `Subscribed` when the history of the topic cannot be resumed from what
     /// the client holds (it is subscribed all the same): reload it.
@@ -233,7 +225,7 @@ pub enum Event {
     AccountChanged,
     /// The admin dashboard's figures, when they change (on the admin topic).
     Dashboard {
-        stats: Box<crate::admin::Dashboard>,
+        stats: Box<crate::domain::admin::Dashboard>,
     },
 }
 
@@ -259,7 +251,7 @@ impl ClientFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::MessageKind;
+    use crate::domain::MessageKind;
 
     fn round_trip<T>(value: &T) -> T
     where

@@ -2,7 +2,7 @@
 //! read from the database with the session, so a demoted admin is refused at once, and
 //! hiding the links in the page is never the only guard.
 
-use crate::admin::{Dashboard, SettingView, UserPage};
+use crate::domain::admin::{Dashboard, SettingView, UserPage};
 use crate::error::AppError;
 use leptos::prelude::*;
 

@@ -1,13 +1,13 @@
 //! Accounts: sign up, log in, log out, who am I.
 
+use crate::domain::{DemoAccountList, User};
 use crate::error::AppError;
-use crate::model::{DemoAccountList, User};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
     super::support::{answer, client_ip, request_headers, set_cookie},
-    crate::model::{check_login_input, normalize_username, NewAccount, Role},
+    crate::domain::{check_login_input, normalize_username, NewAccount, Role},
     crate::server::{auth as session, AppState},
 };
 
@@ -157,13 +157,13 @@ pub async fn change_temporary_password(
     answer(
         async move {
             check_login_input(&username, &password)?;
-            crate::model::check_new_password(&new_password).map_err(|_| {
+            crate::domain::check_new_password(&new_password).map_err(|_| {
                 AppError::invalid(
                     "new_password",
                     format!(
                         "Choose a password of {} to {} characters.",
-                        crate::model::PASSWORD_MIN_CHARS,
-                        crate::model::PASSWORD_MAX_CHARS
+                        crate::domain::PASSWORD_MIN_CHARS,
+                        crate::domain::PASSWORD_MAX_CHARS
                     ),
                 )
             })?;
@@ -270,7 +270,7 @@ pub async fn demo_accounts() -> Result<Option<DemoAccountList>, AppError> {
                 password: state.settings().demo_password.clone(),
                 users: users
                     .into_iter()
-                    .map(|u| crate::model::DemoUser {
+                    .map(|u| crate::domain::DemoUser {
                         username: u.username,
                         display_name: u.display_name,
                     })

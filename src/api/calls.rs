@@ -2,7 +2,7 @@
 //! the call (or, to start one, is a member of the conversation) inside its own queries;
 //! the connection id names the asker's own tab, which the call is then bound to.
 
-use crate::call::{Call, CallMedia, CallOptions, CallTicket};
+use crate::domain::call::{Call, CallMedia, CallOptions, CallTicket};
 use crate::error::AppError;
 use leptos::prelude::*;
 

@@ -1,8 +1,8 @@
 //! Conversations and messages: who asks, the action (`server::actions::conversations`,
 //! `server::actions::messages`), the answer.
 
+use crate::domain::{ConversationSummary, Member, Message, User};
 use crate::error::AppError;
-use crate::model::{ConversationSummary, Member, Message, User};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -11,8 +11,6 @@ use {
     crate::server::actions::{conversations, messages},
     crate::server::{auth, AppState},
 };
-
-pub use crate::model::PAGE_SIZE;
 
 /// Who asks: the user of the request's live session, with the server's state.
 #[cfg(feature = "ssr")]

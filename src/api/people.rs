@@ -1,7 +1,7 @@
 //! Personal blocks and notifications: what each person controls for themselves.
 
+use crate::domain::{Notification, User};
 use crate::error::AppError;
-use crate::model::{Notification, User};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]

@@ -3,7 +3,7 @@
 //! conversation does neither (it still counts unread).
 
 use super::Chat;
-use crate::model::Message;
+use crate::domain::Message;
 use leptos::prelude::*;
 use web_sys::{HtmlAudioElement, Notification, NotificationOptions, NotificationPermission};
 

@@ -28,10 +28,11 @@ mod realtime;
 pub use call::{Calls, Devices, LOCAL_MEDIA_ID, REMOTE_MEDIA_ID};
 pub use state::{AdminView, Chat, ConnectionStatus, Typist};
 
-use crate::api::chat::{load_messages, PAGE_SIZE};
+use crate::api::chat::load_messages;
 use crate::catch_up::CatchUp;
+use crate::domain::PAGE_SIZE;
+use crate::domain::{parse_message_body, User};
 use crate::error::AppError;
-use crate::model::{parse_message_body, User};
 use crate::protocol::ClientFrame;
 use leptos::prelude::*;
 

@@ -10,9 +10,10 @@
 use super::sync::{catch_up, reload_conversation, reload_list, reload_notifications};
 use super::time::now_ms;
 use super::{Client, ConnectionStatus, Typist};
+use crate::domain::PresenceState;
 use crate::history::Live;
 use crate::protocol::{
-    ClientFrame, Event, PresenceState, ServerFrame, Topic, BLOCKED_REASON, CLOSE_SESSION_ENDED,
+    ClientFrame, Event, ServerFrame, Topic, BLOCKED_REASON, CLOSE_SESSION_ENDED,
 };
 use leptos::prelude::*;
 use std::collections::HashSet;

@@ -1,11 +1,12 @@
 //! The client's picture of the person's conversations (shared by the list, the chat window
 //! and the realtime connection, which keeps it live), and of the admin dashboard.
 
-use crate::admin::Dashboard;
+use crate::domain::admin::Dashboard;
+use crate::domain::PresenceState;
+use crate::domain::{ConversationSummary, Message, Notification, User};
 use crate::history::{History, Live};
-use crate::model::{ConversationSummary, Message, Notification, User};
 use crate::outbox::Outbox;
-use crate::protocol::{Limits, PresenceState, Resume};
+use crate::protocol::{Limits, Resume};
 use leptos::prelude::*;
 use std::collections::HashMap;
 

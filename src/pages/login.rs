@@ -1,7 +1,7 @@
 use crate::api::auth::{current_user, demo_accounts, ChangeTemporaryPassword, Login};
 use crate::client::{go_to, input_value};
+use crate::domain::DemoAccountList;
 use crate::error::AppError;
-use crate::model::DemoAccountList;
 use crate::ui::field::{last_error, FormError, TextField};
 use leptos::prelude::*;
 use leptos_meta::Title;

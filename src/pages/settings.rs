@@ -1,7 +1,7 @@
 //! The person's own settings: the people they blocked, with a way to unblock each.
 
 use crate::api::people::{blocked_people, set_blocked};
-use crate::model::User;
+use crate::domain::User;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 

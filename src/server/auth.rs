@@ -3,8 +3,8 @@
 use super::config::{CookieSecure, Settings};
 use super::store::{NewSession, Store};
 use super::{internal, now_ms};
+use crate::domain::User;
 use crate::error::AppError;
-use crate::model::User;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Argon2, PasswordVerifier};
 use axum::http::{header, HeaderMap, HeaderValue};

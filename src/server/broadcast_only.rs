@@ -4,7 +4,7 @@
 //! It exists to measure the fan-out on its own, against relays that keep no history.
 
 use super::store::{Sent, Store, StoreError};
-use crate::model::{Message, MessageKind};
+use crate::domain::{Message, MessageKind};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -63,7 +63,7 @@ mod tests {
         let sent = broadcast.message(&*store, &c, &a, "m-1", "hi").await;
         assert!(matches!(
             sent,
-            Err(StoreError::Blocked(crate::model::BlockSide::ByThem))
+            Err(StoreError::Blocked(crate::domain::BlockSide::ByThem))
         ));
     }
 

@@ -6,7 +6,7 @@
 use super::hub::ConnId;
 use super::store::StoreError;
 use super::{now_ms, AppState};
-use crate::call::{CallAction, CallOptions, IceServer};
+use crate::domain::call::{CallAction, CallOptions, IceServer};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use std::collections::HashMap;

@@ -202,7 +202,7 @@ macro_rules! settings {
     };
 }
 
-crate::settings::settings_table!(settings);
+crate::domain::settings::settings_table!(settings);
 
 /// A setting that is not valid, or a configuration that cannot be read: the message names
 /// the setting and, at start, where its value came from.
@@ -618,7 +618,10 @@ mod tests {
     #[test]
     fn every_editable_setting_is_in_the_admin_area_and_reads_back() {
         let s = Settings::load("f", None, &no_env).unwrap();
-        let shown: Vec<&str> = crate::admin::SETTINGS.iter().map(|(k, ..)| *k).collect();
+        let shown: Vec<&str> = crate::domain::admin::SETTINGS
+            .iter()
+            .map(|(k, ..)| *k)
+            .collect();
         assert_eq!(shown, EDITABLE);
         for key in EDITABLE {
             let text = s.editable_text(key).unwrap();

@@ -11,8 +11,8 @@
 
 use super::config::Settings;
 use super::store::{NewMessage, Store, StoreError};
-use crate::call::{CallAction, CallMedia};
-use crate::model::User;
+use crate::domain::call::{CallAction, CallMedia};
+use crate::domain::User;
 
 /// Usernames of the accounts seeded in demo mode.
 pub const DEMO_USERNAMES: [&str; 4] = ["alice", "bob", "carol", "admin"];
@@ -266,7 +266,7 @@ async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ConversationKind, NotificationKind, Role};
+    use crate::domain::{ConversationKind, NotificationKind, Role};
     use crate::server::store::tests::fresh_store;
 
     const NOW: i64 = 1_750_000_000_000;

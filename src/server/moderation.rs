@@ -7,7 +7,7 @@ use super::hub::Hub;
 use super::presence::Presence;
 use super::store::Store;
 use super::{now_ms, AppState};
-use crate::admin::Dashboard;
+use crate::domain::admin::Dashboard;
 use crate::protocol::{Event, Topic, CLOSE_SESSION_ENDED};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -62,9 +62,9 @@ pub fn sessions_ended(state: &AppState, user: &str, reason: &'static str) {
 }
 
 /// What someone on either side of a personal block is told when refused.
-pub fn blocked_error(side: crate::model::BlockSide) -> crate::error::AppError {
+pub fn blocked_error(side: crate::domain::BlockSide) -> crate::error::AppError {
+    use crate::domain::BlockSide;
     use crate::error::AppError;
-    use crate::model::BlockSide;
     AppError::Refused(match side {
         BlockSide::ByMe => "You blocked this person. Unblock them to message or call.".into(),
         BlockSide::ByThem => "This person is not accepting messages or calls from you.".into(),

@@ -3,7 +3,7 @@
 //! closes, so that a reload does not flash offline.
 
 use super::hub::ConnId;
-use crate::protocol::PresenceState;
+use crate::domain::PresenceState;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;

@@ -12,8 +12,8 @@
 use super::store::tests::{ann_ben_and_eve, fresh_store, user};
 use super::store::Store;
 use crate::catch_up::CatchUp;
+use crate::domain::Message;
 use crate::history::{History, Live};
-use crate::model::Message;
 use crate::outbox::Outbox;
 use proptest::prelude::*;
 use std::collections::{HashMap, VecDeque};
@@ -359,7 +359,7 @@ async fn run(ops: Vec<Op>) {
     let mut times: HashMap<&str, usize> = HashMap::new();
     for m in stored
         .iter()
-        .filter(|m| m.kind == crate::model::MessageKind::Text)
+        .filter(|m| m.kind == crate::domain::MessageKind::Text)
     {
         *times.entry(m.body.as_str()).or_default() += 1;
     }

@@ -4,7 +4,7 @@ use super::config::Settings;
 use super::demo::DEMO_USERNAMES;
 use super::store::Store;
 use super::{auth, now_ms, AppState};
-use crate::model::Role;
+use crate::domain::Role;
 use leptos::config::LeptosOptions;
 
 /// Why the server could not start; `main` prints it and exits non-zero.

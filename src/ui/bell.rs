@@ -5,7 +5,7 @@
 use crate::api::people::{mark_all_read, mark_notification_read};
 use crate::client::time::now_ms;
 use crate::client::use_client;
-use crate::model::Notification;
+use crate::domain::Notification;
 use crate::ui::format::ago;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -124,8 +124,14 @@ fn ConversationItem(
 ) -> impl IntoView {
     let client = use_client();
     let text = match c.unread {
-        1 => format!("1 new message in {}", crate::text::isolate(&c.title)),
-        n => format!("{n} new messages in {}", crate::text::isolate(&c.title)),
+        1 => format!(
+            "1 new message in {}",
+            crate::domain::text::isolate(&c.title)
+        ),
+        n => format!(
+            "{n} new messages in {}",
+            crate::domain::text::isolate(&c.title)
+        ),
     };
     let (id, seq) = (c.id.clone(), c.last_seq);
     let read = move |_| {
@@ -137,7 +143,7 @@ fn ConversationItem(
     view! {
         <li class="bell-item unread" data-kind="message">
             <a href=format!("/c/{}", c.id) on:click=move |_| open.set(false)>
-                <span class="bell-text" title=crate::text::plain(&text)><crate::ui::sentence::Sentence text=text.clone() /></span>
+                <span class="bell-text" title=crate::domain::text::plain(&text)><crate::ui::sentence::Sentence text=text.clone() /></span>
                 {c.muted.then(|| view! { <span class="bell-muted">"Muted"</span> })}
             </a>
             <button type="button" class="link-button" on:click=read>"Mark read"</button>
@@ -173,7 +179,7 @@ fn NotificationItem(
     view! {
         <li class="bell-item" class:unread=!read data-kind=kind>
             <a href=format!("/c/{}", n.conversation_id) on:click=follow>
-                <span class="bell-text" title=crate::text::plain(&text)><crate::ui::sentence::Sentence text=text.clone() /></span>
+                <span class="bell-text" title=crate::domain::text::plain(&text)><crate::ui::sentence::Sentence text=text.clone() /></span>
                 <span class="bell-time">{ago(n.created_at, now_ms())}</span>
             </a>
             {(!read).then(|| view! {

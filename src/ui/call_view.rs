@@ -3,9 +3,9 @@
 //! and the local preview small, with mute, camera and hang-up). The state they show is the
 //! client's ([`crate::client::Calls`]).
 
-use crate::call::{format_duration, Call, CallMedia, CallState};
 use crate::client::time::now_ms;
 use crate::client::{ticker, use_client, LOCAL_MEDIA_ID, REMOTE_MEDIA_ID};
+use crate::domain::call::{format_duration, Call, CallMedia, CallState};
 use leptos::html;
 use leptos::prelude::*;
 

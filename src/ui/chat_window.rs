@@ -3,9 +3,9 @@
 use crate::api::chat::conversation_members;
 use crate::client::time::{now_ms, MessageClock};
 use crate::client::{tab_is_seen, ticker, use_client, Client, ConnectionStatus};
-use crate::model::{ConversationKind, Member, Message, MessageKind};
+use crate::domain::text::isolate;
+use crate::domain::{ConversationKind, Member, Message, MessageKind};
 use crate::outbox::{Pending, PendingState};
-use crate::text::isolate;
 use crate::ui::call_view::CallButtons;
 use crate::ui::conversation_menu::{BlockedNotice, ConversationMenu};
 use crate::ui::format::presence_text;

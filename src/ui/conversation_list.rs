@@ -1,6 +1,6 @@
 use crate::client::use_client;
-use crate::model::{ConversationKind, ConversationSummary};
-use crate::protocol::PresenceState;
+use crate::domain::PresenceState;
+use crate::domain::{ConversationKind, ConversationSummary};
 use leptos::prelude::*;
 
 /// The user's conversations, most recent first, with a preview and an unread badge.

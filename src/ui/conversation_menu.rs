@@ -2,8 +2,8 @@
 //! and what shows instead of the composer once either of two people blocked the other.
 
 use crate::api::people::{set_blocked, set_muted};
+use crate::domain::{BlockSide, ConversationKind, ConversationSummary, User};
 use crate::error::AppError;
-use crate::model::{BlockSide, ConversationKind, ConversationSummary, User};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 

@@ -1,6 +1,6 @@
 //! How times and presence read to a person: "Last seen 5 min ago".
 
-use crate::protocol::PresenceState;
+use crate::domain::PresenceState;
 
 /// "Online", "Away", "Last seen 5 min ago": how a person's presence reads.
 pub fn presence_text(state: PresenceState, last_seen_at: Option<i64>, now_ms: f64) -> String {

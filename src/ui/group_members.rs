@@ -1,7 +1,7 @@
 use crate::api::chat::{add_member, remove_member};
 use crate::api::people::set_blocked;
 use crate::client::use_client;
-use crate::model::{Member, User};
+use crate::domain::{Member, User};
 use crate::ui::people_search::{PeopleSearch, PersonNames};
 use leptos::prelude::*;
 use leptos::task::spawn_local;

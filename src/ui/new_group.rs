@@ -1,5 +1,5 @@
 use crate::api::chat::create_group;
-use crate::model::User;
+use crate::domain::User;
 use crate::ui::people_search::{panel_open, PeoplePanel, PeopleSearch, PersonNames};
 use leptos::prelude::*;
 use leptos::task::spawn_local;

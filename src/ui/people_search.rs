@@ -1,5 +1,5 @@
 use crate::api::chat::search_users;
-use crate::model::User;
+use crate::domain::User;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 

@@ -1,9 +1,9 @@
 //! A sentence of the product's that names people or groups ("Ben declined the call."). The
-//! names in it were marked with [`crate::text::isolate`]; here each becomes a `<bdi>`, so a
+//! names in it were marked with [`crate::domain::text::isolate`]; here each becomes a `<bdi>`, so a
 //! right-to-left name, or one with stray direction marks, cannot reorder the product's
 //! words around it, and the marks themselves are not left in the page's text.
 
-use crate::text::{FIRST_STRONG_ISOLATE, POP_ISOLATE};
+use crate::domain::text::{FIRST_STRONG_ISOLATE, POP_ISOLATE};
 use leptos::prelude::*;
 
 /// The parts of `text`: `(false, words)` of the product's, `(true, name)` of a person's.
@@ -45,7 +45,7 @@ pub fn Sentence(#[prop(into)] text: String) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::isolate;
+    use crate::domain::text::isolate;
 
     #[test]
     fn names_marked_in_a_sentence_come_apart_from_its_words() {

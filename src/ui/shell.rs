@@ -1,6 +1,6 @@
 use crate::api::auth::Logout;
 use crate::client::{go_to, provide_client, Client, ConnectionStatus};
-use crate::model::{Role, User};
+use crate::domain::{Role, User};
 use crate::ui::bell::Bell;
 use crate::ui::call_view::CallLayer;
 use crate::ui::conversation_list::ConversationList;

@@ -6,9 +6,9 @@ use super::media::{describe, stop_tracks, user_media};
 use super::peer::{close_media, make_offer, open_peer};
 use super::with_runtime;
 use crate::api::calls::{answer_call, decline_call, hang_up, start_call};
-use crate::call::{Call, CallMedia, CallState};
 use crate::client::realtime;
 use crate::client::Client;
+use crate::domain::call::{Call, CallMedia, CallState};
 use crate::protocol::Signal;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -44,7 +44,7 @@ pub(super) fn start(client: Client, conversation_id: String, media: CallMedia) {
                 close_media(client);
                 ui.notice.set(Some(format!(
                     "{} is on another call.",
-                    crate::text::isolate(&call.callee.display_name)
+                    crate::domain::text::isolate(&call.callee.display_name)
                 )));
             }
             Ok(call) => {
@@ -198,7 +198,7 @@ pub(in crate::client) fn on_call_event(client: Client, call: Call) {
         if call.state == CallState::Busy {
             ui.notice.set(Some(format!(
                 "{} tried to call you.",
-                crate::text::isolate(&call.caller.display_name)
+                crate::domain::text::isolate(&call.caller.display_name)
             )));
         } else if call.state == CallState::Ringing {
             ui.incoming.set(Some(call));
@@ -211,7 +211,7 @@ pub(in crate::client) fn on_call_event(client: Client, call: Call) {
             if call.state == CallState::Missed {
                 ui.notice.set(Some(format!(
                     "Missed call from {}.",
-                    crate::text::isolate(&call.caller.display_name)
+                    crate::domain::text::isolate(&call.caller.display_name)
                 )));
             }
         }
@@ -230,14 +230,14 @@ fn forget_elsewhere(client: Client, call_id: &str) {
 }
 
 fn outcome_notice(call: &Call, me: &str) -> Option<String> {
-    let peer = crate::text::isolate(&call.peer_of(me).display_name);
+    let peer = crate::domain::text::isolate(&call.peer_of(me).display_name);
     match call.state {
         CallState::Declined => Some(format!("{peer} declined the call.")),
         CallState::Missed => Some(format!("{peer} did not answer.")),
         CallState::Busy => Some(format!("{peer} is on another call.")),
         CallState::Ended => Some(format!(
             "Call with {peer} ended · {}",
-            crate::call::format_duration(call.duration_ms())
+            crate::domain::call::format_duration(call.duration_ms())
         )),
         CallState::Cancelled => Some(format!("{peer} cancelled the call.")),
         CallState::Ringing | CallState::Active => None,

@@ -2,8 +2,8 @@
 //! words a person understands), and playing streams in the page's media elements.
 
 use crate::api::calls::get_call_options;
-use crate::call::CallMedia;
 use crate::client::{Client, Devices};
+use crate::domain::call::CallMedia;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::{JsCast, JsValue};

@@ -20,7 +20,7 @@ pub(super) use flows::{on_call_event, on_signal, socket_lost};
 pub(super) use media::check_support;
 
 use super::Client;
-use crate::call::{Call, CallMedia, CallOptions};
+use crate::domain::call::{Call, CallMedia, CallOptions};
 use leptos::prelude::*;
 
 /// The id of the call view's element for the other person's video (the client puts the

@@ -4,10 +4,10 @@
 use super::media::{attach, stop_tracks};
 use super::with_runtime;
 use super::{LOCAL_MEDIA_ID, REMOTE_MEDIA_ID};
-use crate::call::IceServer;
 use crate::client::realtime;
 use crate::client::time::now_ms;
 use crate::client::Client;
+use crate::domain::call::IceServer;
 use crate::protocol::{ClientFrame, Signal};
 use leptos::prelude::*;
 use wasm_bindgen::closure::Closure;

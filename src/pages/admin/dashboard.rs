@@ -3,9 +3,9 @@
 
 use super::chart::MessagesChart;
 use super::{Alert, Loading};
-use crate::admin::{CallOutcome, Dashboard};
 use crate::api::admin::admin_dashboard;
 use crate::client::use_client;
+use crate::domain::admin::{CallOutcome, Dashboard};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 

@@ -13,8 +13,8 @@ mod settings;
 mod users;
 
 use crate::client::use_client;
+use crate::domain::Role;
 use crate::error::AppError;
-use crate::model::Role;
 use dashboard::DashboardPanel;
 use leptos::prelude::*;
 use settings::SettingsPanel;
@@ -122,7 +122,7 @@ fn Loading() -> impl IntoView {
 mod tests {
     use super::*;
     use crate::client::{provide_client, Client};
-    use crate::model::User;
+    use crate::domain::User;
 
     fn rendered(view: impl FnOnce() -> AnyView) -> String {
         let owner = Owner::new();

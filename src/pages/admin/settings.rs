@@ -1,8 +1,8 @@
 //! The live settings, each saved on its own.
 
 use super::{Alert, Loading};
-use crate::admin::{SettingKind, SettingView};
 use crate::api::admin::{admin_settings, admin_update_setting};
+use crate::domain::admin::{SettingKind, SettingView};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;

@@ -1,14 +1,14 @@
 //! The users: search, pages, and per user block, role and a temporary password.
 
 use super::{Alert, Loading};
-use crate::admin::{AdminUser, UserPage};
 use crate::api::admin::{
     admin_block_user, admin_set_admin, admin_set_temporary_password, admin_users,
 };
 use crate::client::time::now_ms;
 use crate::client::use_client;
+use crate::domain::admin::{AdminUser, UserPage};
+use crate::domain::Role;
 use crate::error::AppError;
-use crate::model::Role;
 use crate::ui::format::ago;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;

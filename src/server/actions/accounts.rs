@@ -2,10 +2,11 @@
 //! temporary passwords. Every action here starts with [`admin_only`].
 
 use super::admin_only;
-use crate::admin::{UserPage, USERS_PER_PAGE};
+use crate::domain::admin::{UserPage, USERS_PER_PAGE};
+use crate::domain::PresenceState;
+use crate::domain::{Role, User};
 use crate::error::AppError;
-use crate::model::{Role, User};
-use crate::protocol::{Event, PresenceState, Topic, BLOCKED_REASON};
+use crate::protocol::{Event, Topic, BLOCKED_REASON};
 use crate::server::{auth, moderation, now_ms, AppState};
 
 /// Page `page` (from 0, clamped to a million) of the users whose username or display name
@@ -105,7 +106,7 @@ pub async fn set_temporary_password(
     password: String,
 ) -> Result<(), AppError> {
     admin_only(me)?;
-    crate::model::check_new_password(&password)?;
+    crate::domain::check_new_password(&password)?;
     let hash = auth::hash_password(password).await?;
     state.store.set_temporary_password(user_id, &hash).await?;
     moderation::sessions_ended(state, user_id, "session ended");

@@ -3,10 +3,11 @@
 //! ends), and neither sees the other's presence or typing.
 
 use super::within_invitation_rate;
-use crate::call::CallAction;
+use crate::domain::call::CallAction;
+use crate::domain::PresenceState;
+use crate::domain::User;
 use crate::error::AppError;
-use crate::model::User;
-use crate::protocol::{Event, PresenceState, Topic};
+use crate::protocol::{Event, Topic};
 use crate::server::{now_ms, AppState};
 
 /// The asker blocks `user_id`. A new block hides each one's presence from the other at

@@ -6,9 +6,9 @@
 //! holds the conversation's publish-order lock until it is published (its log line is a
 //! message with a seq).
 
-use crate::call::{Call, CallAction, CallMedia, CallOptions, CallState, CallTicket};
+use crate::domain::call::{Call, CallAction, CallMedia, CallOptions, CallState, CallTicket};
+use crate::domain::User;
 use crate::error::AppError;
-use crate::model::User;
 use crate::protocol::{Event, ServerFrame, Signal, Topic};
 use crate::server::calls::ice_servers;
 use crate::server::hub::{ConnId, Connection};
@@ -315,7 +315,12 @@ mod tests {
         let change = f
             .state
             .store
-            .start_call(&f.ours, &ben.id, crate::call::CallMedia::Audio, now_ms())
+            .start_call(
+                &f.ours,
+                &ben.id,
+                crate::domain::call::CallMedia::Audio,
+                now_ms(),
+            )
             .await
             .unwrap();
         // Ann opens a tab after the ring began.

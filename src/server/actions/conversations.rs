@@ -2,9 +2,10 @@
 //! members, and muting. Membership is checked by the store inside each query.
 
 use super::within_invitation_rate;
+use crate::domain::PresenceState;
+use crate::domain::{ConversationSummary, Member, User};
 use crate::error::AppError;
-use crate::model::{ConversationSummary, Member, User};
-use crate::protocol::{Event, PresenceState, Topic};
+use crate::protocol::{Event, Topic};
 use crate::server::{now_ms, AppState};
 
 /// Tells these users' tabs that their conversation lists changed.
@@ -86,7 +87,7 @@ pub async fn create_group(
     title: &str,
     member_ids: &[String],
 ) -> Result<String, AppError> {
-    let title = crate::model::parse_group_title(title)?;
+    let title = crate::domain::parse_group_title(title)?;
     if member_ids.iter().all(|m| *m == me.id) {
         return Err(AppError::invalid("members", "Pick at least one person."));
     }

@@ -3,9 +3,9 @@
 //! figures change.
 
 use super::admin_only;
-use crate::admin::Dashboard;
+use crate::domain::admin::Dashboard;
+use crate::domain::User;
 use crate::error::AppError;
-use crate::model::User;
 use crate::server::{moderation, AppState};
 
 /// The figures as they are now (people online and open connections from this process).

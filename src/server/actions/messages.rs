@@ -1,8 +1,8 @@
 //! Messages: sending one, reading pages of history, moving the read mark.
 
+use crate::domain::PAGE_SIZE;
+use crate::domain::{check_client_msg_id, parse_message_body, Message, User};
 use crate::error::AppError;
-use crate::model::PAGE_SIZE;
-use crate::model::{check_client_msg_id, parse_message_body, Message, User};
 use crate::protocol::{Event, Topic};
 use crate::server::store::NewMessage;
 use crate::server::{now_ms, AppState};

@@ -32,8 +32,8 @@ pub mod presence;
 pub mod settings;
 pub mod typing;
 
+use crate::domain::{Role, User};
 use crate::error::AppError;
-use crate::model::{Role, User};
 use crate::server::INVITATIONS_PER_MINUTE;
 
 /// Admin-only actions start here: the role is the one read with the session, so a demoted

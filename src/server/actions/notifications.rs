@@ -1,8 +1,8 @@
 //! The bell: missed calls and group additions.
 
+use crate::domain::NOTIFICATIONS_SHOWN;
+use crate::domain::{Notification, User};
 use crate::error::AppError;
-use crate::model::NOTIFICATIONS_SHOWN;
-use crate::model::{Notification, User};
 use crate::protocol::{Event, Topic};
 use crate::server::{now_ms, AppState};
 

@@ -2,9 +2,10 @@
 //! presence and the aggregate (online if any tab is, away if every tab is, offline with
 //! none); this decides who hears of a change, and when.
 
+use crate::domain::PresenceState;
+use crate::domain::User;
 use crate::error::AppError;
-use crate::model::User;
-use crate::protocol::{Event, PresenceState, Topic};
+use crate::protocol::{Event, Topic};
 use crate::server::hub::ConnId;
 use crate::server::presence::{Left, OFFLINE_GRACE};
 use crate::server::{now_ms, AppState};

@@ -1,9 +1,9 @@
 //! The admin's live settings: what can be changed while the server runs, and changing it.
 
 use super::admin_only;
-use crate::admin::{SettingKind, SettingView, SETTINGS};
+use crate::domain::admin::{SettingKind, SettingView, SETTINGS};
+use crate::domain::User;
 use crate::error::AppError;
-use crate::model::User;
 use crate::server::config::Settings;
 use crate::server::{auth, now_ms, AppState};
 

@@ -2,8 +2,8 @@
 //! person types (the browser sends one at most every 2 s) and the browser drops an
 //! indicator not refreshed for `TYPING_TTL_MS` (5 s).
 
+use crate::domain::User;
 use crate::error::AppError;
-use crate::model::User;
 use crate::protocol::{Event, Topic};
 use crate::server::hub::Connection;
 use crate::server::AppState;

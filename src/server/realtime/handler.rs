@@ -5,8 +5,8 @@
 //! actions, whose refusals become `error` frames (or, for a per-user rate, count against
 //! the budget).
 
+use crate::domain::User;
 use crate::error::AppError;
-use crate::model::User;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame, CLOSE_POLICY, CLOSE_SESSION_ENDED};
 use crate::server::actions::{self, typing::TypingIn};
 use crate::server::budget::{FrameBudget, FrameKind, Over};
@@ -201,7 +201,8 @@ impl<'a> ConnectionHandler<'a> {
 mod fuzz {
     use super::super::testing::{events_of, fixture};
     use super::*;
-    use crate::protocol::{PresenceState, Topic};
+    use crate::domain::PresenceState;
+    use crate::protocol::Topic;
     use proptest::prelude::*;
     use serde_json::{json, Value};
 

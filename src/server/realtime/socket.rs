@@ -4,9 +4,10 @@
 //! frames out, pings, the close a shutdown or the hub asks for) and the closing handshake.
 
 use super::handler::{ConnectionHandler, SessionNow};
-use crate::model::User;
+use crate::domain::PresenceState;
+use crate::domain::User;
 use crate::protocol::{
-    PresenceState, ServerFrame, Topic, CLOSE_GOING_AWAY, CLOSE_INVALID_DATA, CLOSE_PROTOCOL_ERROR,
+    ServerFrame, Topic, CLOSE_GOING_AWAY, CLOSE_INVALID_DATA, CLOSE_PROTOCOL_ERROR,
     CLOSE_SESSION_ENDED, CLOSE_TOO_BIG,
 };
 use crate::server::actions;

@@ -5,7 +5,7 @@
 //! admins, the role read before and after subscribing.
 
 use super::handler::ConnectionHandler;
-use crate::model::Role;
+use crate::domain::Role;
 use crate::protocol::{ErrorCode, Resume, ServerFrame, Topic};
 use crate::server::now_ms;
 

@@ -2,7 +2,7 @@
 //! conversation and Ben and Cat's, and ways to open connections and read what they hear.
 
 use super::handler::ConnectionHandler;
-use crate::model::User;
+use crate::domain::User;
 use crate::server::budget::FrameBudget;
 use crate::server::config::Settings;
 use crate::server::hub::Connection;

@@ -8,9 +8,9 @@
 
 use super::tests::{ann_ben_and_eve, user};
 use super::{NewMessage, NewSession, Result, Sent, Store, StoreError};
-use crate::admin::CHART_HOURS;
-use crate::call::{CallAction, CallMedia, CallRefusal, CallState};
-use crate::model::{BlockSide, MessageKind, NotificationKind, Role};
+use crate::domain::admin::CHART_HOURS;
+use crate::domain::call::{CallAction, CallMedia, CallRefusal, CallState};
+use crate::domain::{BlockSide, MessageKind, NotificationKind, Role};
 use std::sync::Arc;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -876,8 +876,14 @@ async fn a_missed_call_and_a_group_addition_are_notifications_for_their_person_o
             (NotificationKind::MissedCall, false)
         ]
     );
-    assert_eq!(crate::text::plain(&bens[1].text()), "Missed call from ann");
-    assert_eq!(crate::text::plain(&bens[0].text()), "ann added you to Team");
+    assert_eq!(
+        crate::domain::text::plain(&bens[1].text()),
+        "Missed call from ann"
+    );
+    assert_eq!(
+        crate::domain::text::plain(&bens[0].text()),
+        "ann added you to Team"
+    );
     assert!(store.notifications_of(&ann, 50).await.unwrap().is_empty());
     // Eve cannot mark Ben's; Ben marks one, then all.
     let id = bens[0].id.clone();

@@ -10,13 +10,14 @@
 //! `i64` milliseconds since the Unix epoch, and a method that acts for a user checks that
 //! user's right to inside its own query or transaction, so no caller can forget to.
 
-use crate::admin::{AdminUser, Dashboard};
-use crate::call::{Call, CallAction, CallMedia};
+use crate::domain::admin::{AdminUser, Dashboard};
+use crate::domain::call::{Call, CallAction, CallMedia};
+use crate::domain::{ConversationSummary, Member, Message, Notification, Role, User};
 use crate::error::AppError;
-use crate::model::{ConversationSummary, Member, Message, Notification, Role, User};
 use async_trait::async_trait;
 use std::sync::Arc;
 
+pub mod search_key;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -44,7 +45,7 @@ pub enum StoreError {
     ClientMsgIdReused,
     /// A call could not change state (or start); the refusal says why.
     #[error("call refused: {0:?}")]
-    Call(crate::call::CallRefusal),
+    Call(crate::domain::call::CallRefusal),
     /// Calls are between the two people of a direct conversation.
     #[error("not a direct conversation")]
     NotDirect,
@@ -53,7 +54,7 @@ pub enum StoreError {
     AlreadyInCall,
     /// One of the two people blocked the other; the side is the asker's.
     #[error("blocked")]
-    Blocked(crate::model::BlockSide),
+    Blocked(crate::domain::BlockSide),
     /// Refused by a rule that protects the server or the person; the text says which.
     #[error("{0}")]
     Refused(&'static str),
@@ -549,7 +550,7 @@ pub trait ReadMarkStore: Send + Sync {
 }
 
 /// Calls. Every change is one transaction: the call with the asker's part in it, whether
-/// [`crate::call::transition`] allows the change, the write, and when the call is over its
+/// [`crate::domain::call::transition`] allows the change, the write, and when the call is over its
 /// log line in the conversation (and a "missed call" notification for a missed one).
 #[async_trait]
 pub trait CallStore: Send + Sync {

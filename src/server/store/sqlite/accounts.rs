@@ -4,8 +4,8 @@
 
 use super::sessions::insert_session;
 use super::{like_pattern, unique_or, user_from_row, SqliteStore};
-use crate::admin::AdminUser;
-use crate::model::{normalize_username, Role, User};
+use crate::domain::admin::AdminUser;
+use crate::domain::{normalize_username, Role, User};
 use crate::server::store::{AccountStore, LoginRecord, NewSession, Result, StoreError};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -39,7 +39,7 @@ impl AccountStore for SqliteStore {
         .bind(username)
         .bind(normalize_username(username))
         .bind(display_name)
-        .bind(crate::text::search_key(display_name))
+        .bind(crate::server::store::search_key::search_key(display_name))
         .bind(password_hash)
         .bind(role.as_str())
         .bind(now)

@@ -1,7 +1,7 @@
 //! Personal blocks: who keeps whom out.
 
 use super::{user_from_row, SqliteStore};
-use crate::model::{BlockSide, User};
+use crate::domain::{BlockSide, User};
 use crate::server::store::{BlockStore, Result, StoreError};
 use async_trait::async_trait;
 use sqlx::Row;

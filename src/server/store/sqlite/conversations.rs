@@ -6,7 +6,7 @@ use super::blocks::{block_between, require_not_blocked_by};
 use super::messages::{message_from_row, MESSAGE_COLUMNS};
 use super::notifications::notify;
 use super::{user_from_row, SqliteStore};
-use crate::model::{
+use crate::domain::{
     BlockSide, ConversationKind, ConversationSummary, Member, NotificationKind, User,
 };
 use crate::server::store::{ConversationStore, Result, StoreError, GROUP_MAX_MEMBERS};
@@ -221,8 +221,8 @@ impl ConversationStore for SqliteStore {
                     id: peer_id,
                     username: row.try_get("peer_username")?,
                     display_name: row.try_get("peer_display_name")?,
-                    role: crate::model::Role::parse(&row.try_get::<String, _>("peer_role")?)
-                        .unwrap_or(crate::model::Role::User),
+                    role: crate::domain::Role::parse(&row.try_get::<String, _>("peer_role")?)
+                        .unwrap_or(crate::domain::Role::User),
                 }),
                 None => None,
             };

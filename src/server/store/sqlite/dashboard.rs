@@ -1,7 +1,7 @@
 //! The admin dashboard's figures.
 
 use super::SqliteStore;
-use crate::admin::{CallOutcome, Dashboard, CHART_HOURS};
+use crate::domain::admin::{CallOutcome, Dashboard, CHART_HOURS};
 use crate::server::store::{DashboardStore, Result};
 use async_trait::async_trait;
 use sqlx::Row;

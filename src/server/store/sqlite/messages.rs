@@ -2,7 +2,7 @@
 //! transaction; many sends to a commit) and reading history.
 
 use super::SqliteStore;
-use crate::model::{BlockSide, Message, MessageKind};
+use crate::domain::{BlockSide, Message, MessageKind};
 use crate::server::store::{MessageStore, NewMessage, Result, Sent, StoreError};
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;

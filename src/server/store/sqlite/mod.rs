@@ -9,7 +9,7 @@
 //! into [`StoreError`]s.
 
 use super::{Result, StoreError};
-use crate::model::{Role, User};
+use crate::domain::{Role, User};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -87,7 +87,7 @@ impl SqliteStore {
         for (id, display_name) in missing {
             sqlx::query("UPDATE users SET search_key = $2 WHERE id = $1")
                 .bind(id)
-                .bind(crate::text::search_key(&display_name))
+                .bind(crate::server::store::search_key::search_key(&display_name))
                 .execute(&mut *tx)
                 .await?;
         }
@@ -155,9 +155,9 @@ fn prefixed_user_from_row(row: &SqliteRow, prefix: &str) -> Result<User> {
 }
 
 /// A LIKE pattern matching a search key (or a lower-case username) that contains `query`,
-/// folded the same way (`text::search_key`), wildcards escaped.
+/// folded the same way (`store::search_key::search_key`), wildcards escaped.
 fn like_pattern(query: &str) -> String {
-    let escaped = crate::text::search_key(query.trim())
+    let escaped = crate::server::store::search_key::search_key(query.trim())
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");

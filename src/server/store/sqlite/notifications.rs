@@ -1,7 +1,7 @@
 //! The bell (missed calls, being added to a group) and muting a conversation.
 
 use super::SqliteStore;
-use crate::model::{Notification, NotificationKind, Role, User};
+use crate::domain::{Notification, NotificationKind, Role, User};
 use crate::server::store::{NotificationStore, Result, StoreError};
 use async_trait::async_trait;
 use sqlx::Row;

@@ -1,7 +1,7 @@
 //! Login sessions, stored by the hash of their token.
 
 use super::{user_from_row, SqliteStore};
-use crate::model::User;
+use crate::domain::User;
 use crate::server::store::{NewSession, Result, SessionStore};
 use async_trait::async_trait;
 

@@ -19,6 +19,9 @@
 //! shown by the admin area in the order they appear here; the others need a restart.
 //! Leptos.toml documents each setting for operators.
 
+/// Largest frame either side accepts.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
 /// Calls `$callback!` with every entry of the table (see the module docs).
 macro_rules! settings_table {
     ($callback:ident) => {
@@ -37,7 +40,7 @@ macro_rules! settings_table {
             demo_password: String {
                 default: "natter-demo".to_string(),
                 expected: "at least 8 characters",
-                valid: |p| p.chars().count() >= crate::model::PASSWORD_MIN_CHARS,
+                valid: |p| p.chars().count() >= crate::domain::PASSWORD_MIN_CHARS,
             }
             cookie_secure: CookieSecure {
                 default: CookieSecure::Auto,
@@ -70,7 +73,7 @@ macro_rules! settings_table {
             }
             /// Largest WebSocket message either way, in bytes.
             max_frame_bytes: usize {
-                default: crate::protocol::MAX_FRAME_BYTES,
+                default: crate::domain::settings::MAX_FRAME_BYTES,
                 expected: "a number of bytes from 4096 to 1048576",
                 valid: |n| (4096..=1024 * 1024).contains(n),
             }
@@ -176,7 +179,7 @@ macro_rules! settings_table {
             }
             /// Longest message, in characters.
             max_message_chars: usize {
-                default: crate::model::MESSAGE_MAX_CHARS,
+                default: crate::domain::MESSAGE_MAX_CHARS,
                 expected: "a number of characters from 1 to 16000",
                 valid: |n| (1..=16_000).contains(n),
                 admin: (

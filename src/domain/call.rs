@@ -5,7 +5,7 @@
 //! time, or busy when the callee is already in a call. The server owns every transition;
 //! [`transition`] is the one place that says which are allowed.
 
-use crate::model::User;
+use crate::domain::User;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -233,7 +233,7 @@ pub struct CallOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Role;
+    use crate::domain::Role;
 
     fn user(id: &str) -> User {
         User {

@@ -1,7 +1,7 @@
 //! What the admin area shows, shared by the server and the browser: the dashboard's
 //! figures, the user list, and the settings an admin can change while the server runs.
 
-use crate::model::User;
+use crate::domain::User;
 use serde::{Deserialize, Serialize};
 
 /// Hours the dashboard's chart covers.
@@ -103,4 +103,4 @@ macro_rules! admin_settings {
     };
 }
 
-crate::settings::settings_table!(admin_settings);
+crate::domain::settings::settings_table!(admin_settings);
