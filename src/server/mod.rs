@@ -11,6 +11,7 @@ pub mod demo;
 pub mod hub;
 pub mod moderation;
 pub mod presence;
+pub mod rate_limit;
 pub mod realtime;
 pub mod startup;
 pub mod store;
@@ -157,28 +158,28 @@ pub const INVITATIONS_PER_MINUTE: u32 = 30;
 /// Per-user (and, for sign-ups, per-address) rates of what reaches other people or costs
 /// the server a password hash.
 pub struct Rates {
-    pub messages: throttle::RateLimiter,
-    pub typing: throttle::RateLimiter,
+    pub messages: rate_limit::RateLimiter,
+    pub typing: rate_limit::RateLimiter,
     /// Presence changes announced, per user ([`PRESENCE_PER_MINUTE`]).
-    pub presence: throttle::RateLimiter,
+    pub presence: rate_limit::RateLimiter,
     /// Calls started, per user: each rings every tab of the person called.
-    pub calls: throttle::RateLimiter,
+    pub calls: rate_limit::RateLimiter,
     /// Direct conversations opened, groups created, members added, per user.
-    pub invitations: throttle::RateLimiter,
+    pub invitations: rate_limit::RateLimiter,
     /// Sign-ups per client address, per hour: each is a password hash and an account.
-    pub signups: throttle::RateLimiter,
+    pub signups: rate_limit::RateLimiter,
 }
 
 impl Rates {
     pub fn new(settings: &Settings) -> Rates {
         let hour = std::time::Duration::from_secs(3600);
         Rates {
-            messages: throttle::RateLimiter::new(settings.messages_per_minute),
-            typing: throttle::RateLimiter::new(settings.typing_per_minute),
-            presence: throttle::RateLimiter::new(PRESENCE_PER_MINUTE),
-            calls: throttle::RateLimiter::new(settings.calls_per_minute),
-            invitations: throttle::RateLimiter::new(INVITATIONS_PER_MINUTE),
-            signups: throttle::RateLimiter::per_window(settings.signups_per_hour, hour),
+            messages: rate_limit::RateLimiter::new(settings.messages_per_minute),
+            typing: rate_limit::RateLimiter::new(settings.typing_per_minute),
+            presence: rate_limit::RateLimiter::new(PRESENCE_PER_MINUTE),
+            calls: rate_limit::RateLimiter::new(settings.calls_per_minute),
+            invitations: rate_limit::RateLimiter::new(INVITATIONS_PER_MINUTE),
+            signups: rate_limit::RateLimiter::per_window(settings.signups_per_hour, hour),
         }
     }
 }
@@ -189,19 +190,17 @@ impl Rates {
 /// # Errors
 /// [`AppError::RateLimited`] when the key has no token left.
 pub fn within_rate(
-    limiter: &throttle::RateLimiter,
+    limiter: &rate_limit::RateLimiter,
     key: &str,
     what: impl FnOnce() -> String,
 ) -> Result<(), AppError> {
-    limiter
-        .take(key, std::time::Instant::now())
-        .map_err(|wait| {
-            let secs = wait.as_secs() + 1;
-            AppError::RateLimited {
-                message: format!("{} Try again in {secs} s.", what()),
-                retry_after_secs: secs,
-            }
-        })
+    limiter.take(key).map_err(|wait| {
+        let secs = wait.as_secs() + 1;
+        AppError::RateLimited {
+            message: format!("{} Try again in {secs} s.", what()),
+            retry_after_secs: secs,
+        }
+    })
 }
 
 /// Logs an internal failure with its context and returns the error the browser may see.

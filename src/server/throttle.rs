@@ -138,81 +138,9 @@ fn prune(times: &mut VecDeque<Instant>, now: Instant) {
     }
 }
 
-/// A per-key rate (a user, an address): a bucket of `limit` tokens that refills
-/// continuously over `window`, so a key can do `limit` things at once after a quiet window
-/// and `limit` a window sustained. A token is taken before the work it pays for, so
-/// requests that arrive together cannot all pass. Buckets that are full again are
-/// forgotten.
-pub struct RateLimiter {
-    limit: std::sync::atomic::AtomicU32,
-    window: Duration,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
-}
-
-impl RateLimiter {
-    /// `per_minute` tokens a minute.
-    pub fn new(per_minute: u32) -> Self {
-        Self::per_window(per_minute, Duration::from_secs(60))
-    }
-
-    /// `limit` tokens per `window`.
-    pub fn per_window(limit: u32, window: Duration) -> Self {
-        Self {
-            limit: limit.max(1).into(),
-            window,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Changes how many tokens a window gives, from the next `take` on.
-    pub fn set_limit(&self, limit: u32) {
-        self.limit
-            .store(limit.max(1), std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Takes one token for `key`; `Err(wait)` (how long until one is free) when empty.
-    pub fn take(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let capacity = f64::from(self.limit.load(std::sync::atomic::Ordering::Relaxed));
-        let per_sec = capacity / self.window.as_secs_f64();
-        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= SWEEP_AT {
-            map.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * per_sec < capacity
-            });
-        }
-        let (tokens, at) = map.entry(key.to_string()).or_insert((capacity, now));
-        let refilled =
-            (*tokens + now.saturating_duration_since(*at).as_secs_f64() * per_sec).min(capacity);
-        *at = now;
-        if refilled >= 1.0 {
-            *tokens = refilled - 1.0;
-            Ok(())
-        } else {
-            *tokens = refilled;
-            Err(Duration::from_secs_f64((1.0 - refilled) / per_sec))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_rate_allows_a_minute_at_once_then_refills_steadily_and_per_user() {
-        let r = RateLimiter::new(60);
-        let now = Instant::now();
-        for i in 0..60 {
-            assert!(r.take("ann", now).is_ok(), "message {i}");
-        }
-        let wait = r.take("ann", now).unwrap_err();
-        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
-        // Someone else is not slowed by Ann.
-        assert!(r.take("ben", now).is_ok());
-        // One per second comes back.
-        assert!(r.take("ann", now + Duration::from_secs(1)).is_ok());
-        assert!(r.take("ann", now + Duration::from_secs(1)).is_err());
-    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

@@ -33,7 +33,7 @@ pub async fn send(
 ) -> Result<Message, AppError> {
     check_client_msg_id(&client_msg_id)?;
     let body = parse_message_body(body, state.settings().max_message_chars)?;
-    if let Err(wait) = state.rates.messages.take(&me.id, std::time::Instant::now()) {
+    if let Err(wait) = state.rates.messages.take(&me.id) {
         let secs = wait.as_secs() + 1;
         return Err(AppError::RateLimited {
             message: format!(

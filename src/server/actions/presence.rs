@@ -9,7 +9,6 @@ use crate::protocol::{Event, Topic};
 use crate::server::hub::ConnId;
 use crate::server::presence::{Left, OFFLINE_GRACE};
 use crate::server::{now_ms, AppState};
-use std::time::Instant;
 
 /// A tab opened its socket with this presence (`/ws?presence=away` for a hidden tab).
 #[tracing::instrument(skip_all, fields(user = %me.id, conn, ?presence))]
@@ -67,7 +66,7 @@ pub async fn disconnected(state: &AppState, me: &User, conn: ConnId) {
 /// is then. Changes from opening and closing sockets count like those a tab states, so
 /// neither can be used to flood the people the user talks with.
 async fn changed(state: &AppState, user_id: &str) {
-    match state.rates.presence.take(user_id, Instant::now()) {
+    match state.rates.presence.take(user_id) {
         Ok(()) => announce(state, user_id, None).await,
         Err(wait) => {
             if !state.presence.defer_announcement(user_id) {

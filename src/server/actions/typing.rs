@@ -7,7 +7,6 @@ use crate::error::AppError;
 use crate::protocol::{Event, Topic};
 use crate::server::hub::Connection;
 use crate::server::AppState;
-use std::time::Instant;
 
 /// Where one connection last said its user is typing: one conversation at most. Each
 /// connection keeps its own, so a closing tab can take back only what it said.
@@ -40,7 +39,7 @@ pub fn set(
         ));
     }
     if active {
-        if let Err(wait) = state.rates.typing.take(&me.id, Instant::now()) {
+        if let Err(wait) = state.rates.typing.take(&me.id) {
             return Err(AppError::RateLimited {
                 message: format!(
                     "Typing updates are too frequent: at most {} a minute. Wait {} ms.",

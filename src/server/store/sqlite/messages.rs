@@ -65,25 +65,9 @@ impl MessageStore for SqliteStore {
         before: i64,
         limit: i64,
     ) -> Result<Vec<Message>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m
-             JOIN members me ON me.conversation_id = m.conversation_id AND me.user_id = $2
-             WHERE m.conversation_id = $1 AND m.seq < $3
-             ORDER BY m.seq DESC LIMIT $4"
-        ))
-        .bind(conversation_id)
-        .bind(reader)
-        .bind(before)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        if rows.is_empty() {
-            self.require_member(conversation_id, reader).await?;
-        }
-        let mut messages = rows
-            .iter()
-            .map(message_from_row)
-            .collect::<Result<Vec<_>>>()?;
+        let mut messages = self
+            .page(conversation_id, reader, Direction::Before(before), limit)
+            .await?;
         messages.reverse();
         Ok(messages)
     }
@@ -95,22 +79,8 @@ impl MessageStore for SqliteStore {
         after: i64,
         limit: i64,
     ) -> Result<Vec<Message>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m
-             JOIN members me ON me.conversation_id = m.conversation_id AND me.user_id = $2
-             WHERE m.conversation_id = $1 AND m.seq > $3
-             ORDER BY m.seq ASC LIMIT $4"
-        ))
-        .bind(conversation_id)
-        .bind(reader)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        if rows.is_empty() {
-            self.require_member(conversation_id, reader).await?;
-        }
-        rows.iter().map(message_from_row).collect()
+        self.page(conversation_id, reader, Direction::After(after), limit)
+            .await
     }
 
     async fn can_resume(
@@ -244,4 +214,44 @@ pub(super) async fn append_message(
     .execute(&mut *conn)
     .await?;
     message_from_row(&row)
+}
+
+/// Which side of a seq a page of history lies on.
+enum Direction {
+    /// Seqs below this one, newest first.
+    Before(i64),
+    /// Seqs above this one, oldest first.
+    After(i64),
+}
+
+impl SqliteStore {
+    /// At most `limit` messages of the conversation on one side of a seq, in the order
+    /// [`Direction`] gives, for a reader who must be a member (`NotMember` otherwise).
+    async fn page(
+        &self,
+        conversation_id: &str,
+        reader: &str,
+        direction: Direction,
+        limit: i64,
+    ) -> Result<Vec<Message>> {
+        let (condition, seq) = match direction {
+            Direction::Before(seq) => ("m.seq < $3 ORDER BY m.seq DESC", seq),
+            Direction::After(seq) => ("m.seq > $3 ORDER BY m.seq ASC", seq),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m
+             JOIN members me ON me.conversation_id = m.conversation_id AND me.user_id = $2
+             WHERE m.conversation_id = $1 AND {condition} LIMIT $4"
+        ))
+        .bind(conversation_id)
+        .bind(reader)
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            self.require_member(conversation_id, reader).await?;
+        }
+        rows.iter().map(message_from_row).collect()
+    }
 }
