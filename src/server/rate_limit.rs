@@ -12,6 +12,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::Quota;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ type Buckets<C> = governor::RateLimiter<
 /// `limit` actions per `window` for each key; the limit can change while the server runs.
 pub struct RateLimiter<C: Clock = DefaultClock> {
     window: Duration,
+    limit: AtomicU32,
     clock: C,
     buckets: RwLock<Arc<Buckets<C>>>,
 }
@@ -50,14 +52,19 @@ impl<C: Clock + Clone> RateLimiter<C> {
         let buckets = RwLock::new(Arc::new(buckets(limit, window, &clock)));
         RateLimiter {
             window,
+            limit: AtomicU32::new(limit),
             clock,
             buckets,
         }
     }
 
-    /// Gives `limit` tokens (at least 1) per window from now on. Every key starts again
-    /// from a full bucket of the new size.
+    /// Gives `limit` tokens (at least 1) per window from now on. When the limit changes,
+    /// every key starts again from a full bucket of the new size; setting the limit in force
+    /// changes nothing (the buckets keep what they hold).
     pub fn set_limit(&self, limit: u32) {
+        if self.limit.swap(limit, Ordering::Relaxed) == limit {
+            return;
+        }
         let fresh = Arc::new(buckets(limit, self.window, &self.clock));
         *self.buckets.write().unwrap_or_else(|p| p.into_inner()) = fresh;
     }
@@ -113,11 +120,14 @@ mod tests {
     }
 
     #[test]
-    fn a_new_limit_applies_at_once() {
+    fn a_new_limit_applies_at_once_and_the_same_limit_changes_nothing() {
         let clock = FakeRelativeClock::default();
         let r = RateLimiter::with_clock(2, Duration::from_secs(60), clock);
         assert!(r.take("ann").is_ok());
         assert!(r.take("ann").is_ok());
+        assert!(r.take("ann").is_err());
+        // Setting the limit in force gives nobody tokens back.
+        r.set_limit(2);
         assert!(r.take("ann").is_err());
         r.set_limit(5);
         for i in 0..5 {
