@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::support::{answer, client_ip, request_headers, set_cookie},
+    super::support::{answer, answer_account, client_ip, request_headers, set_cookie},
     crate::domain::{check_login_input, normalize_username, NewAccount, Role},
     crate::server::{auth as session, AppState},
 };
@@ -22,7 +22,7 @@ pub async fn signup(
     display_name: String,
     password: String,
 ) -> Result<User, AppError> {
-    answer(
+    answer_account(
         async move {
             let state = AppState::current()?;
             if !state.settings().registration_open {
@@ -125,7 +125,7 @@ async fn checked_login(
 #[server(endpoint = "login")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "login", skip_all))]
 pub async fn login(username: String, password: String) -> Result<User, AppError> {
-    answer(
+    answer_account(
         async move {
             let state = AppState::current()?;
             let record = checked_login(&state, &username, password).await?;
@@ -154,7 +154,7 @@ pub async fn change_temporary_password(
     password: String,
     new_password: String,
 ) -> Result<User, AppError> {
-    answer(
+    answer_account(
         async move {
             check_login_input(&username, &password)?;
             crate::domain::check_new_password(&new_password).map_err(|_| {
@@ -205,7 +205,7 @@ pub async fn change_temporary_password(
 #[server(endpoint = "logout")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "logout", skip_all))]
 pub async fn logout() -> Result<(), AppError> {
-    answer(
+    answer_account(
         async move {
             let state = AppState::current()?;
             let headers = request_headers();
@@ -233,7 +233,7 @@ pub async fn logout() -> Result<(), AppError> {
 #[server(endpoint = "current_user")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "current_user", skip_all))]
 pub async fn current_user() -> Result<Option<User>, AppError> {
-    answer(
+    answer_account(
         async move {
             let state = AppState::current()?;
             session::user_from_headers(&*state.store, &request_headers()).await
@@ -256,7 +256,7 @@ pub async fn registration_open() -> Result<bool, AppError> {
 #[server(endpoint = "demo_accounts")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "demo_accounts", skip_all))]
 pub async fn demo_accounts() -> Result<Option<DemoAccountList>, AppError> {
-    answer(
+    answer_account(
         async move {
             let state = AppState::current()?;
             if !state.settings().demo_mode {

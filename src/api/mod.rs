@@ -27,6 +27,16 @@ pub(crate) mod support {
         result
     }
 
+    /// [`answer`] for the account forms and the session check: a database that cannot be
+    /// used now is "Something went wrong; try again." there, as any other failure, because
+    /// the text of [`AppError::Unavailable`] speaks of a message waiting in the outbox.
+    pub fn answer_account<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+        answer(result.map_err(|e| match e {
+            AppError::Unavailable => AppError::Internal,
+            other => other,
+        }))
+    }
+
     pub fn request_headers() -> HeaderMap {
         use_context::<axum::http::request::Parts>()
             .map(|p| p.headers)

@@ -96,7 +96,7 @@ macro_rules! admin_settings {
         }
     )*) => {
         /// Keys, labels, help and kinds of the settings in the admin area, in the order
-        /// shown: the entries of `src/settings.rs` that have `admin`.
+        /// shown: the entries of `src/domain/settings.rs` that have `admin`.
         pub const SETTINGS: &[(&str, &str, &str, SettingKind)] = &[
             $($((stringify!($key), $label, $help, SettingKind::$kind),)?)*
         ];

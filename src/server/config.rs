@@ -5,7 +5,7 @@
 //! the server with a message that names the setting and where it came from.
 //!
 //! Each setting, its default and what it accepts is one entry of the table in
-//! `src/settings.rs`; this module turns that table into [`Settings`] and the rules that
+//! `src/domain/settings.rs`; this module turns that table into [`Settings`] and the rules that
 //! parse, check and apply each setting.
 
 use figment::value::{Dict, Map, Value};
@@ -160,7 +160,7 @@ macro_rules! settings {
             $(admin: ($kind:ident, $label:literal, $help:literal $(,)?),)?
         }
     )*) => {
-        /// The settings in force. Each field is one entry of `src/settings.rs`.
+        /// The settings in force. Each field is one entry of `src/domain/settings.rs`.
         #[derive(Debug, Clone, PartialEq)]
         pub struct Settings {
             $($(#[$doc])* pub $key: $ty,)*

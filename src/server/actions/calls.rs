@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::protocol::{Event, ServerFrame, Signal, Topic};
 use crate::server::calls::ice_servers;
 use crate::server::hub::{ConnId, Connection};
-use crate::server::store::CallChange;
+use crate::server::store::{CallChange, StoreError};
 use crate::server::{now_ms, within_rate, AppState};
 use std::time::Duration;
 
@@ -130,7 +130,12 @@ pub async fn start(
     let change = state
         .store
         .start_call(conversation_id, &me.id, media, now_ms())
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // The other person's account is blocked by an admin (or gone).
+            StoreError::NoSuchUser => AppError::Refused("This person cannot be called.".into()),
+            other => other.into(),
+        })?;
     let ringing = change.call.state == CallState::Ringing;
     if ringing {
         // Bound before anyone hears of the call, so an answer always finds the binding.
@@ -334,5 +339,22 @@ mod tests {
         let (cat_tab, mut cat_rx) = f.state.hub.connect("cat", "cat-session");
         tell_live_calls(&f.state, "cat", &cat_tab).await;
         assert!(events_of(&mut cat_rx, "call").is_empty());
+    }
+
+    #[tokio::test]
+    async fn calling_someone_whose_account_is_blocked_is_refused_with_a_reason() {
+        let f = fixture().await;
+        let ben = signed_in(&f, "ben", "ben-session").await;
+        f.state
+            .store
+            .set_account_blocked(&f.ann.id, &ben.id, true, now_ms())
+            .await
+            .unwrap();
+        let (tab, _rx) = f.state.hub.connect(&f.ann.id, "ann-session");
+        let refused = start(&f.state, &f.ann, &f.ours, CallMedia::Audio, tab.id).await;
+        assert_eq!(
+            refused.err(),
+            Some(AppError::Refused("This person cannot be called.".into()))
+        );
     }
 }
