@@ -55,15 +55,15 @@ pub async fn signup(
                 )
             })?;
             let headers = request_headers();
-            let hash = session::hash_password(account.password.clone()).await?;
+            let hash = session::hash_password(account.password().to_string()).await?;
             let (token, token_hash) = session::new_token();
             let (created_at, expires_at) = session::session_times(&state.settings());
             let ua = session::user_agent(&headers);
             let user = state
                 .store
                 .create_user(
-                    &account.username,
-                    &account.display_name,
+                    account.username(),
+                    account.display_name(),
                     &hash,
                     Role::User,
                     Some(crate::server::store::NewSession {

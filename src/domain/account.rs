@@ -69,12 +69,27 @@ pub struct DemoUser {
 /// A validated sign-up. The only way to get one is [`NewAccount::parse`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAccount {
-    pub username: String,
-    pub display_name: String,
-    pub password: String,
+    username: String,
+    display_name: String,
+    password: String,
 }
 
 impl NewAccount {
+    /// The username as typed (checked; unique by [`normalize_username`]).
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The name other people see (checked by [`check_name`]).
+    pub fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
+    /// The chosen password, within the length bounds; hash it before storing.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
     /// Checks every field at once so the person sees all problems together.
     pub fn parse(username: &str, display_name: &str, password: &str) -> Result<Self, AppError> {
         let mut errors = Vec::new();
