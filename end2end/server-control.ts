@@ -33,10 +33,59 @@ export class ControlledServer {
   /** How each run of the process ended ("exited with code 0", "was killed by SIGKILL"). */
   readonly exits: string[] = [];
 
-  constructor(private readonly env: Record<string, string> = {}) {
+  /**
+   * `env` adds to (or overrides) the server's environment; `host` is the address it
+   * listens on (the port is chosen at the first start).
+   */
+  constructor(
+    private env: Record<string, string> = {},
+    private readonly host = '127.0.0.1',
+  ) {
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'natter-fault-'));
     this.dbPath = path.join(this.dataDir, 'natter.db');
     this.logPath = path.join(this.dataDir, 'server.log');
+  }
+
+  /** Changes the environment of the next start (as an operator edits the unit file). */
+  setEnv(env: Record<string, string>): void {
+    this.env = { ...this.env, ...env };
+  }
+
+  /** The environment the server and the command line run with. */
+  private environment(): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      LEPTOS_SITE_ADDR: `${this.host}:${this.port}`,
+      LEPTOS_SITE_ROOT: siteRoot,
+      LEPTOS_SITE_PKG_DIR: 'pkg',
+      LEPTOS_OUTPUT_NAME: 'natter',
+      LEPTOS_ENV: 'DEV',
+      NATTER_DATABASE_URL: `sqlite://${this.dbPath}`,
+      NATTER_DEMO_MODE: 'true',
+      // Every test signs up and calls from 127.0.0.1; the limits' own tests set them low.
+      NATTER_SIGNUPS_PER_HOUR: '100000',
+      NATTER_CALLS_PER_MINUTE: '1000',
+      RUST_LOG: 'info',
+      ...this.env,
+    };
+  }
+
+  /**
+   * Runs `natter <args>` on this server's database, as an operator on its machine would,
+   * with `input` on its standard input, while the server goes on. Resolves with its exit
+   * status and output.
+   */
+  cli(args: string[], input = ''): Promise<{ status: number; stdout: string; stderr: string }> {
+    const child = spawn(serverBinary(), args, { cwd: repoRoot, env: this.environment() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(input);
+    return new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+    });
   }
 
   get baseURL(): string {
@@ -59,21 +108,7 @@ export class ControlledServer {
     const child = spawn(serverBinary(), [], {
       cwd: repoRoot,
       stdio: ['ignore', logFd, logFd],
-      env: {
-        ...process.env,
-        LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
-        LEPTOS_SITE_ROOT: siteRoot,
-        LEPTOS_SITE_PKG_DIR: 'pkg',
-        LEPTOS_OUTPUT_NAME: 'natter',
-        LEPTOS_ENV: 'DEV',
-        NATTER_DATABASE_URL: `sqlite://${this.dbPath}`,
-        NATTER_DEMO_MODE: 'true',
-        // Every test signs up and calls from 127.0.0.1; the limits' own tests set them low.
-        NATTER_SIGNUPS_PER_HOUR: '100000',
-        NATTER_CALLS_PER_MINUTE: '1000',
-        RUST_LOG: 'info',
-        ...this.env,
-      },
+      env: this.environment(),
     });
     fs.closeSync(logFd);
     const state: ExitState = { exited: false };

@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 scripts/install-tools.sh
 export PATH="$HOME/.cargo/bin:$PWD/.tools/node_modules/.bin:$PATH"
 mkdir -p data
+# A development server is a demo: alice, bob, carol and admin with one-click logins.
+export NATTER_DEMO_MODE="${NATTER_DEMO_MODE:-true}"
 exec cargo leptos watch

@@ -1,19 +1,27 @@
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    use natter::server::cli::Cli;
     use natter::server::{config::Settings, startup};
     use std::net::SocketAddr;
     use std::process::ExitCode;
     use tracing_subscriber::EnvFilter;
 
+    let cli = Cli::parse();
+    let serves = cli.serves();
     return_large_allocations_to_the_system();
+    // Commands other than `serve` print for people on stderr (and a password on stdout):
+    // only warnings and errors of the log go with it.
+    let level = if serves { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
         )
+        .with_writer(std::io::stderr)
         .init();
 
-    let config_path = std::env::var("NATTER_CONFIG").unwrap_or_else(|_| "Leptos.toml".into());
+    let config_path = cli.config.clone();
     let settings = match Settings::from_file(&config_path) {
         Ok(s) => s,
         Err(e) => {
@@ -21,6 +29,9 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(command) = cli.command.filter(|_| !serves) {
+        return natter::server::cli::run(command, &settings).await;
+    }
     // LEPTOS_* variables (set by cargo-leptos) override the file's [package.metadata.leptos].
     let leptos_conf = if std::path::Path::new(&config_path).exists() {
         leptos::config::get_configuration(Some(&config_path))
@@ -46,6 +57,7 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let state_settings = state.settings();
     let (shutdown, tasks) = (state.shutdown.clone(), state.tasks.clone());
     let grace = std::time::Duration::from_secs(state.settings().shutdown_grace_secs.into());
     let app = natter::routes::router(state);
@@ -57,6 +69,10 @@ async fn main() -> std::process::ExitCode {
         }
     };
     tracing::info!("Natter listening on http://{addr}");
+    for warning in natter::server::actions::dashboard::server_warnings(&state_settings, addr) {
+        tracing::warn!("{warning}");
+        eprintln!("\n  WARNING: {warning}\n");
+    }
     let (stopping, stop_began) = tokio::sync::oneshot::channel::<()>();
     // On SIGTERM or Ctrl-C: stop accepting, let requests in flight (a send being written)
     // finish, and close open sockets with "going away" (the token) so clients reconnect to

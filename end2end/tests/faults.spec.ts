@@ -601,7 +601,7 @@ test('SIGTERM finishes a send in flight, tells the open tabs to reconnect with c
 // 4. Restored backup
 // ---------------------------------------------------------------------------
 
-test('a client whose history was replaced by a restored backup is told to reset and shows the restored history', async ({
+test('a backup made by `natter backup` while messages are sent holds every one answered before it; a client whose history the restored copy replaced is told to reset and shows it', async ({
   newSessionPage,
   allowConsoleErrors,
 }) => {
@@ -626,28 +626,47 @@ test('a client whose history was replaced by a restored backup is told to reset 
     await send(benPage, 'kept 2');
     await send(annPage, 'kept 3');
 
-    // A clean stop, and a backup.
-    await s.kill('SIGTERM');
+    // `natter backup` while Ben's other client goes on sending: every message answered
+    // before the backup began must be in the copy.
     const backup = path.join(s.dataDir, 'backup.db');
-    sqlite(
-      s.dbPath,
-      `src = sqlite3.connect(db)
-dst = sqlite3.connect(${JSON.stringify(backup)})
-src.backup(dst)
-dst.close()
-src.close()`,
-    );
-    await s.start();
-    await expect
-      .poll(() => annSockets.sockets.filter((x) => !x.closed).length, { message: 'Ann reconnected', timeout: 45_000 })
-      .toBeGreaterThan(0);
-    await Promise.all([annSockets.waitForSubscribed(id, 45_000), benSockets.waitForSubscribed(id, 45_000)]);
+    const answeredBeforeBackup: string[] = [];
+    let backingUp = false;
+    let sending = true;
+    let backedUp: Promise<{ status: number; stdout: string; stderr: string }> | undefined;
+    const startBackup = () => {
+      backingUp = true;
+      backedUp = s.cli(['backup', backup]);
+    };
+    const sender = (async () => {
+      for (let n = 1; sending; n++) {
+        const body = `during ${n}`;
+        const sent = await callServerFn(benPage.request, origin, 'send_message', {
+          conversation_id: id,
+          client_msg_id: `during-${n}-${Date.now()}`,
+          body,
+        });
+        expect(sent.status(), `send of ${body}`).toBe(200);
+        if (!backingUp) answeredBeforeBackup.push(body);
+        if (n === 3) void startBackup();
+      }
+    })();
+    await expect.poll(() => backedUp !== undefined, { message: 'the backup started' }).toBe(true);
+    const backedUpRun = await backedUp!;
+    sending = false;
+    await sender;
+    expect(backedUpRun.status, backedUpRun.stderr).toBe(0);
+    expect(backedUpRun.stderr).toContain('backed up into');
+    expect(answeredBeforeBackup.length).toBeGreaterThanOrEqual(3);
+    const again = await s.cli(['backup', backup]);
+    expect(again.status, 'a backup never overwrites').not.toBe(0);
+    expect(again.stderr).toContain('exists already');
 
     await send(benPage, 'lost 4');
     await send(annPage, 'lost 5');
     await send(benPage, 'lost 6');
     const before = dbMessages(s.dbPath, id);
-    expect(before.map((m) => m.body)).toEqual(['kept 1', 'kept 2', 'kept 3', 'lost 4', 'lost 5', 'lost 6']);
+    expect(before.slice(0, 3).map((m) => m.body)).toEqual(['kept 1', 'kept 2', 'kept 3']);
+    expect(before.slice(-3).map((m) => m.body)).toEqual(['lost 4', 'lost 5', 'lost 6']);
     for (const page of [annPage, benPage]) await expect.poll(() => shownRows(page)).toEqual(expectedRows(before));
     await Promise.all([markPage(annPage), markPage(benPage)]);
     const framesBefore = { ann: annSockets.allReceived().length, ben: benSockets.allReceived().length };
@@ -658,7 +677,10 @@ src.close()`,
     for (const suffix of ['-wal', '-shm']) fs.rmSync(`${s.dbPath}${suffix}`, { force: true });
     await s.start();
     const restored = dbMessages(s.dbPath, id);
-    expect(restored.map((m) => m.body), 'the restored database').toEqual(['kept 1', 'kept 2', 'kept 3']);
+    const restoredBodies = restored.map((m) => m.body);
+    expect(restoredBodies.slice(0, 3), 'the restored database').toEqual(['kept 1', 'kept 2', 'kept 3']);
+    for (const body of answeredBeforeBackup) expect(restoredBodies, 'answered before the backup began').toContain(body);
+    for (const body of ['lost 4', 'lost 5', 'lost 6']) expect(restoredBodies).not.toContain(body);
 
     const sent = await callServerFn(benPage.request, origin, 'send_message', {
       conversation_id: id,
@@ -667,11 +689,12 @@ src.close()`,
     });
     expect(sent.status(), `send after the restore: ${await sent.text()}`).toBe(200);
     const after = (await sent.json()) as { id: string; seq: number };
-    expect(after.seq, 'the new message takes seq 4 again').toBe(4);
-    expect(after.id, 'with an id of its own').not.toBe(before[3].id);
+    const reused = restored.length + 1;
+    expect(after.seq, 'the new message takes a seq that was lost').toBe(reused);
+    expect(after.id, 'with an id of its own').not.toBe(before[reused - 1].id);
 
     const final = dbMessages(s.dbPath, id);
-    expect(final.map((m) => m.body)).toEqual(['kept 1', 'kept 2', 'kept 3', 'after restore']);
+    expect(final.map((m) => m.body)).toEqual([...restoredBodies, 'after restore']);
     const topic = `conversation:${id}`;
     for (const [name, page, sockets, seen] of [
       ['Ann', annPage, annSockets, framesBefore.ann],

@@ -29,6 +29,23 @@ pub async fn admin_dashboard() -> Result<Dashboard, AppError> {
     )
 }
 
+/// What an admin must know about how this server runs (demo mode on a public address),
+/// one sentence each; empty when all is well.
+#[server(endpoint = "admin/warnings")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "admin_warnings", skip_all)
+)]
+pub async fn admin_warnings() -> Result<Vec<String>, AppError> {
+    answer(
+        async move {
+            let (state, me) = signed_in().await?;
+            dashboard::warnings(&state, &me).await
+        }
+        .await,
+    )
+}
+
 /// A page of users whose username or display name contains `query`.
 #[server(endpoint = "admin/users")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "admin_users", skip_all))]

@@ -54,6 +54,7 @@ pub async fn signup(
                     state.settings().signups_per_hour
                 )
             })?;
+            session::not_the_demo_password(&state.settings(), account.password(), "password")?;
             let headers = request_headers();
             let hash = session::hash_password(account.password().to_string()).await?;
             let (token, token_hash) = session::new_token();
@@ -111,12 +112,20 @@ async fn checked_login(
     };
     let record = state.store.login_record(username).await?;
     let stored = record.as_ref().map(|r| r.password_hash.clone());
+    let demo_password = session::demo_password_refused(&state.settings(), &password);
     let ok = session::verify_password(password, stored).await?;
     let Some(record) = record.filter(|_| ok) else {
         return Err(AppError::WrongCredentials);
     };
     if record.blocked {
         return Err(AppError::AccountBlocked);
+    }
+    if demo_password {
+        return Err(AppError::Refused(format!(
+            "This account still has the public demo password, and demo mode is off. Ask an \
+             admin for a temporary password (on the server: natter admin reset-password {}).",
+            record.user.username
+        )));
     }
     attempt.succeeded(&state.login_throttle);
     Ok(record)
@@ -174,6 +183,7 @@ pub async fn change_temporary_password(
                 ));
             }
             let state = AppState::current()?;
+            session::not_the_demo_password(&state.settings(), &new_password, "new_password")?;
             let record = checked_login(&state, &username, password).await?;
             if !record.must_change_password {
                 return Err(AppError::Refused(
@@ -209,7 +219,7 @@ pub async fn logout() -> Result<(), AppError> {
         async move {
             let state = AppState::current()?;
             let headers = request_headers();
-            if let Some(token) = session::session_token(&headers) {
+            if let Some(token) = session::session_token(&headers, &state.settings()) {
                 let hash = session::token_hash(&token);
                 state.store.delete_session(&hash).await?;
                 // The tabs of this session stop at once; the user's other sessions stay.
@@ -236,7 +246,7 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
     answer_account(
         async move {
             let state = AppState::current()?;
-            session::user_from_headers(&*state.store, &request_headers()).await
+            session::user_from_headers(&*state.store, &state.settings(), &request_headers()).await
         }
         .await,
     )

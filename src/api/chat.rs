@@ -16,7 +16,7 @@ use {
 #[cfg(feature = "ssr")]
 pub(crate) async fn signed_in() -> Result<(AppState, User), AppError> {
     let state = AppState::current()?;
-    match auth::user_from_headers(&*state.store, &request_headers()).await? {
+    match auth::user_from_headers(&*state.store, &state.settings(), &request_headers()).await? {
         Some(user) => Ok((state, user)),
         None => Err(AppError::Unauthorized),
     }

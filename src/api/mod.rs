@@ -49,13 +49,14 @@ pub(crate) mod support {
         }
     }
 
-    /// The address the request came from (the peer of the TCP connection).
+    /// The address of the client the request came from: the TCP peer, or what a trusted
+    /// proxy says (`server::proxy`).
     pub async fn client_ip() -> std::net::IpAddr {
-        use axum::extract::ConnectInfo;
-        match leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>().await {
-            Ok(ConnectInfo(addr)) => addr.ip(),
+        use crate::server::proxy::ClientAddr;
+        match leptos_axum::extract::<axum::Extension<ClientAddr>>().await {
+            Ok(axum::Extension(ClientAddr(addr))) => addr,
             Err(e) => {
-                tracing::warn!("no peer address for a request: {e}");
+                tracing::warn!("no client address for a request: {e}");
                 std::net::IpAddr::from([0, 0, 0, 0])
             }
         }

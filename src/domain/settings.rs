@@ -32,6 +32,24 @@ macro_rules! settings_table {
                 expected: "an address like 127.0.0.1:3000",
                 valid: |_| true,
             }
+            /// The address people type, like `https://chat.example.com`. Set, Natter
+            /// answers only that host (and IP addresses, for a proxy on the machine),
+            /// takes server calls and sockets only from that origin, and over https makes
+            /// the session cookie `Secure` and `__Host-`. Unset, it answers IP addresses and
+            /// `localhost` only.
+            public_url: PublicUrl {
+                default: PublicUrl::default(),
+                expected: "a URL like https://chat.example.com (no path), or nothing",
+                valid: |_| true,
+            }
+            /// Reverse proxies (addresses or CIDR networks) whose `Forwarded` and
+            /// `X-Forwarded-For` headers say who the client is. From anyone else those
+            /// headers are ignored.
+            trusted_proxies: ProxyList {
+                default: ProxyList::default(),
+                expected: "addresses or networks like 127.0.0.1, 10.0.0.0/8, ::1",
+                valid: |_| true,
+            }
             database_url: String {
                 default: "sqlite://data/natter.db".to_string(),
                 expected: "a URL like sqlite://data/natter.db",
@@ -108,8 +126,11 @@ macro_rules! settings_table {
                     "New people can create accounts. Existing accounts log in either way."
                 ),
             }
+            /// Seeds demo accounts into an empty database and lists them, with their
+            /// password, on the login page. For trying Natter out (`make dev`); off unless
+            /// asked for, as anyone who reaches the server can log in with it.
             demo_mode: bool {
-                default: true,
+                default: false,
                 expected: "true or false",
                 valid: |_| true,
                 admin: (

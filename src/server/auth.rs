@@ -13,7 +13,26 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
+/// The session cookie's name over http.
 pub const SESSION_COOKIE: &str = "natter_session";
+/// The session cookie's name when `public_url` is https: a browser keeps a `__Host-`
+/// cookie only if it is `Secure`, has `Path=/` and no `Domain`, so no other host (a
+/// sibling subdomain, a network attacker over http) can set or replace it
+/// (<https://datatracker.ietf.org/doc/html/draft-ietf-httpbis-rfc6265bis#section-4.1.3.2>).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-natter_session";
+
+/// The session cookie's name under `settings`.
+pub fn session_cookie_name(settings: &Settings) -> &'static str {
+    if https_public_url(settings) {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+fn https_public_url(settings: &Settings) -> bool {
+    settings.public_url.get().is_some_and(|p| p.https)
+}
 
 /// Runs password hashing off the async threads, at most one per core at once: each hash
 /// takes tens of milliseconds and 19 MiB by design, and a burst of sign-ups or logins must
@@ -28,6 +47,34 @@ async fn hashing<T: Send + 'static>(
     // The semaphore is never closed, so acquiring cannot fail.
     let _slot = slots.acquire().await.ok();
     tokio::task::spawn_blocking(work).await
+}
+
+/// Refuses the demo password as a password someone chooses or is given (on the form
+/// field `field`): it is printed on the login page of every demo server, so an account
+/// that has it is anyone's. Outside demo mode a login with it is refused too
+/// ([`demo_password_refused`]).
+///
+/// # Errors
+/// [`AppError::Invalid`] on `field` when `password` is the demo password.
+pub fn not_the_demo_password(
+    settings: &Settings,
+    password: &str,
+    field: &'static str,
+) -> Result<(), AppError> {
+    if password == settings.demo_password {
+        return Err(AppError::invalid(
+            field,
+            "That is the public demo password. Choose another.",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a login with `password` is refused because it is the demo password and demo
+/// mode is off: the demo accounts of a server that was a demo keep that password until an
+/// admin gives them another, and it is public.
+pub fn demo_password_refused(settings: &Settings, password: &str) -> bool {
+    !settings.demo_mode && password == settings.demo_password
 }
 
 /// Hashes a password with argon2id (the crate's defaults: m=19456 KiB, t=2, p=1).
@@ -91,15 +138,16 @@ pub fn token_hash(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The session token the request carries, if any.
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
+/// The session token the request carries, if any, in the cookie `settings` name.
+pub fn session_token(headers: &HeaderMap, settings: &Settings) -> Option<String> {
+    let cookie = session_cookie_name(settings);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == cookie)
         .map(|(_, value)| value.to_string())
         .filter(|v| !v.is_empty())
 }
@@ -119,17 +167,19 @@ pub fn session_cookie(
     settings: &Settings,
     request: &HeaderMap,
 ) -> HeaderValue {
-    let secure = match settings.cookie_secure {
-        CookieSecure::Always => true,
-        CookieSecure::Never => false,
-        CookieSecure::Auto => over_https(request),
-    };
+    let secure = https_public_url(settings)
+        || match settings.cookie_secure {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            CookieSecure::Auto => over_https(request),
+        };
+    let name = session_cookie_name(settings);
     let (value, max_age) = match token {
         Some(t) => (t, max_age_secs),
         None => ("", 0),
     };
     let cookie = format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
         if secure { "; Secure" } else { "" }
     );
     // The token is base64url, so the value is always a valid header.
@@ -181,9 +231,10 @@ pub async fn start_session(
 /// The signed-in user of a request, if its session is live.
 pub async fn user_from_headers(
     store: &dyn Store,
+    settings: &Settings,
     headers: &HeaderMap,
 ) -> Result<Option<User>, AppError> {
-    Ok(session_from_headers(store, headers)
+    Ok(session_from_headers(store, settings, headers)
         .await?
         .map(|(user, _)| user))
 }
@@ -191,9 +242,10 @@ pub async fn user_from_headers(
 /// The signed-in user of a request and their session (its token's hash), if it is live.
 pub async fn session_from_headers(
     store: &dyn Store,
+    settings: &Settings,
     headers: &HeaderMap,
 ) -> Result<Option<(User, String)>, AppError> {
-    let Some(token) = session_token(headers) else {
+    let Some(token) = session_token(headers, settings) else {
         return Ok(None);
     };
     let hash = token_hash(&token);
@@ -234,13 +286,39 @@ mod tests {
     }
 
     #[test]
+    fn over_an_https_public_url_the_cookie_is_secure_and_host_only_and_only_it_is_read() {
+        let env = |k: &str| (k == "NATTER_PUBLIC_URL").then(|| "https://chat.example.com".into());
+        let settings = Settings::load("t", None, &env).unwrap();
+        let cookie = session_cookie(Some("tok"), 60, &settings, &HeaderMap::new());
+        let cookie = cookie.to_str().unwrap();
+        assert!(
+            cookie.starts_with("__Host-natter_session=tok; Path=/;"),
+            "{cookie}"
+        );
+        assert!(cookie.ends_with("; Secure"), "{cookie}");
+        assert!(!cookie.contains("Domain"));
+        // A plain cookie (set over http, or by a sibling host) is not a session here.
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "natter_session=planted".parse().unwrap());
+        assert_eq!(session_token(&h, &settings), None);
+        h.insert(
+            header::COOKIE,
+            "natter_session=planted; __Host-natter_session=real"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(session_token(&h, &settings).as_deref(), Some("real"));
+    }
+
+    #[test]
     fn the_token_is_read_from_among_other_cookies() {
         let mut h = HeaderMap::new();
         h.insert(
             header::COOKIE,
             "theme=dark; natter_session=abc123; x=y".parse().unwrap(),
         );
-        assert_eq!(session_token(&h).as_deref(), Some("abc123"));
+        let settings = Settings::load("t", None, &|_| None).unwrap();
+        assert_eq!(session_token(&h, &settings).as_deref(), Some("abc123"));
         let (token, hash) = new_token();
         assert_eq!(token.len(), 43);
         assert_eq!(hash, token_hash(&token));

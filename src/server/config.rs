@@ -61,6 +61,101 @@ impl UrlList {
     }
 }
 
+/// `public_url`: the address people type to reach Natter (scheme, host, and port when it
+/// is not the scheme's default; no path), or unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublicUrl(Option<PublicOrigin>);
+
+/// A parsed `public_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicOrigin {
+    /// `https://chat.example.com`, lower case, as a browser sends it in `Origin`.
+    pub origin: String,
+    /// `chat.example.com` (with `:port` when not the default), as browsers send `Host`.
+    pub host: String,
+    /// The scheme is https: cookies are `Secure` and `__Host-`, HSTS is sent.
+    pub https: bool,
+}
+
+impl PublicUrl {
+    /// The origin, if set.
+    pub fn get(&self) -> Option<&PublicOrigin> {
+        self.0.as_ref()
+    }
+}
+
+impl FromStr for PublicUrl {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(PublicUrl(None));
+        }
+        let uri: http::Uri = s.parse().map_err(|_| ())?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(()),
+        };
+        let authority = uri.authority().ok_or(())?;
+        if authority.as_str().contains('@')
+            || !matches!(uri.path(), "" | "/")
+            || uri.query().is_some()
+        {
+            return Err(());
+        }
+        let default_port = if https { 443 } else { 80 };
+        let host = authority.host().to_ascii_lowercase();
+        let host = match authority.port_u16() {
+            Some(port) if port != default_port => format!("{host}:{port}"),
+            _ => host,
+        };
+        let scheme = if https { "https" } else { "http" };
+        Ok(PublicUrl(Some(PublicOrigin {
+            origin: format!("{scheme}://{host}"),
+            host,
+            https,
+        })))
+    }
+}
+
+/// `trusted_proxies`: the addresses and networks (CIDR) of reverse proxies whose
+/// `Forwarded` / `X-Forwarded-For` headers are believed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyList(pub Vec<ipnet::IpNet>);
+
+impl ProxyList {
+    /// Whether `addr` is one of the trusted proxies.
+    pub fn contains(&self, addr: std::net::IpAddr) -> bool {
+        let addr = canonical(addr);
+        self.0.iter().any(|net| net.contains(&addr))
+    }
+}
+
+/// An IPv4 address an IPv6 socket reports as `::ffff:a.b.c.d`, as the IPv4 address.
+pub fn canonical(addr: std::net::IpAddr) -> std::net::IpAddr {
+    match addr {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, std::net::IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl FromStr for ProxyList {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse::<ipnet::IpNet>()
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| ())
+            })
+            .collect::<Result<Vec<_>, ()>>()
+            .map(ProxyList)
+    }
+}
+
 /// A type a setting can have: read from its text (Leptos.toml, a variable, the admin area)
 /// and written back as text that reads the same.
 pub trait SettingValue: Sized {
@@ -106,6 +201,31 @@ impl SettingValue for UrlList {
     }
     fn text(&self) -> String {
         self.0.join(", ")
+    }
+}
+
+impl SettingValue for PublicUrl {
+    fn parse(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+    fn text(&self) -> String {
+        self.0
+            .as_ref()
+            .map(|o| o.origin.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl SettingValue for ProxyList {
+    fn parse(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+    fn text(&self) -> String {
+        self.0
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -472,7 +592,10 @@ mod tests {
     fn no_configuration_means_the_embedded_defaults() {
         let s = Settings::load("Leptos.toml", None, &no_env).unwrap();
         assert_eq!(s.database_url, "sqlite://data/natter.db");
-        assert!(s.demo_mode);
+        assert!(
+            !s.demo_mode,
+            "a deployment never gets demo accounts by accident"
+        );
         assert_eq!(s.login_failures_per_account, 5);
         assert_eq!(s.site_addr, None);
     }
@@ -631,7 +754,7 @@ mod tests {
         // every other setting stays.
         let other = [
             ("registration_open", "false"),
-            ("demo_mode", "false"),
+            ("demo_mode", "true"),
             ("calls_enabled", "false"),
             ("call_ring_timeout_secs", "45"),
             ("stun_urls", "stun:s.example:3478"),

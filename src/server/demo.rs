@@ -13,9 +13,51 @@ use super::config::Settings;
 use super::store::{NewMessage, Store, StoreError};
 use crate::domain::call::{CallAction, CallMedia};
 use crate::domain::User;
+use crate::error::AppError;
 
 /// Usernames of the accounts seeded in demo mode.
 pub const DEMO_USERNAMES: [&str; 4] = ["alice", "bob", "carol", "admin"];
+
+/// The accounts among [`DEMO_USERNAMES`] whose password is still the demo password, in
+/// that order.
+///
+/// # Errors
+/// The database; a failed hash check.
+pub async fn demo_password_holders(
+    store: &dyn Store,
+    password: &str,
+) -> Result<Vec<User>, AppError> {
+    let mut holders = Vec::new();
+    for name in DEMO_USERNAMES {
+        if let Some(record) = store.login_record(name).await? {
+            let hash = Some(record.password_hash);
+            if super::auth::verify_password(password.to_string(), hash).await? {
+                holders.push(record.user);
+            }
+        }
+    }
+    Ok(holders)
+}
+
+/// Outside demo mode, ends the sessions of the accounts that still have the public demo
+/// password (logins with it are refused then, see `auth::demo_password_refused`), so that
+/// nobody who logged in while the server was a demo stays in. Returns those accounts.
+///
+/// # Errors
+/// As [`demo_password_holders`]; the database.
+pub async fn end_demo_password_sessions(
+    store: &dyn Store,
+    settings: &Settings,
+) -> Result<Vec<User>, AppError> {
+    if settings.demo_mode {
+        return Ok(Vec::new());
+    }
+    let holders = demo_password_holders(store, &settings.demo_password).await?;
+    for user in &holders {
+        store.delete_sessions_of(&user.id).await?;
+    }
+    Ok(holders)
+}
 
 const MINUTE: i64 = 60_000;
 
@@ -272,11 +314,13 @@ mod tests {
     const NOW: i64 = 1_750_000_000_000;
 
     /// The settings of a server started with these environment variables and no file.
+    /// Settings from `env`, in demo mode unless `env` says otherwise.
     fn settings(env: &[(&str, &str)]) -> Settings {
         let env = |k: &str| {
             env.iter()
                 .find(|(name, _)| *name == k)
                 .map(|(_, value)| value.to_string())
+                .or_else(|| (k == "NATTER_DEMO_MODE").then(|| "true".to_string()))
         };
         Settings::load("test", None, &env).unwrap()
     }

@@ -74,6 +74,17 @@ pub async fn build_state(
         tracing::info!("removed {removed} expired sessions");
     }
     let settings = with_stored_settings(&*store, settings).await?;
+    let retired = super::demo::end_demo_password_sessions(&*store, &settings)
+        .await
+        .map_err(|e| StartError(e.to_string()))?;
+    for user in retired {
+        tracing::warn!(
+            "the account {name} still has the public demo password, so it cannot log in while \
+             demo mode is off (its sessions have ended); give it a new one with \
+             `natter admin reset-password {name}`",
+            name = user.username
+        );
+    }
     let state = AppState::new(leptos_options, store, settings);
     state.blocks.load(state.store.all_blocks().await?);
     Ok(state)

@@ -80,7 +80,11 @@ fn AdminFrame(tab: Tab, children: Children) -> impl IntoView {
         })
         .collect_view();
     let body = if is_admin {
-        children().into_any()
+        view! {
+            <ServerWarnings />
+            {children()}
+        }
+        .into_any()
     } else {
         view! { <p class="form-error" role="alert">{AppError::Forbidden.to_string()}</p> }
             .into_any()
@@ -100,6 +104,26 @@ fn AdminFrame(tab: Tab, children: Children) -> impl IntoView {
             </header>
             {body}
         </div>
+    }
+}
+
+/// What the admin must know about how this server runs, loaded after hydration.
+#[component]
+fn ServerWarnings() -> impl IntoView {
+    let warnings = RwSignal::new(Vec::<String>::new());
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if let Ok(w) = crate::api::admin::admin_warnings().await {
+                warnings.set(w);
+            }
+        });
+    });
+    move || {
+        warnings
+            .get()
+            .into_iter()
+            .map(|w| view! { <p class="banner warning" role="alert">{w}</p> })
+            .collect_view()
     }
 }
 

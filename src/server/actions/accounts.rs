@@ -107,6 +107,7 @@ pub async fn set_temporary_password(
 ) -> Result<(), AppError> {
     admin_only(me)?;
     crate::domain::check_new_password(&password)?;
+    auth::not_the_demo_password(&state.settings(), &password, "password")?;
     let hash = auth::hash_password(password).await?;
     state.store.set_temporary_password(user_id, &hash).await?;
     moderation::sessions_ended(state, user_id, "session ended");

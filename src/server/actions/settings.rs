@@ -5,7 +5,7 @@ use crate::domain::admin::{SettingKind, SettingView, SETTINGS};
 use crate::domain::User;
 use crate::error::AppError;
 use crate::server::config::Settings;
-use crate::server::{auth, now_ms, AppState};
+use crate::server::{moderation, now_ms, AppState};
 
 /// The settings an admin can change, with the values in force (a secret shows as `set` or
 /// empty, never itself) and whether each was changed here rather than in the file.
@@ -27,7 +27,8 @@ pub async fn list(state: &AppState, me: &User) -> Result<Vec<SettingView>, AppEr
 /// # Errors
 /// [`AppError::Forbidden`] for anyone but an admin; [`AppError::Invalid`] (on the field
 /// `key`) for an unknown key or a value refused, or on `demo_mode` when the demo accounts
-/// are not there with the demo password; the database.
+/// are not there with the demo password (on) or the asker still has it (off); the
+/// database.
 #[tracing::instrument(skip_all, fields(user = %me.id, setting = %key))]
 pub async fn update(
     state: &AppState,
@@ -42,6 +43,9 @@ pub async fn update(
     let value: String = value.trim().chars().take(4096).collect();
     if key == "demo_mode" && value == "true" {
         demo_accounts_ready(state).await?;
+    }
+    if key == "demo_mode" && value == "false" {
+        not_locking_myself_out(state, me).await?;
     }
     let settings = state
         .config
@@ -63,6 +67,13 @@ pub async fn update(
             SettingError::App(e) => e,
         })?;
     tracing::info!(admin = %me.id, setting = %key, "setting changed");
+    if key == "demo_mode" {
+        for user in
+            crate::server::demo::end_demo_password_sessions(&*state.store, &settings).await?
+        {
+            moderation::sessions_ended(state, &user.id, "session ended");
+        }
+    }
     let stored = state.store.stored_settings().await?;
     Ok(setting_views(&settings, &stored))
 }
@@ -72,14 +83,11 @@ pub async fn update(
 /// database): otherwise the buttons would try the password on someone's real account.
 async fn demo_accounts_ready(state: &AppState) -> Result<(), AppError> {
     let password = state.settings().demo_password.clone();
-    let mut missing = Vec::new();
-    for name in crate::server::demo::DEMO_USERNAMES {
-        let record = state.store.login_record(name).await?;
-        let hash = record.map(|r| r.password_hash);
-        if !auth::verify_password(password.clone(), hash).await? {
-            missing.push(name);
-        }
-    }
+    let holders = crate::server::demo::demo_password_holders(&*state.store, &password).await?;
+    let missing: Vec<&str> = crate::server::demo::DEMO_USERNAMES
+        .into_iter()
+        .filter(|name| !holders.iter().any(|u| u.username == *name))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -92,6 +100,21 @@ async fn demo_accounts_ready(state: &AppState) -> Result<(), AppError> {
             if missing.len() == 1 { "is" } else { "are" }
         ),
     ))
+}
+
+/// Outside demo mode the demo password stops working, so an admin who still has it would
+/// lock themselves out by switching demo mode off.
+async fn not_locking_myself_out(state: &AppState, me: &User) -> Result<(), AppError> {
+    let password = state.settings().demo_password.clone();
+    let holders = crate::server::demo::demo_password_holders(&*state.store, &password).await?;
+    if holders.iter().any(|u| u.id == me.id) {
+        return Err(AppError::invalid(
+            "demo_mode",
+            "You still have the public demo password, which stops working when demo mode is \
+             off. Change your password first.",
+        ));
+    }
+    Ok(())
 }
 
 /// Why a setting was not changed: its value, or the server.

@@ -53,14 +53,17 @@ pub async fn upgrade(
     headers: HeaderMap,
 ) -> Response {
     // A browser always sends Origin on a WebSocket handshake; it must be this site.
-    if headers.get(header::ORIGIN).is_none() || !csrf::is_same_site(&headers) {
+    if headers.get(header::ORIGIN).is_none()
+        || !csrf::is_same_site(&headers, &state.settings().public_url)
+    {
         return (StatusCode::FORBIDDEN, "Cross-site WebSocket refused.").into_response();
     }
-    let (user, session) = match auth::session_from_headers(&*state.store, &headers).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return (StatusCode::UNAUTHORIZED, "Please log in.").into_response(),
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
+    let (user, session) =
+        match auth::session_from_headers(&*state.store, &state.settings(), &headers).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return (StatusCode::UNAUTHORIZED, "Please log in.").into_response(),
+            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        };
     // Counted and joined in one step, so that upgrades arriving together cannot all pass
     // the count before any of them joins.
     let most = state.settings().max_connections_per_user;

@@ -48,6 +48,8 @@ macro_rules! conformance_suite {
                 the_last_admin_can_be_neither_demoted_nor_blocked,
                 blocking_an_account_ends_its_sessions_and_its_login,
                 a_temporary_password_ends_sessions_and_must_be_replaced,
+                an_account_made_with_a_temporary_password_gets_no_session_until_it_is_replaced,
+                ending_all_sessions_of_a_person_leaves_everyone_else_logged_in,
                 a_missed_call_and_a_group_addition_are_notifications_for_their_person_only,
                 mute_is_per_member_and_marking_all_read_moves_every_mark,
                 the_dashboard_counts_todays_messages_and_calls_by_outcome,
@@ -845,6 +847,58 @@ async fn a_temporary_password_ends_sessions_and_must_be_replaced(store: Arc<dyn 
             .unwrap()
             .must_change_password
     );
+}
+
+async fn an_account_made_with_a_temporary_password_gets_no_session_until_it_is_replaced(
+    store: Arc<dyn Store>,
+) {
+    let root = store
+        .create_user_with_temporary_password("root", "Root", "temp-hash", Role::Admin, 1)
+        .await
+        .unwrap();
+    assert_eq!(root.role, Role::Admin);
+    let record = store.login_record("root").await.unwrap().unwrap();
+    assert!(record.must_change_password);
+    assert_eq!(record.password_hash, "temp-hash");
+    // A session made anyway finds nobody while the password is temporary.
+    store
+        .create_session(&root.id, &live_session("s-root"))
+        .await
+        .unwrap();
+    assert_eq!(store.session_user("s-root", 1).await.unwrap(), None);
+    let err = store
+        .create_user_with_temporary_password("ROOT", "Other", "h", Role::User, 2)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UsernameTaken), "{err}");
+    assert!(store
+        .replace_password(&root.id, "temp-hash", "new")
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .login_record("root")
+            .await
+            .unwrap()
+            .unwrap()
+            .must_change_password
+    );
+}
+
+async fn ending_all_sessions_of_a_person_leaves_everyone_else_logged_in(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann").await;
+    let ben = user(&*store, "ben").await;
+    for (who, hash) in [(&ann, "a1"), (&ann, "a2"), (&ben, "b1")] {
+        store
+            .create_session(who, &live_session(hash))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.delete_sessions_of(&ann).await.unwrap(), 2);
+    assert_eq!(store.session_user("a1", 1).await.unwrap(), None);
+    assert_eq!(store.session_user("a2", 1).await.unwrap(), None);
+    assert!(store.session_user("b1", 1).await.unwrap().is_some());
+    assert_eq!(store.delete_sessions_of(&ann).await.unwrap(), 0);
 }
 
 async fn a_missed_call_and_a_group_addition_are_notifications_for_their_person_only(

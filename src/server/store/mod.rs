@@ -216,6 +216,22 @@ pub trait AccountStore: Send + Sync {
         now: i64,
     ) -> Result<User>;
 
+    /// Creates an account whose password is temporary (already hashed; its owner must
+    /// choose a new one at the first login, as after
+    /// [`AccountStore::set_temporary_password`]), in one transaction. For accounts an
+    /// operator makes from the command line.
+    ///
+    /// # Errors
+    /// [`StoreError::UsernameTaken`]; the backend's.
+    async fn create_user_with_temporary_password(
+        &self,
+        username: &str,
+        display_name: &str,
+        password_hash: &str,
+        role: Role,
+        now: i64,
+    ) -> Result<User>;
+
     /// What a login checks for `username` (any case), or `None` if nobody has it.
     ///
     /// # Errors
@@ -327,6 +343,12 @@ pub trait SessionStore: Send + Sync {
     /// # Errors
     /// Only the backend's.
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64>;
+
+    /// Ends every session of `user`. Returns how many there were.
+    ///
+    /// # Errors
+    /// Only the backend's.
+    async fn delete_sessions_of(&self, user: &str) -> Result<u64>;
 }
 
 /// Conversations and their members. A non-member is told [`StoreError::NotMember`] for a
@@ -701,6 +723,20 @@ pub trait DashboardStore: Send + Sync {
     async fn dashboard(&self, now: i64) -> Result<Dashboard>;
 }
 
+/// Copies of the whole database, for operators.
+#[async_trait]
+pub trait BackupStore: Send + Sync {
+    /// Writes a consistent copy of the whole database to a new file at `path`, while
+    /// others go on reading and writing: the copy holds every transaction committed before
+    /// it began and nothing of those after. The copy is a database this backend opens as
+    /// it is (restore: stop the server, put the copy in place, start it).
+    ///
+    /// # Errors
+    /// [`StoreError::Refused`] when `path` exists already (a backup never overwrites);
+    /// the backend's when the file cannot be written.
+    async fn backup_into(&self, path: &std::path::Path) -> Result<()>;
+}
+
 /// Everything Natter keeps: every area's trait. Implemented by every backend (through the
 /// blanket impl), and held by the server as `Arc<dyn Store>`.
 pub trait Store:
@@ -714,6 +750,7 @@ pub trait Store:
     + NotificationStore
     + SettingStore
     + DashboardStore
+    + BackupStore
     + Send
     + Sync
 {
@@ -730,6 +767,7 @@ impl<T> Store for T where
         + NotificationStore
         + SettingStore
         + DashboardStore
+        + BackupStore
         + Send
         + Sync
 {

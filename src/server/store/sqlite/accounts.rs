@@ -27,29 +27,37 @@ impl AccountStore for SqliteStore {
         session: Option<NewSession<'_>>,
         now: i64,
     ) -> Result<User> {
-        let id = uuid::Uuid::now_v7().to_string();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
-            "INSERT INTO users (id, username, username_normalized, display_name, search_key,
-                                password_hash, role, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             RETURNING id, username, display_name, role",
+        let user = insert_user(
+            &mut tx,
+            (username, display_name, password_hash, role),
+            false,
+            now,
         )
-        .bind(&id)
-        .bind(username)
-        .bind(normalize_username(username))
-        .bind(display_name)
-        .bind(crate::server::store::search_key::search_key(display_name))
-        .bind(password_hash)
-        .bind(role.as_str())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| unique_or(e, StoreError::UsernameTaken))?;
-        let user = user_from_row(&row)?;
+        .await?;
         if let Some(s) = session {
             insert_session(&mut tx, &user.id, &s).await?;
         }
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn create_user_with_temporary_password(
+        &self,
+        username: &str,
+        display_name: &str,
+        password_hash: &str,
+        role: Role,
+        now: i64,
+    ) -> Result<User> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let user = insert_user(
+            &mut tx,
+            (username, display_name, password_hash, role),
+            true,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -294,4 +302,34 @@ async fn other_active_admins(conn: &mut sqlx::SqliteConnection, except: &str) ->
     .bind(except)
     .fetch_one(conn)
     .await?)
+}
+
+/// Inserts an account (username, display name, password hash, role) inside the caller's
+/// transaction, with a new id; `must_change_password` marks the password temporary.
+async fn insert_user(
+    conn: &mut sqlx::SqliteConnection,
+    (username, display_name, password_hash, role): (&str, &str, &str, Role),
+    must_change_password: bool,
+    now: i64,
+) -> Result<User> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let row = sqlx::query(
+        "INSERT INTO users (id, username, username_normalized, display_name, search_key,
+                            password_hash, role, created_at, must_change_password)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         RETURNING id, username, display_name, role",
+    )
+    .bind(&id)
+    .bind(username)
+    .bind(normalize_username(username))
+    .bind(display_name)
+    .bind(crate::server::store::search_key::search_key(display_name))
+    .bind(password_hash)
+    .bind(role.as_str())
+    .bind(now)
+    .bind(i64::from(must_change_password))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| unique_or(e, StoreError::UsernameTaken))?;
+    user_from_row(&row)
 }

@@ -19,6 +19,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod accounts;
+mod backup;
 mod blocks;
 mod calls;
 mod conversations;

@@ -41,6 +41,14 @@ impl SessionStore for SqliteStore {
             .await?
             .rows_affected())
     }
+
+    async fn delete_sessions_of(&self, user: &str) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
 }
 
 /// Inserts a session inside the caller's transaction (or on a connection).
