@@ -106,6 +106,18 @@ class ConsoleWatcher {
     page.on('pageerror', (error) => {
       this.entries.push({ text: `[pageerror] ${error.stack ?? `${error.name}: ${error.message}`}`, fatal: true });
     });
+    // A page whose policy allows none of its own scripts cannot hydrate: say which response
+    // it was, with its headers, next to the violations it causes.
+    page.on('response', async (response) => {
+      if (response.request().resourceType() !== 'document' || response.status() >= 300) return;
+      const policy = (await response.allHeaders())['content-security-policy'] ?? '';
+      if (policy.includes('nonce-')) return;
+      const headers = JSON.stringify(await response.allHeaders());
+      this.entries.push({
+        text: `[document without a page policy] ${response.status()} ${response.url()} ${headers}`,
+        fatal: true,
+      });
+    });
   }
 
   allow(pattern?: RegExp): void {

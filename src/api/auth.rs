@@ -72,6 +72,7 @@ pub async fn signup(
                         created_at,
                         expires_at,
                         user_agent: ua.as_deref(),
+                        address: Some(&addr.to_string()),
                     }),
                     created_at,
                 )
@@ -142,9 +143,14 @@ pub async fn login(username: String, password: String) -> Result<User, AppError>
                 return Err(AppError::PasswordChangeRequired);
             }
             let headers = request_headers();
-            let cookie =
-                session::start_session(&*state.store, &state.settings(), &record.user.id, &headers)
-                    .await?;
+            let cookie = session::start_session(
+                &*state.store,
+                &state.settings(),
+                &record.user.id,
+                &headers,
+                client_ip().await,
+            )
+            .await?;
             set_cookie(cookie);
             Ok(record.user)
         }
@@ -193,7 +199,7 @@ pub async fn change_temporary_password(
             let hash = session::hash_password(new_password).await?;
             let replaced = state
                 .store
-                .replace_password(&record.user.id, &record.password_hash, &hash)
+                .replace_password(&record.user.id, &record.password_hash, &hash, None)
                 .await?;
             if !replaced {
                 return Err(AppError::Refused(
@@ -201,9 +207,14 @@ pub async fn change_temporary_password(
                 ));
             }
             let headers = request_headers();
-            let cookie =
-                session::start_session(&*state.store, &state.settings(), &record.user.id, &headers)
-                    .await?;
+            let cookie = session::start_session(
+                &*state.store,
+                &state.settings(),
+                &record.user.id,
+                &headers,
+                client_ip().await,
+            )
+            .await?;
             set_cookie(cookie);
             tracing::info!(user = %record.user.id, "temporary password replaced");
             Ok(record.user)

@@ -1,6 +1,7 @@
 //! Server functions, by area. Each is thin: who is asking, the action that does it
 //! (`server::actions`), the answer. They are reached at `/api/<name>` by POST only.
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod calls;

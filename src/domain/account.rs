@@ -53,6 +53,24 @@ impl User {
     }
 }
 
+/// One of a person's own sessions (a browser they logged in with), as their settings list
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The session's id (the hash of its token; the token itself is only in the cookie).
+    pub id: String,
+    /// The browser's User-Agent at the login (at most 256 characters).
+    pub user_agent: Option<String>,
+    /// The client's address at the login, or when a tab last connected with it.
+    pub address: Option<String>,
+    /// Unix ms: the login.
+    pub created_at: i64,
+    /// Unix ms: when a tab last connected with it (to the minute), or the login.
+    pub last_active_at: i64,
+    /// This is the session of the page asking.
+    pub current: bool,
+}
+
 /// What the login page shows in demo mode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DemoAccountList {

@@ -199,16 +199,19 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
         .map(|s| s.chars().take(256).collect())
 }
 
-/// Creates a session for the user and returns the cookie that carries it.
+/// Creates a session for the user, logged in from `address`, and returns the cookie that
+/// carries it.
 pub async fn start_session(
     store: &dyn Store,
     settings: &Settings,
     user_id: &str,
     request: &HeaderMap,
+    address: std::net::IpAddr,
 ) -> Result<HeaderValue, AppError> {
     let (token, hash) = new_token();
     let (created_at, expires_at) = session_times(settings);
     let ua = user_agent(request);
+    let address = address.to_string();
     store
         .create_session(
             user_id,
@@ -217,6 +220,7 @@ pub async fn start_session(
                 created_at,
                 expires_at,
                 user_agent: ua.as_deref(),
+                address: Some(&address),
             },
         )
         .await?;

@@ -54,7 +54,7 @@ pub async fn end_demo_password_sessions(
     }
     let holders = demo_password_holders(store, &settings.demo_password).await?;
     for user in &holders {
-        store.delete_sessions_of(&user.id).await?;
+        store.delete_sessions_of(&user.id, None).await?;
     }
     Ok(holders)
 }

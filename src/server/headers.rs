@@ -24,7 +24,7 @@ pub const STATIC_POLICY: &str =
 
 /// Camera and microphone for this site only (calls), and none of the rest.
 pub const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(self), display-capture=(), \
-     geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), interest-cohort=()";
+     geolocation=(), payment=(), usb=(), serial=()";
 
 /// One year, in seconds: the max-age HSTS preload lists ask for.
 const HSTS_MAX_AGE_SECS: u32 = 31_536_000;

@@ -44,6 +44,16 @@ impl Blocks {
         }
     }
 
+    /// Drops every block `user` made or was the object of (their account was deleted).
+    pub fn forget(&self, user: &str) {
+        let mut map = self.by_blocker.write().unwrap_or_else(|p| p.into_inner());
+        map.remove(user);
+        map.retain(|_, blocked| {
+            blocked.remove(user);
+            !blocked.is_empty()
+        });
+    }
+
     /// Whether either of the two blocked the other.
     pub fn between(&self, a: &str, b: &str) -> bool {
         let map = self.by_blocker.read().unwrap_or_else(|p| p.into_inner());

@@ -11,6 +11,9 @@ pub fn TextField(
     #[prop(default = "text")] input_type: &'static str,
     #[prop(default = "off")] autocomplete: &'static str,
     #[prop(into)] error: Signal<Option<String>>,
+    /// What the input holds at first (a current value to edit).
+    #[prop(optional, into)]
+    value: Option<String>,
 ) -> impl IntoView {
     let id = format!("field-{name}");
     let error_id = format!("{id}-error");
@@ -26,6 +29,7 @@ pub fn TextField(
                 name=name
                 type=input_type
                 autocomplete=autocomplete
+                value=value
                 spellcheck="false"
                 aria-invalid=move || error.get().map(|_| "true")
                 aria-describedby=described_by

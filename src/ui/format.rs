@@ -26,9 +26,58 @@ pub fn ago(at: i64, now_ms: f64) -> String {
     }
 }
 
+/// "Chrome on Linux", "Firefox on Android": a browser as a person names it, from its
+/// User-Agent (the common browsers and systems; anything else is "A browser"). Only for
+/// telling one's own sessions apart, never for deciding anything.
+pub fn browser_name(user_agent: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or_default();
+    // Order matters: Edge and Opera say Chrome too, Chrome says Safari.
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+    ]
+    .into_iter()
+    .find(|(mark, _)| ua.contains(mark))
+    .map(|(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .into_iter()
+    .find(|(mark, _)| ua.contains(mark))
+    .map(|(_, name)| name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(s)) => format!("A browser on {s}"),
+        (None, None) => "A browser".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_browser_is_named_as_a_person_would_name_it() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        assert_eq!(browser_name(Some(chrome)), "Chrome on Linux");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0";
+        assert_eq!(browser_name(Some(edge)), "Edge on Windows");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(browser_name(Some(iphone)), "Safari on iOS");
+        assert_eq!(browser_name(Some("curl/8.0")), "A browser");
+        assert_eq!(browser_name(None), "A browser");
+    }
 
     #[test]
     fn presence_reads_like_a_person_would_say_it() {

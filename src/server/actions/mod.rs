@@ -14,9 +14,10 @@
 //! | [`calls`] | start, answer, end, signal; tabs opening and closing during calls |
 //! | [`blocks`] | personal blocks |
 //! | [`notifications`] | the bell: list, mark read, mark everything read |
+//! | [`own_account`] | a person's own password, display name, sessions, deleting the account |
 //! | [`accounts`] | the admin's user list, account blocks, roles, temporary passwords |
 //! | [`settings`] | the admin's live settings |
-//! | [`dashboard`] | the admin's figures |
+//! | [`dashboard`] | the admin's figures, and what the admin must know (demo mode exposed) |
 //!
 //! Actions hold no database types: they speak to [`super::store::Store`], and every
 //! [`super::store::StoreError`] becomes an [`AppError`](crate::error::AppError) by `?`.
@@ -28,6 +29,7 @@ pub mod conversations;
 pub mod dashboard;
 pub mod messages;
 pub mod notifications;
+pub mod own_account;
 pub mod presence;
 pub mod settings;
 pub mod typing;

@@ -50,6 +50,7 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
+    client: Option<axum::Extension<crate::server::proxy::ClientAddr>>,
     headers: HeaderMap,
 ) -> Response {
     // A browser always sends Origin on a WebSocket handshake; it must be this site.
@@ -64,6 +65,15 @@ pub async fn upgrade(
             Ok(None) => return (StatusCode::UNAUTHORIZED, "Please log in.").into_response(),
             Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         };
+    // What the person's list of sessions shows as "last active" (one write a minute).
+    let address = client.map(|axum::Extension(c)| c.0.to_string());
+    if let Err(e) = state
+        .store
+        .touch_session(&session, now_ms(), address.as_deref())
+        .await
+    {
+        tracing::warn!("recording a session's use: {e}");
+    }
     // Counted and joined in one step, so that upgrades arriving together cannot all pass
     // the count before any of them joins.
     let most = state.settings().max_connections_per_user;

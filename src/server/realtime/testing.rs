@@ -42,6 +42,7 @@ pub async fn fixture() -> Fixture {
                 created_at: 0,
                 expires_at: i64::MAX,
                 user_agent: None,
+                address: None,
             },
         )
         .await
@@ -75,6 +76,7 @@ pub async fn signed_in(f: &Fixture, username: &str, session: &str) -> User {
                 created_at: 0,
                 expires_at: i64::MAX,
                 user_agent: None,
+                address: None,
             },
         )
         .await

@@ -50,6 +50,9 @@ macro_rules! conformance_suite {
                 a_temporary_password_ends_sessions_and_must_be_replaced,
                 an_account_made_with_a_temporary_password_gets_no_session_until_it_is_replaced,
                 ending_all_sessions_of_a_person_leaves_everyone_else_logged_in,
+                a_person_lists_and_ends_their_own_sessions_and_nobody_elses,
+                a_new_display_name_is_what_others_see_and_search_finds,
+                a_deleted_account_leaves_its_messages_as_deleted_user_and_nothing_else,
                 a_missed_call_and_a_group_addition_are_notifications_for_their_person_only,
                 mute_is_per_member_and_marking_all_read_moves_every_mark,
                 the_dashboard_counts_todays_messages_and_calls_by_outcome,
@@ -106,6 +109,7 @@ fn session(hash: &str, expires_at: i64) -> NewSession<'_> {
         created_at: 0,
         expires_at,
         user_agent: None,
+        address: None,
     }
 }
 
@@ -795,6 +799,7 @@ fn live_session(hash: &str) -> NewSession<'_> {
         created_at: 0,
         expires_at: i64::MAX,
         user_agent: None,
+        address: None,
     }
 }
 
@@ -834,9 +839,12 @@ async fn a_temporary_password_ends_sessions_and_must_be_replaced(store: Arc<dyn 
     let record = store.login_record("ann").await.unwrap().unwrap();
     assert!(record.must_change_password);
     // A replacement checked against a hash that is no longer stored does nothing.
-    assert!(!store.replace_password(&ann, "old", "new").await.unwrap());
+    assert!(!store
+        .replace_password(&ann, "old", "new", None)
+        .await
+        .unwrap());
     assert!(store
-        .replace_password(&ann, "temp-hash", "new")
+        .replace_password(&ann, "temp-hash", "new", None)
         .await
         .unwrap());
     assert!(
@@ -872,7 +880,7 @@ async fn an_account_made_with_a_temporary_password_gets_no_session_until_it_is_r
         .unwrap_err();
     assert!(matches!(err, StoreError::UsernameTaken), "{err}");
     assert!(store
-        .replace_password(&root.id, "temp-hash", "new")
+        .replace_password(&root.id, "temp-hash", "new", None)
         .await
         .unwrap());
     assert!(
@@ -894,11 +902,152 @@ async fn ending_all_sessions_of_a_person_leaves_everyone_else_logged_in(store: A
             .await
             .unwrap();
     }
-    assert_eq!(store.delete_sessions_of(&ann).await.unwrap(), 2);
+    assert_eq!(store.delete_sessions_of(&ann, None).await.unwrap(), 2);
     assert_eq!(store.session_user("a1", 1).await.unwrap(), None);
     assert_eq!(store.session_user("a2", 1).await.unwrap(), None);
     assert!(store.session_user("b1", 1).await.unwrap().is_some());
-    assert_eq!(store.delete_sessions_of(&ann).await.unwrap(), 0);
+    assert_eq!(store.delete_sessions_of(&ann, None).await.unwrap(), 0);
+}
+
+async fn a_person_lists_and_ends_their_own_sessions_and_nobody_elses(store: Arc<dyn Store>) {
+    let ann = user(&*store, "ann").await;
+    let ben = user(&*store, "ben").await;
+    let at = |hash: &'static str, created_at: i64, address: &'static str| NewSession {
+        token_hash: hash,
+        created_at,
+        expires_at: 1_000_000,
+        user_agent: Some("Firefox"),
+        address: Some(address),
+    };
+    store
+        .create_session(&ann, &at("a-old", 10, "192.0.2.1"))
+        .await
+        .unwrap();
+    store
+        .create_session(&ann, &at("a-new", 20, "192.0.2.2"))
+        .await
+        .unwrap();
+    store
+        .create_session(&ben, &at("b", 30, "192.0.2.3"))
+        .await
+        .unwrap();
+    let ids =
+        |list: Vec<crate::domain::SessionInfo>| list.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.sessions_of(&ann, 50).await.unwrap()),
+        ["a-new", "a-old"]
+    );
+    // Used again from elsewhere: it moves to the top, with its new address.
+    store
+        .touch_session("a-old", 100_000, Some("198.51.100.9"))
+        .await
+        .unwrap();
+    let list = store.sessions_of(&ann, 100_001).await.unwrap();
+    assert_eq!(list[0].id, "a-old");
+    assert_eq!(
+        (list[0].last_active_at, list[0].address.as_deref()),
+        (100_000, Some("198.51.100.9"))
+    );
+    // At most one write a minute.
+    store
+        .touch_session("a-old", 100_500, Some("203.0.113.1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sessions_of(&ann, 100_600).await.unwrap()[0].last_active_at,
+        100_000
+    );
+    // Nobody ends another person's session.
+    assert!(!store.delete_session_of(&ann, "b").await.unwrap());
+    assert!(store.session_user("b", 1).await.unwrap().is_some());
+    assert!(store.delete_session_of(&ann, "a-new").await.unwrap());
+    store
+        .create_session(&ann, &at("a-3", 40, "192.0.2.4"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_sessions_of(&ann, Some("a-3")).await.unwrap(),
+        1
+    );
+    assert_eq!(ids(store.sessions_of(&ann, 50).await.unwrap()), ["a-3"]);
+    // Expired sessions are not listed.
+    assert!(store.sessions_of(&ann, 1_000_000).await.unwrap().is_empty());
+}
+
+async fn a_new_display_name_is_what_others_see_and_search_finds(store: Arc<dyn Store>) {
+    let (ann, ben, _eve, dm) = ann_ben_and_eve(&*store).await;
+    let renamed = store.set_display_name(&ann, "Ännchen").await.unwrap();
+    assert_eq!(renamed.display_name, "Ännchen");
+    let list = store.conversations_of(&ben).await.unwrap();
+    let summary = list.iter().find(|c| c.id == dm).unwrap();
+    assert_eq!(summary.title, "Ännchen");
+    let found = store.search_users("annchen", &ben, 10).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, ann);
+    assert_eq!(store.contacts_of(&ann).await.unwrap(), [ben]);
+    let err = store.set_display_name("nobody", "X").await.unwrap_err();
+    assert!(matches!(err, StoreError::NoSuchUser), "{err}");
+}
+
+async fn a_deleted_account_leaves_its_messages_as_deleted_user_and_nothing_else(
+    store: Arc<dyn Store>,
+) {
+    let (ann, ben, eve, dm) = ann_ben_and_eve(&*store).await;
+    store
+        .send_message(&dm, &ann, "m1", "hello from ann", 2)
+        .await
+        .unwrap();
+    store
+        .create_session(&ann, &live_session("s-ann"))
+        .await
+        .unwrap();
+    store.block_person(&ann, &eve, 3).await.unwrap();
+    store.block_person(&eve, &ann, 3).await.unwrap();
+    store.set_muted(&dm, &ann, true).await.unwrap();
+    store.delete_account(&ann, 10).await.unwrap();
+
+    assert!(store.login_record("ann").await.unwrap().is_none());
+    assert_eq!(store.session_user("s-ann", 11).await.unwrap(), None);
+    assert!(store.blocked_by(&eve).await.unwrap().is_empty());
+    assert!(store.all_blocks().await.unwrap().is_empty());
+    // The message stays, signed by the account that now reads "Deleted user".
+    let history = store
+        .messages_before(&dm, &ben, i64::MAX, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .filter(|m| m.body == "hello from ann")
+            .count(),
+        1
+    );
+    let members = store.members(&dm, &ben).await.unwrap();
+    let gone = members.iter().find(|m| m.user.id == ann).unwrap();
+    assert_eq!(gone.user.display_name, "Deleted user");
+    // Nobody finds it, nobody can message it, and its name is free again.
+    assert!(store
+        .search_users("ann", &ben, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .send_message(&dm, &ben, "m2", "still there?", 12)
+        .await
+        .is_err());
+    user(&*store, "ann").await;
+    assert!(matches!(
+        store.delete_account(&ann, 13).await,
+        Err(StoreError::NoSuchUser)
+    ));
+    // The last admin cannot go.
+    let root = store
+        .create_user("root", "Root", "h", Role::Admin, None, 1)
+        .await
+        .unwrap();
+    let refused = store.delete_account(&root.id, 14).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Refused(_)), "{refused}");
+    assert!(store.login_record("root").await.unwrap().is_some());
 }
 
 async fn a_missed_call_and_a_group_addition_are_notifications_for_their_person_only(

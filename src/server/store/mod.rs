@@ -12,7 +12,7 @@
 
 use crate::domain::admin::{AdminUser, Dashboard};
 use crate::domain::call::{Call, CallAction, CallMedia};
-use crate::domain::{ConversationSummary, Member, Message, Notification, Role, User};
+use crate::domain::{ConversationSummary, Member, Message, Notification, Role, SessionInfo, User};
 use crate::error::AppError;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -148,6 +148,9 @@ pub struct NewSession<'a> {
     /// Unix milliseconds; the session is dead from this instant on.
     pub expires_at: i64,
     pub user_agent: Option<&'a str>,
+    /// The client's address at the login (see `server::proxy`), for the person's list of
+    /// their sessions.
+    pub address: Option<&'a str>,
 }
 
 /// What a login needs to check a password.
@@ -232,6 +235,30 @@ pub trait AccountStore: Send + Sync {
         now: i64,
     ) -> Result<User>;
 
+    /// Changes the name other people see (already checked), and its search key.
+    /// Returns the user as they are now.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUser`]; the backend's.
+    async fn set_display_name(&self, user: &str, display_name: &str) -> Result<User>;
+
+    /// Deletes an account, in one transaction: its messages stay, signed "Deleted user";
+    /// its username is free again; its password, sessions, blocks (both ways), mutes and
+    /// notifications go; it is a member of its conversations no more than a name on old
+    /// messages (it can never log in again). `now` is Unix ms.
+    ///
+    /// # Errors
+    /// [`StoreError::Refused`] for the last admin (the server would have none);
+    /// [`StoreError::NoSuchUser`]; the backend's.
+    async fn delete_account(&self, user: &str, now: i64) -> Result<()>;
+
+    /// The other people `user` shares a conversation with (their ids, once each): who
+    /// sees their name.
+    ///
+    /// # Errors
+    /// Only the backend's.
+    async fn contacts_of(&self, user: &str) -> Result<Vec<String>>;
+
     /// What a login checks for `username` (any case), or `None` if nobody has it.
     ///
     /// # Errors
@@ -261,7 +288,8 @@ pub trait AccountStore: Send + Sync {
 
     /// Replaces a password chosen by its owner, if the stored hash is still the one the
     /// caller checked (a concurrent change wins otherwise); clears "must change" and ends
-    /// every session made before, in one transaction. Returns whether it was replaced.
+    /// every session made before but `keep` (the session of the page that changed it), in
+    /// one transaction. Returns whether it was replaced.
     ///
     /// # Errors
     /// Only the backend's.
@@ -270,6 +298,7 @@ pub trait AccountStore: Send + Sync {
         user: &str,
         checked_hash: &str,
         new_hash: &str,
+        keep: Option<&str>,
     ) -> Result<bool>;
 
     /// Gives an account a temporary password (already hashed): its sessions end, and the
@@ -344,11 +373,32 @@ pub trait SessionStore: Send + Sync {
     /// Only the backend's.
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64>;
 
-    /// Ends every session of `user`. Returns how many there were.
+    /// Ends every session of `user` but `except` (a token hash: "log out everywhere
+    /// else"). Returns how many ended.
     ///
     /// # Errors
     /// Only the backend's.
-    async fn delete_sessions_of(&self, user: &str) -> Result<u64>;
+    async fn delete_sessions_of(&self, user: &str, except: Option<&str>) -> Result<u64>;
+
+    /// The live sessions of `user` at `now` (Unix ms), the most recently active first.
+    ///
+    /// # Errors
+    /// Only the backend's.
+    async fn sessions_of(&self, user: &str, now: i64) -> Result<Vec<SessionInfo>>;
+
+    /// Ends one session of `user` (by its id, the token hash); another person's session
+    /// is never touched. Returns whether it existed.
+    ///
+    /// # Errors
+    /// Only the backend's.
+    async fn delete_session_of(&self, user: &str, session: &str) -> Result<bool>;
+
+    /// Records that a session was used at `now` (Unix ms) from `address`; at most one
+    /// write a minute per session.
+    ///
+    /// # Errors
+    /// Only the backend's.
+    async fn touch_session(&self, session: &str, now: i64, address: Option<&str>) -> Result<()>;
 }
 
 /// Conversations and their members. A non-member is told [`StoreError::NotMember`] for a

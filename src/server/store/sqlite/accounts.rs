@@ -62,6 +62,72 @@ impl AccountStore for SqliteStore {
         Ok(user)
     }
 
+    async fn set_display_name(&self, user: &str, display_name: &str) -> Result<User> {
+        let row = sqlx::query(
+            "UPDATE users SET display_name = $2, search_key = $3
+             WHERE id = $1 AND deleted_at IS NULL
+             RETURNING id, username, display_name, role",
+        )
+        .bind(user)
+        .bind(display_name)
+        .bind(crate::server::store::search_key::search_key(display_name))
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => user_from_row(&row),
+            None => Err(StoreError::NoSuchUser),
+        }
+    }
+
+    async fn delete_account(&self, user: &str, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let role = role_of(&mut tx, user).await?;
+        if role == Role::Admin && other_active_admins(&mut tx, user).await? == 0 {
+            return Err(StoreError::Refused(
+                "You are the last admin: make someone else an admin first.",
+            ));
+        }
+        // Blocked as well, so that everything that leaves blocked accounts out (search,
+        // sessions, new conversations, calls) leaves it out too. The normalized name holds
+        // a ':' no username can have, so the name is free and the row stays unique.
+        let deleted = sqlx::query(
+            "UPDATE users SET username = 'deleted', username_normalized = 'deleted:' || id,
+                    display_name = 'Deleted user', search_key = '', password_hash = '',
+                    role = 'user', must_change_password = 0, deleted_at = $2,
+                    blocked_at = COALESCE(blocked_at, $2)
+             WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(user)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::NoSuchUser);
+        }
+        for sql in [
+            "DELETE FROM sessions WHERE user_id = $1",
+            "DELETE FROM blocks WHERE blocker_id = $1 OR blocked_id = $1",
+            "DELETE FROM notifications WHERE user_id = $1",
+            "UPDATE members SET muted = 0 WHERE user_id = $1",
+        ] {
+            sqlx::query(sql).bind(user).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn contacts_of(&self, user: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT other.user_id FROM members mine
+             JOIN members other ON other.conversation_id = mine.conversation_id
+             WHERE mine.user_id = $1 AND other.user_id <> $1",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn login_record(&self, username: &str) -> Result<Option<LoginRecord>> {
         let row = sqlx::query(
             "SELECT id, username, display_name, role, password_hash, blocked_at,
@@ -128,6 +194,7 @@ impl AccountStore for SqliteStore {
         user: &str,
         checked_hash: &str,
         new_hash: &str,
+        keep: Option<&str>,
     ) -> Result<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let replaced = sqlx::query(
@@ -142,8 +209,9 @@ impl AccountStore for SqliteStore {
         .rows_affected()
             == 1;
         if replaced {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS NOT $2")
                 .bind(user)
+                .bind(keep)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -237,7 +305,8 @@ impl AccountStore for SqliteStore {
                 .bind(now)
         } else {
             sqlx::query(
-                "UPDATE users SET blocked_at = NULL WHERE id = $1 AND blocked_at IS NOT NULL",
+                "UPDATE users SET blocked_at = NULL
+                 WHERE id = $1 AND blocked_at IS NOT NULL AND deleted_at IS NULL",
             )
             .bind(target)
         };

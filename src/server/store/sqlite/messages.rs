@@ -153,7 +153,12 @@ async fn check_sender(
                                   OR (b.blocker_id = $2 AND b.blocked_id = o.user_id)
                     WHERE o.conversation_id = c.id AND o.user_id <> $2
                     ORDER BY b.blocker_id = $2 DESC LIMIT 1)
-                END AS blocker
+                END AS blocker,
+                CASE WHEN c.kind = 'direct' THEN (
+                    SELECT u.deleted_at IS NOT NULL FROM members o
+                    JOIN users u ON u.id = o.user_id
+                    WHERE o.conversation_id = c.id AND o.user_id <> $2)
+                END AS peer_deleted
          FROM members me JOIN conversations c ON c.id = me.conversation_id
          WHERE me.conversation_id = $1 AND me.user_id = $2",
     )
@@ -162,6 +167,9 @@ async fn check_sender(
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotMember)?;
+    if row.try_get::<Option<bool>, _>("peer_deleted")? == Some(true) {
+        return Err(StoreError::Refused("This account was deleted."));
+    }
     match row.try_get::<Option<String>, _>("blocker")? {
         None => Ok(()),
         Some(b) if b == sender => Err(StoreError::Blocked(BlockSide::ByMe)),

@@ -1,9 +1,10 @@
 //! Login sessions, stored by the hash of their token.
 
 use super::{user_from_row, SqliteStore};
-use crate::domain::User;
+use crate::domain::{SessionInfo, User};
 use crate::server::store::{NewSession, Result, SessionStore};
 use async_trait::async_trait;
+use sqlx::Row;
 
 #[async_trait]
 impl SessionStore for SqliteStore {
@@ -42,12 +43,65 @@ impl SessionStore for SqliteStore {
             .rows_affected())
     }
 
-    async fn delete_sessions_of(&self, user: &str) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+    async fn delete_sessions_of(&self, user: &str, except: Option<&str>) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS NOT $2")
+                .bind(user)
+                .bind(except)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    async fn sessions_of(&self, user: &str, now: i64) -> Result<Vec<SessionInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, user_agent, address, created_at,
+                    COALESCE(last_active_at, created_at) AS last_active_at
+             FROM sessions WHERE user_id = $1 AND expires_at > $2
+             ORDER BY last_active_at DESC, created_at DESC",
+        )
+        .bind(user)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SessionInfo {
+                    id: row.try_get("id")?,
+                    user_agent: row.try_get("user_agent")?,
+                    address: row.try_get("address")?,
+                    created_at: row.try_get("created_at")?,
+                    last_active_at: row.try_get("last_active_at")?,
+                    current: false,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_session_of(&self, user: &str, session: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+                .bind(session)
+                .bind(user)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+
+    async fn touch_session(&self, session: &str, now: i64, address: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET last_active_at = $2, address = COALESCE($3, address)
+             WHERE id = $1 AND COALESCE(last_active_at, created_at) <= $2 - 60000",
+        )
+        .bind(session)
+        .bind(now)
+        .bind(address)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
 
@@ -58,14 +112,15 @@ pub(super) async fn insert_session(
     s: &NewSession<'_>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, created_at, expires_at, user_agent)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO sessions (id, user_id, created_at, expires_at, user_agent, address)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(s.token_hash)
     .bind(user_id)
     .bind(s.created_at)
     .bind(s.expires_at)
     .bind(s.user_agent)
+    .bind(s.address)
     .execute(conn)
     .await?;
     Ok(())

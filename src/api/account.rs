@@ -1,0 +1,156 @@
+//! A person's own account, from Settings: password, display name, sessions, deletion.
+
+use crate::domain::{SessionInfo, User};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use {
+    super::support::{answer_account, client_ip, request_headers, set_cookie},
+    crate::server::actions::own_account::{self, Asker},
+    crate::server::{auth, AppState},
+};
+
+/// The signed-in asker with their session (the hash of its token) and address.
+#[cfg(feature = "ssr")]
+async fn asking() -> Result<(AppState, User, String, std::net::IpAddr), AppError> {
+    let state = AppState::current()?;
+    let found =
+        auth::session_from_headers(&*state.store, &state.settings(), &request_headers()).await?;
+    let (user, session) = found.ok_or(AppError::Unauthorized)?;
+    Ok((state, user, session, client_ip().await))
+}
+
+/// Replaces the asker's password (checking the current one); their other sessions end.
+#[server(endpoint = "account/password")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "change_password", skip_all)
+)]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    answer_account(
+        async move {
+            let (state, user, session, address) = asking().await?;
+            let asker = Asker {
+                user: &user,
+                session: &session,
+                address,
+            };
+            own_account::change_password(&state, &asker, current_password, new_password).await
+        }
+        .await,
+    )
+}
+
+/// Changes the name other people see; returns the account as it is now.
+#[server(endpoint = "account/display_name")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "change_display_name", skip_all)
+)]
+pub async fn change_display_name(display_name: String) -> Result<User, AppError> {
+    answer_account(
+        async move {
+            let (state, user, ..) = asking().await?;
+            own_account::change_display_name(&state, &user, &display_name).await
+        }
+        .await,
+    )
+}
+
+/// The asker's live sessions, the asking one marked `current`.
+#[server(endpoint = "account/sessions")]
+#[cfg_attr(feature = "ssr", tracing::instrument(name = "my_sessions", skip_all))]
+pub async fn my_sessions() -> Result<Vec<SessionInfo>, AppError> {
+    answer_account(
+        async move {
+            let (state, user, session, address) = asking().await?;
+            own_account::sessions(
+                &state,
+                &Asker {
+                    user: &user,
+                    session: &session,
+                    address,
+                },
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+/// Ends one of the asker's sessions by its id.
+#[server(endpoint = "account/log_out_session")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "log_out_session", skip_all)
+)]
+pub async fn log_out_session(id: String) -> Result<(), AppError> {
+    answer_account(
+        async move {
+            let (state, user, session, address) = asking().await?;
+            let asker = Asker {
+                user: &user,
+                session: &session,
+                address,
+            };
+            own_account::log_out_session(&state, &asker, &id).await
+        }
+        .await,
+    )
+}
+
+/// Ends every session of the asker but this one; returns how many ended.
+#[server(endpoint = "account/log_out_others")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "log_out_others", skip_all)
+)]
+pub async fn log_out_other_sessions() -> Result<u64, AppError> {
+    answer_account(
+        async move {
+            let (state, user, session, address) = asking().await?;
+            own_account::log_out_others(
+                &state,
+                &Asker {
+                    user: &user,
+                    session: &session,
+                    address,
+                },
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+/// Deletes the asker's account (checking their password) and clears the session cookie.
+#[server(endpoint = "account/delete")]
+#[cfg_attr(
+    feature = "ssr",
+    tracing::instrument(name = "delete_account", skip_all)
+)]
+pub async fn delete_account(current_password: String) -> Result<(), AppError> {
+    answer_account(
+        async move {
+            let (state, user, session, address) = asking().await?;
+            let asker = Asker {
+                user: &user,
+                session: &session,
+                address,
+            };
+            own_account::delete_account(&state, &asker, current_password).await?;
+            set_cookie(auth::session_cookie(
+                None,
+                0,
+                &state.settings(),
+                &request_headers(),
+            ));
+            Ok(())
+        }
+        .await,
+    )
+}
