@@ -116,10 +116,12 @@ impl Drop for Joined {
 /// Why reading from a socket failed, as a close code for the client, when it broke a rule
 /// (too big, not UTF-8, not the WebSocket protocol) rather than just went away.
 fn refusal(error: axum::Error) -> Option<CloseReason> {
-    use tungstenite::error::Error;
+    use tungstenite::error::{Error, ProtocolError};
     match error.into_inner().downcast_ref::<Error>()? {
         Error::Capacity(_) => Some((CLOSE_TOO_BIG, "frame too large")),
         Error::Utf8(_) => Some((CLOSE_INVALID_DATA, "frames must be UTF-8 text")),
+        // The client just went (its connection ended without a close): nobody to tell.
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
         Error::Protocol(_) => Some((CLOSE_PROTOCOL_ERROR, "not the WebSocket protocol")),
         _ => None,
     }
