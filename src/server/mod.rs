@@ -10,6 +10,7 @@ pub mod config;
 pub mod csrf;
 pub mod demo;
 pub mod headers;
+pub mod health;
 pub mod hub;
 pub mod moderation;
 pub mod presence;

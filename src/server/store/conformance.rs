@@ -58,6 +58,7 @@ macro_rules! conformance_suite {
                 the_dashboard_counts_todays_messages_and_calls_by_outcome,
                 the_admin_user_list_searches_and_pages,
                 stored_settings_are_kept_and_replaced,
+                a_working_store_answers_a_ping_and_the_ping_writes_nothing,
             );
         }
     };
@@ -1202,6 +1203,23 @@ async fn stored_settings_are_kept_and_replaced(store: Arc<dyn Store>) {
         store.stored_settings().await.unwrap(),
         vec![("max_message_chars".to_string(), "20".to_string())]
     );
+}
+
+// Health.
+
+async fn a_working_store_answers_a_ping_and_the_ping_writes_nothing(store: Arc<dyn Store>) {
+    store.ping().await.unwrap();
+    let (ann, _ben, _eve, c) = ann_ben_and_eve(&*store).await;
+    let sent = store
+        .send_message(&c, &ann, "m-1", "hello", 2)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        store.ping().await.unwrap();
+    }
+    assert_eq!(store.user_count().await.unwrap(), 3);
+    let history = store.messages_before(&c, &ann, i64::MAX, 10).await.unwrap();
+    assert_eq!(history, vec![sent.message]);
 }
 
 conformance_suite!(sqlite, crate::server::store::sqlite::tests::fresh_store);

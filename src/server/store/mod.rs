@@ -1,5 +1,5 @@
 //! The database, seen through traits: one per area (accounts, sessions, conversations,
-//! messages, read marks, calls, blocks, notifications, settings, the dashboard), together
+//! messages, read marks, calls, blocks, notifications, settings, the dashboard, health), together
 //! [`Store`]. The server holds it as `Arc<dyn Store>` and never names a backend; [`open`]
 //! picks one by the scheme of the `database_url` setting.
 //!
@@ -787,6 +787,19 @@ pub trait BackupStore: Send + Sync {
     async fn backup_into(&self, path: &std::path::Path) -> Result<()>;
 }
 
+/// Whether the database can serve at all (the server's `/readyz`).
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// Runs a query that reads a table and writes nothing: it answers once a connection is
+    /// free and the database readable. Callers bound the wait themselves.
+    ///
+    /// # Errors
+    /// The backend's: [`StoreError::Unavailable`] when the database cannot be used now
+    /// (no connection free in time, a file it cannot open), [`StoreError::Backend`] for
+    /// anything else (a closed store, say).
+    async fn ping(&self) -> Result<()>;
+}
+
 /// Everything Natter keeps: every area's trait. Implemented by every backend (through the
 /// blanket impl), and held by the server as `Arc<dyn Store>`.
 pub trait Store:
@@ -801,6 +814,7 @@ pub trait Store:
     + SettingStore
     + DashboardStore
     + BackupStore
+    + HealthStore
     + Send
     + Sync
 {
@@ -818,6 +832,7 @@ impl<T> Store for T where
         + SettingStore
         + DashboardStore
         + BackupStore
+        + HealthStore
         + Send
         + Sync
 {

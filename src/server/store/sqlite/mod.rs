@@ -5,7 +5,7 @@
 //!
 //! One file per noun: `accounts`, `sessions`, `conversations`, `messages` (the write
 //! path), `read_marks`, `calls`, `blocks`, `notifications` (and mute), `settings`,
-//! `dashboard`. This file opens the pool, runs the migrations and turns SQLite's errors
+//! `dashboard`, `health`. This file opens the pool, runs the migrations and turns SQLite's errors
 //! into [`StoreError`]s.
 
 use super::{Result, StoreError};
@@ -24,6 +24,7 @@ mod blocks;
 mod calls;
 mod conversations;
 mod dashboard;
+mod health;
 mod messages;
 mod notifications;
 mod read_marks;
@@ -177,6 +178,13 @@ pub(crate) mod tests {
         (Arc::new(store), dir)
     }
 
+    /// A store whose pool is closed, as a stopping server's is: every call fails at once.
+    pub(crate) async fn closed_store() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let (store, dir) = fresh_sqlite().await;
+        store.pool.close().await;
+        (Arc::new(store), dir)
+    }
+
     /// [`fresh_store`] as the SQLite type, for tests of SQLite itself.
     async fn fresh_sqlite() -> (SqliteStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -210,6 +218,21 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn a_ping_answers_while_another_program_writes_and_fails_once_closed() {
+        use crate::server::store::HealthStore;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/natter.db", dir.path().display());
+        let store = SqliteStore::open_with(&url, Duration::from_millis(100))
+            .await
+            .unwrap();
+        let lock = WriteLock::take(&url).await;
+        store.ping().await.unwrap();
+        lock.release().await;
+        store.pool.close().await;
+        assert!(store.ping().await.is_err());
     }
 
     #[tokio::test]
