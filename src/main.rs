@@ -3,24 +3,13 @@
 async fn main() -> std::process::ExitCode {
     use clap::Parser;
     use natter::server::cli::Cli;
-    use natter::server::{config::Settings, startup};
+    use natter::server::{config::Settings, logging, startup};
     use std::net::SocketAddr;
     use std::process::ExitCode;
-    use tracing_subscriber::EnvFilter;
 
     let cli = Cli::parse();
     let serves = cli.serves();
     return_large_allocations_to_the_system();
-    // Commands other than `serve` print for people on stderr (and a password on stdout):
-    // only warnings and errors of the log go with it.
-    let level = if serves { "info" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-
     let config_path = cli.config.clone();
     let settings = match Settings::from_file(&config_path) {
         Ok(s) => s,
@@ -29,6 +18,9 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Commands other than `serve` print for people on stderr (and a password on stdout):
+    // only warnings and errors of the log go with it.
+    logging::init(settings.log_format, if serves { "info" } else { "warn" });
     if let Some(command) = cli.command.filter(|_| !serves) {
         return natter::server::cli::run(command, &settings).await;
     }

@@ -50,6 +50,13 @@ macro_rules! settings_table {
                 expected: "addresses or networks like 127.0.0.1, 10.0.0.0/8, ::1",
                 valid: |_| true,
             }
+            /// How log lines are written to standard output: text for people, JSON (one
+            /// object a line) for log collectors.
+            log_format: LogFormat {
+                default: LogFormat::Text,
+                expected: "text or json",
+                valid: |_| true,
+            }
             database_url: String {
                 default: "sqlite://data/natter.db".to_string(),
                 expected: "a URL like sqlite://data/natter.db",

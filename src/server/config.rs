@@ -33,6 +33,26 @@ impl FromStr for CookieSecure {
     }
 }
 
+/// How log lines are written (`log_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (tracing-subscriber's default format).
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(()),
+        }
+    }
+}
+
 /// A list of ICE server URLs: a TOML array, or a comma-separated string in the environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UrlList(pub Vec<String>);
@@ -190,6 +210,19 @@ impl SettingValue for CookieSecure {
             CookieSecure::Auto => "auto",
             CookieSecure::Always => "always",
             CookieSecure::Never => "never",
+        }
+        .to_string()
+    }
+}
+
+impl SettingValue for LogFormat {
+    fn parse(text: &str) -> Option<Self> {
+        text.trim().parse().ok()
+    }
+    fn text(&self) -> String {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
         }
         .to_string()
     }
@@ -669,6 +702,21 @@ mod tests {
         assert!(Settings::load("f", None, &env).is_err());
         let env = |k: &str| (k == "NATTER_SITE_ADDR").then(|| "localhost".to_string());
         assert!(Settings::load("f", None, &env).is_err());
+    }
+
+    #[test]
+    fn logs_are_text_unless_json_is_asked_for() {
+        let s = Settings::load("f", None, &no_env).unwrap();
+        assert_eq!(s.log_format, LogFormat::Text);
+        let table: toml::Table = "log_format = \"json\"".parse().unwrap();
+        let s = Settings::load("f", Some(&table), &no_env).unwrap();
+        assert_eq!(s.log_format, LogFormat::Json);
+        let env = |k: &str| (k == "NATTER_LOG_FORMAT").then(|| "xml".to_string());
+        let e = Settings::load("f", None, &env).unwrap_err();
+        assert!(
+            e.0.contains("NATTER_LOG_FORMAT") && e.0.contains("text or json"),
+            "{e}"
+        );
     }
 
     #[test]

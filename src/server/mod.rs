@@ -12,6 +12,7 @@ pub mod demo;
 pub mod headers;
 pub mod health;
 pub mod hub;
+pub mod logging;
 pub mod moderation;
 pub mod presence;
 pub mod proxy;
