@@ -251,6 +251,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       const dbPath = path.join(dataDir, 'natter.db');
       const logPath = path.join(dataDir, 'server.log');
       const port = await freePort();
+      const metricsPort = await freePort();
       const baseURL = `http://127.0.0.1:${port}`;
 
       // The child writes straight into the log file; our copy of the fd can close at once.
@@ -266,6 +267,8 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
           LEPTOS_OUTPUT_NAME: 'natter',
           LEPTOS_ENV: 'DEV',
           NATTER_DATABASE_URL: `sqlite://${dbPath}`,
+          // The default metrics address (127.0.0.1:9464) takes one server per machine.
+          NATTER_METRICS_ADDR: `127.0.0.1:${metricsPort}`,
           NATTER_DEMO_MODE: 'true',
           // Every test signs up and calls from 127.0.0.1; the limits' own tests set them low.
           NATTER_SIGNUPS_PER_HOUR: '100000',

@@ -27,6 +27,8 @@ export class ControlledServer {
   readonly dbPath: string;
   readonly logPath: string;
   port = 0;
+  /** Where this server serves /metrics (a free port chosen at each start). */
+  metricsPort = 0;
   private child?: ChildProcess;
   private state: ExitState = { exited: true };
   private exitedPromise: Promise<void> = Promise.resolve();
@@ -61,6 +63,7 @@ export class ControlledServer {
       LEPTOS_OUTPUT_NAME: 'natter',
       LEPTOS_ENV: 'DEV',
       NATTER_DATABASE_URL: `sqlite://${this.dbPath}`,
+      NATTER_METRICS_ADDR: this.metricsPort ? `127.0.0.1:${this.metricsPort}` : '',
       NATTER_DEMO_MODE: 'true',
       // Every test signs up and calls from 127.0.0.1; the limits' own tests set them low.
       NATTER_SIGNUPS_PER_HOUR: '100000',
@@ -104,6 +107,8 @@ export class ControlledServer {
   async start(): Promise<void> {
     if (!this.state.exited) throw new Error('the server is already running');
     if (this.port === 0) this.port = await freePort();
+    // The default metrics address (127.0.0.1:9464) takes one server per machine.
+    this.metricsPort = await freePort();
     const logFd = fs.openSync(this.logPath, 'a');
     const child = spawn(serverBinary(), [], {
       cwd: repoRoot,

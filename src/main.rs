@@ -3,7 +3,7 @@
 async fn main() -> std::process::ExitCode {
     use clap::Parser;
     use natter::server::cli::Cli;
-    use natter::server::{config::Settings, logging, startup};
+    use natter::server::{config::Settings, logging, metrics, startup};
     use std::net::SocketAddr;
     use std::process::ExitCode;
 
@@ -51,6 +51,17 @@ async fn main() -> std::process::ExitCode {
     };
     let state_settings = state.settings();
     let (shutdown, tasks) = (state.shutdown.clone(), state.tasks.clone());
+    if let Some(metrics_addr) = state.settings().metrics_addr {
+        match metrics::serve(metrics_addr, shutdown.clone()).await {
+            Ok(serving) => {
+                tasks.spawn(serving);
+            }
+            Err(e) => {
+                eprintln!("natter: cannot serve metrics on {metrics_addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let grace = std::time::Duration::from_secs(state.settings().shutdown_grace_secs.into());
     let app = natter::routes::router(state);
     let listener = match tokio::net::TcpListener::bind(addr).await {

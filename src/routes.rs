@@ -3,7 +3,8 @@
 //! operators, behind the Host check and the client's address (`server::proxy`), the
 //! Origin check (`server::csrf`) and the request body limit (`server::startup::body_limit`),
 //! with the security headers (`server::headers`) on every response and one access-log line
-//! per request ([`access_log`]).
+//! per request ([`access_log`]). `/metrics` is not here: it
+//! has a listener of its own (`server::metrics::serve`).
 //!
 //! It sits above both the app and the server, so neither of them names the other.
 
@@ -147,7 +148,9 @@ mod tests {
     async fn operators_ask_whether_the_server_is_alive_and_ready() {
         let (app, _dir) = app().await;
         assert_eq!(text_of(app.clone(), "/healthz").await, (200, "ok".into()));
-        assert_eq!(text_of(app, "/readyz").await, (200, "ready".into()));
+        assert_eq!(text_of(app.clone(), "/readyz").await, (200, "ready".into()));
+        // Metrics have a listener of their own, never the site's.
+        assert_eq!(text_of(app, "/metrics").await.0, 404);
     }
 
     #[tokio::test]

@@ -132,6 +132,8 @@ pub async fn start_natter(repo: &Path, store_messages: bool) -> Result<Server> {
             format!("sqlite://{}/natter.db", dir.display()),
         )
         .env("NATTER_DEMO_MODE", "false")
+        // Recording metrics, as by default, on a port of its own.
+        .env("NATTER_METRICS_ADDR", format!("127.0.0.1:{}", free_port()?))
         .env("NATTER_STORE_MESSAGES", store_messages.to_string())
         .env("NATTER_MESSAGES_PER_MINUTE", "100000")
         // The generator signs up every user from one address.

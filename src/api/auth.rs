@@ -98,6 +98,7 @@ async fn checked_login(
     username: &str,
     password: String,
 ) -> Result<crate::server::store::LoginRecord, AppError> {
+    use crate::server::metrics::{self, LoginFailure};
     use std::time::Instant;
     check_login_input(username, &password)?;
     let addr = client_ip().await;
@@ -116,9 +117,11 @@ async fn checked_login(
     let demo_password = session::demo_password_refused(&state.settings(), &password);
     let ok = session::verify_password(password, stored).await?;
     let Some(record) = record.filter(|_| ok) else {
+        metrics::login_failed(LoginFailure::WrongCredentials);
         return Err(AppError::WrongCredentials);
     };
     if record.blocked {
+        metrics::login_failed(LoginFailure::AccountBlocked);
         return Err(AppError::AccountBlocked);
     }
     if demo_password {

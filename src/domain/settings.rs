@@ -50,6 +50,13 @@ macro_rules! settings_table {
                 expected: "addresses or networks like 127.0.0.1, 10.0.0.0/8, ::1",
                 valid: |_| true,
             }
+            /// Where `/metrics` is served (Prometheus text), apart from the site; `None`
+            /// (the empty text): not served, and nothing is recorded.
+            metrics_addr: Option<std::net::SocketAddr> {
+                default: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9464))),
+                expected: "an address like 127.0.0.1:9464, or empty for none",
+                valid: |_| true,
+            }
             /// How log lines are written to standard output: text for people, JSON (one
             /// object a line) for log collectors.
             log_format: LogFormat {

@@ -8,6 +8,7 @@
 //! Rates that follow a person across all their tabs (messages, typing, presence) are kept
 //! per user in [`super::Rates`]; these budgets bound what a single socket can do on top.
 
+use super::metrics::Rate;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 
@@ -121,11 +122,17 @@ impl FrameBudget {
         match kind {
             FrameKind::Subscription => match self.subscriptions.check() {
                 Ok(()) => Ok(()),
-                Err(_) => Err(Over::Refuse(SUBSCRIPTIONS.refusal())),
+                Err(_) => {
+                    super::metrics::rate_limited(Rate::Subscription);
+                    Err(Over::Refuse(SUBSCRIPTIONS.refusal()))
+                }
             },
             FrameKind::Other => match self.frames.check() {
                 Ok(()) => Ok(()),
-                Err(_) => Err(self.refused(FRAMES.refusal())),
+                Err(_) => {
+                    super::metrics::rate_limited(Rate::Frame);
+                    Err(self.refused(FRAMES.refusal()))
+                }
             },
         }
     }

@@ -265,7 +265,10 @@ impl SettingValue for ProxyList {
 /// Unset is the empty text.
 impl SettingValue for Option<std::net::SocketAddr> {
     fn parse(text: &str) -> Option<Self> {
-        text.trim().parse().ok().map(Some)
+        match text.trim() {
+            "" => Some(None),
+            addr => addr.parse().ok().map(Some),
+        }
     }
     fn text(&self) -> String {
         self.map(|a| a.to_string()).unwrap_or_default()
@@ -702,6 +705,21 @@ mod tests {
         assert!(Settings::load("f", None, &env).is_err());
         let env = |k: &str| (k == "NATTER_SITE_ADDR").then(|| "localhost".to_string());
         assert!(Settings::load("f", None, &env).is_err());
+    }
+
+    #[test]
+    fn metrics_are_served_on_loopback_unless_switched_off() {
+        let s = Settings::load("f", None, &no_env).unwrap();
+        assert_eq!(s.metrics_addr, Some(([127, 0, 0, 1], 9464).into()));
+        let table: toml::Table = "metrics_addr = \"\"".parse().unwrap();
+        let s = Settings::load("f", Some(&table), &no_env).unwrap();
+        assert_eq!(s.metrics_addr, None);
+        let env = |k: &str| (k == "NATTER_METRICS_ADDR").then(|| "0.0.0.0:9100".to_string());
+        let s = Settings::load("f", None, &env).unwrap();
+        assert_eq!(s.metrics_addr, Some(([0, 0, 0, 0], 9100).into()));
+        let env = |k: &str| (k == "NATTER_METRICS_ADDR").then(|| "localhost".to_string());
+        let e = Settings::load("f", None, &env).unwrap_err();
+        assert!(e.0.contains("NATTER_METRICS_ADDR"), "{e}");
     }
 
     #[test]

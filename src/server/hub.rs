@@ -9,6 +9,7 @@
 //! delivers to its own subscribers, as `publish_to` does now. `PublishOrder`, presence and
 //! the call bindings are per process too.
 
+use super::metrics;
 use crate::protocol::{Event, ServerFrame, Topic, CLOSE_TOO_SLOW};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -144,23 +145,31 @@ impl Hub {
     pub fn disconnect(&self, id: ConnId) {
         self.lock_connections().remove(&id);
         let mut topics = self.lock_topics();
+        let mut ended = 0;
         topics.retain(|_, subs| {
-            subs.remove(&id);
+            ended += usize::from(subs.remove(&id).is_some());
             !subs.is_empty()
         });
+        metrics::unsubscribed(ended);
     }
 
     pub fn subscribe(&self, topic: Topic, conn: &Connection) {
-        self.lock_topics()
+        let before = self
+            .lock_topics()
             .entry(topic)
             .or_default()
             .insert(conn.id, conn.clone());
+        if before.is_none() {
+            metrics::subscribed(1);
+        }
     }
 
     pub fn unsubscribe(&self, topic: &Topic, id: ConnId) {
         let mut topics = self.lock_topics();
         if let Some(subs) = topics.get_mut(topic) {
-            subs.remove(&id);
+            if subs.remove(&id).is_some() {
+                metrics::unsubscribed(1);
+            }
             if subs.is_empty() {
                 topics.remove(topic);
             }
@@ -171,7 +180,9 @@ impl Hub {
     pub fn unsubscribe_user(&self, topic: &Topic, user_id: &str) {
         let mut topics = self.lock_topics();
         if let Some(subs) = topics.get_mut(topic) {
+            let before = subs.len();
             subs.retain(|_, c| c.user_id != user_id);
+            metrics::unsubscribed(before - subs.len());
             if subs.is_empty() {
                 topics.remove(topic);
             }
@@ -216,11 +227,13 @@ impl Hub {
                 return 0;
             }
         };
-        subscribers
+        let queued = subscribers
             .iter()
             .filter(|c| to(c))
             .filter(|c| c.offer(text.clone()))
-            .count()
+            .count();
+        metrics::delivered(queued);
+        queued
     }
 
     /// Sends a frame to every open connection.

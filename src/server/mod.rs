@@ -13,6 +13,7 @@ pub mod headers;
 pub mod health;
 pub mod hub;
 pub mod logging;
+pub mod metrics;
 pub mod moderation;
 pub mod presence;
 pub mod proxy;
@@ -177,14 +178,19 @@ pub struct Rates {
 
 impl Rates {
     pub fn new(settings: &Settings) -> Rates {
+        use self::metrics::Rate;
         let hour = std::time::Duration::from_secs(3600);
         Rates {
-            messages: rate_limit::RateLimiter::new(settings.messages_per_minute),
-            typing: rate_limit::RateLimiter::new(settings.typing_per_minute),
-            presence: rate_limit::RateLimiter::new(PRESENCE_PER_MINUTE),
-            calls: rate_limit::RateLimiter::new(settings.calls_per_minute),
-            invitations: rate_limit::RateLimiter::new(INVITATIONS_PER_MINUTE),
-            signups: rate_limit::RateLimiter::per_window(settings.signups_per_hour, hour),
+            messages: rate_limit::RateLimiter::new(Rate::Message, settings.messages_per_minute),
+            typing: rate_limit::RateLimiter::new(Rate::Typing, settings.typing_per_minute),
+            presence: rate_limit::RateLimiter::new(Rate::Presence, PRESENCE_PER_MINUTE),
+            calls: rate_limit::RateLimiter::new(Rate::Call, settings.calls_per_minute),
+            invitations: rate_limit::RateLimiter::new(Rate::Invitation, INVITATIONS_PER_MINUTE),
+            signups: rate_limit::RateLimiter::per_window(
+                Rate::Signup,
+                settings.signups_per_hour,
+                hour,
+            ),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! The buckets are `governor`'s keyed rate limiter (the generic cell rate algorithm). Login
 //! failures are counted separately (`throttle`), because there only failures count.
 
+use super::metrics::Rate;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -28,6 +29,8 @@ type Buckets<C> = governor::RateLimiter<
 
 /// `limit` actions per `window` for each key; the limit can change while the server runs.
 pub struct RateLimiter<C: Clock = DefaultClock> {
+    /// Which rate this is, for the metrics.
+    rate: Rate,
     window: Duration,
     limit: AtomicU32,
     clock: C,
@@ -35,22 +38,23 @@ pub struct RateLimiter<C: Clock = DefaultClock> {
 }
 
 impl RateLimiter {
-    /// `per_minute` tokens a minute for each key (at least 1).
-    pub fn new(per_minute: u32) -> Self {
-        Self::per_window(per_minute, Duration::from_secs(60))
+    /// `per_minute` tokens a minute for each key (at least 1) of `rate`.
+    pub fn new(rate: Rate, per_minute: u32) -> Self {
+        Self::per_window(rate, per_minute, Duration::from_secs(60))
     }
 
     /// `limit` tokens (at least 1) per `window` for each key.
-    pub fn per_window(limit: u32, window: Duration) -> Self {
-        Self::with_clock(limit, window, DefaultClock::default())
+    pub fn per_window(rate: Rate, limit: u32, window: Duration) -> Self {
+        Self::with_clock(rate, limit, window, DefaultClock::default())
     }
 }
 
 impl<C: Clock + Clone> RateLimiter<C> {
     /// The same, on `clock` (tests use a clock they move by hand).
-    pub fn with_clock(limit: u32, window: Duration, clock: C) -> Self {
+    pub fn with_clock(rate: Rate, limit: u32, window: Duration, clock: C) -> Self {
         let buckets = RwLock::new(Arc::new(buckets(limit, window, &clock)));
         RateLimiter {
+            rate,
             window,
             limit: AtomicU32::new(limit),
             clock,
@@ -69,7 +73,7 @@ impl<C: Clock + Clone> RateLimiter<C> {
         *self.buckets.write().unwrap_or_else(|p| p.into_inner()) = fresh;
     }
 
-    /// Takes one token for `key`.
+    /// Takes one token for `key`; a refusal counts in the metrics, under the rate.
     ///
     /// # Errors
     /// How long until the key has a token again, when it has none now.
@@ -82,9 +86,10 @@ impl<C: Clock + Clone> RateLimiter<C> {
         if buckets.len() >= SWEEP_AT {
             buckets.retain_recent();
         }
-        buckets
-            .check_key(&key.to_string())
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+        buckets.check_key(&key.to_string()).map_err(|not_until| {
+            super::metrics::rate_limited(self.rate);
+            not_until.wait_time_from(self.clock.now())
+        })
     }
 }
 
@@ -105,7 +110,7 @@ mod tests {
     #[test]
     fn a_rate_allows_a_minute_at_once_then_refills_steadily_and_per_user() {
         let clock = FakeRelativeClock::default();
-        let r = RateLimiter::with_clock(60, Duration::from_secs(60), clock.clone());
+        let r = RateLimiter::with_clock(Rate::Message, 60, Duration::from_secs(60), clock.clone());
         for i in 0..60 {
             assert!(r.take("ann").is_ok(), "message {i}");
         }
@@ -122,7 +127,7 @@ mod tests {
     #[test]
     fn a_new_limit_applies_at_once_and_the_same_limit_changes_nothing() {
         let clock = FakeRelativeClock::default();
-        let r = RateLimiter::with_clock(2, Duration::from_secs(60), clock);
+        let r = RateLimiter::with_clock(Rate::Message, 2, Duration::from_secs(60), clock);
         assert!(r.take("ann").is_ok());
         assert!(r.take("ann").is_ok());
         assert!(r.take("ann").is_err());

@@ -66,6 +66,7 @@ impl LoginThrottle {
             }
         }
         if !wait.is_zero() {
+            super::metrics::rate_limited(super::metrics::Rate::Login);
             return Err(wait.max(Duration::from_secs(1)));
         }
         if map.len() >= SWEEP_AT {

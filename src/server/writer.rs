@@ -48,8 +48,11 @@ async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (batch, answers): (Vec<NewMessage>, Vec<_>) =
             jobs.drain(..).map(|j| (j.message, j.done)).unzip();
+        super::metrics::commit_batch(batch.len());
         match store.send_messages(&batch).await {
             Ok(outcomes) => {
+                let stored = outcomes.iter().filter(|o| matches!(o, Ok(s) if s.created));
+                super::metrics::messages_stored(stored.count());
                 for (done, outcome) in answers.into_iter().zip(outcomes) {
                     let _ = done.send(outcome);
                 }

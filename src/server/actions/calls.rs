@@ -13,7 +13,7 @@ use crate::protocol::{Event, ServerFrame, Signal, Topic};
 use crate::server::calls::ice_servers;
 use crate::server::hub::{ConnId, Connection};
 use crate::server::store::{CallChange, StoreError};
-use crate::server::{now_ms, within_rate, AppState};
+use crate::server::{metrics, now_ms, within_rate, AppState};
 use std::time::Duration;
 
 /// Whether this server allows calls, and how long they ring (in seconds).
@@ -61,8 +61,10 @@ async fn lock_conversation_of<'a>(
 }
 
 /// Tells both participants' tabs about the call, and the conversation about its log line;
-/// a missed call is a notification for the callee.
+/// a missed call is a notification for the callee. A call over counts in the metrics by
+/// its outcome.
 fn publish(state: &AppState, change: &CallChange) {
+    metrics::call_over(change.call.state);
     if change.call.state == CallState::Missed {
         state.hub.publish(
             &Topic::User(change.call.callee.id.clone()),
@@ -339,6 +341,31 @@ mod tests {
         let (cat_tab, mut cat_rx) = f.state.hub.connect("cat", "cat-session");
         tell_live_calls(&f.state, "cat", &cat_tab).await;
         assert!(events_of(&mut cat_rx, "call").is_empty());
+    }
+
+    #[tokio::test]
+    async fn calls_over_count_by_outcome() {
+        use crate::server::metrics::{self, tests::value_of};
+        metrics::recorder();
+        let f = fixture().await;
+        let ben = signed_in(&f, "ben", "ben-session").await;
+        let (ann_tab, _ann_rx) = f.state.hub.connect(&f.ann.id, "ann-session");
+        let (ben_tab, _ben_rx) = f.state.hub.connect(&ben.id, "ben-session");
+        let outcome = |o: &str| value_of(&format!("natter_calls_total{{outcome=\"{o}\"}}"));
+        let (declined, ended) = (outcome("declined"), outcome("ended"));
+        let call = start(&f.state, &f.ann, &f.ours, CallMedia::Audio, ann_tab.id)
+            .await
+            .unwrap()
+            .call;
+        decline(&f.state, &ben, &call.id).await.unwrap();
+        assert!(outcome("declined") >= declined + 1.0);
+        let call = start(&f.state, &f.ann, &f.ours, CallMedia::Video, ann_tab.id)
+            .await
+            .unwrap()
+            .call;
+        answer(&f.state, &ben, &call.id, ben_tab.id).await.unwrap();
+        hang_up(&f.state, &f.ann, &call.id).await.unwrap();
+        assert!(outcome("ended") >= ended + 1.0);
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@ use crate::domain::{check_client_msg_id, parse_message_body, Message, User};
 use crate::error::AppError;
 use crate::protocol::{Event, Topic};
 use crate::server::store::NewMessage;
-use crate::server::{now_ms, AppState};
+use crate::server::{metrics, now_ms, AppState};
 
 /// The send path: valid (`client_msg_id` 1–64 of `[A-Za-z0-9-]`; the body trimmed,
 /// non-empty, at most `max_message_chars`) -> the sender's message rate -> the
@@ -31,6 +31,7 @@ pub async fn send(
     client_msg_id: String,
     body: &str,
 ) -> Result<Message, AppError> {
+    let started = std::time::Instant::now();
     check_client_msg_id(&client_msg_id)?;
     let body = parse_message_body(body, state.settings().max_message_chars)?;
     if let Err(wait) = state.rates.messages.take(&me.id) {
@@ -69,6 +70,7 @@ pub async fn send(
             )
             .await
     }?;
+    metrics::send_committed(started.elapsed());
     if sent.created {
         state.hub.publish(
             &Topic::Conversation(conversation_id.to_string()),
@@ -76,6 +78,7 @@ pub async fn send(
                 message: sent.message.clone(),
             },
         );
+        metrics::send_published(started.elapsed());
     }
     Ok(sent.message)
 }
@@ -172,5 +175,53 @@ mod tests {
         assert_eq!(events_of(&mut ben_rx, "message_created").len(), 1);
         let theirs = send(&f.state, &f.ann, &f.theirs, "m-2".into(), "hi").await;
         assert_eq!(theirs, Err(AppError::Forbidden));
+    }
+
+    #[tokio::test]
+    async fn a_sent_message_shows_in_the_metrics_as_stored_timed_and_delivered() {
+        use crate::server::metrics::tests::value_of;
+        metrics::recorder();
+        let f = fixture().await;
+        let (ben, mut ben_rx) = f.state.hub.connect("ben", "ben-session");
+        f.state
+            .hub
+            .subscribe(Topic::Conversation(f.ours.clone()), &ben);
+        // Other tests record into the same process-wide recorder: look for growth only.
+        let series = [
+            "natter_messages_stored_total",
+            "natter_deliveries_total",
+            "natter_send_duration_seconds_count{stage=\"commit\"}",
+            "natter_send_duration_seconds_count{stage=\"publish\"}",
+            "natter_commit_batch_messages_count",
+        ];
+        let before = series.map(value_of);
+        send(&f.state, &f.ann, &f.ours, "m-1".into(), "hello")
+            .await
+            .unwrap();
+        assert_eq!(events_of(&mut ben_rx, "message_created").len(), 1);
+        for (name, before) in series.iter().zip(before) {
+            assert!(value_of(name) >= before + 1.0, "{name} did not grow");
+        }
+        let text = metrics::recorder().render();
+        assert!(
+            text.contains("natter_send_duration_seconds_bucket{stage=\"commit\",le=\"0.01\"}"),
+            "sends are timed in buckets of seconds: {text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_send_over_the_message_rate_counts_as_rate_limited() {
+        use crate::server::metrics::tests::value_of;
+        metrics::recorder();
+        let f = fixture().await;
+        f.state.rates.messages.set_limit(1);
+        let series = "natter_rate_limited_total{rate=\"message\"}";
+        let before = value_of(series);
+        send(&f.state, &f.ann, &f.ours, "m-1".into(), "one")
+            .await
+            .unwrap();
+        let refused = send(&f.state, &f.ann, &f.ours, "m-2".into(), "two").await;
+        assert!(matches!(refused, Err(AppError::RateLimited { .. })));
+        assert!(value_of(series) >= before + 1.0);
     }
 }

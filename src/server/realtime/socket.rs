@@ -13,7 +13,7 @@ use crate::protocol::{
 use crate::server::actions;
 use crate::server::budget::FrameBudget;
 use crate::server::hub::{CloseReason, Connection};
-use crate::server::{auth, csrf, now_ms, AppState};
+use crate::server::{auth, csrf, metrics, now_ms, AppState};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -29,6 +29,10 @@ const BUFFER_BYTES: usize = 4096;
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// How long a closing socket may take to accept its close frame before it is dropped.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
+/// The code of a close frame that carried none (RFC 6455, 7.1.5); never sent.
+const CLOSE_NO_STATUS: u16 = 1005;
+/// The code of a connection that ended without a close frame (RFC 6455, 7.1.5); never sent.
+const CLOSE_ABNORMAL: u16 = 1006;
 
 /// The presence a tab states when it opens its socket: `/ws?presence=away` for a tab that
 /// is hidden (opened in the background, or reconnecting while hidden); online otherwise.
@@ -163,12 +167,14 @@ async fn serve(
     presence: PresenceState,
 ) {
     let (state, conn) = (joined.state.clone(), joined.conn.clone());
+    let _open = metrics::websocket_opened();
     // The session may have ended (a block, a temporary password) between the upgrade's
     // check and joining the hub, which is where ending it looks for sockets to close.
     let live = state.store.session_user(&session, now_ms()).await;
     if matches!(live, Ok(None)) || matches!(&live, Ok(Some(u)) if u.id != user.id) {
         drop(joined);
         close_with(&mut socket, (CLOSE_SESSION_ENDED, "session ended")).await;
+        metrics::websocket_closed(CLOSE_SESSION_ENDED);
         return;
     }
     let shutdown = state.shutdown.clone();
@@ -193,6 +199,9 @@ async fn serve(
     let mut handler = ConnectionHandler::new(&state, &user, session, &conn, budget);
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
+    // The code the connection ended with when the client ended it: its close frame's, or
+    // none (1005) in it, or no close frame at all (1006).
+    let mut client_code = CLOSE_ABNORMAL;
     let close = loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -213,7 +222,10 @@ async fn serve(
                             break Some(reason);
                         }
                     }
-                    WsMessage::Close(_) => break None,
+                    WsMessage::Close(frame) => {
+                        client_code = frame.map_or(CLOSE_NO_STATUS, |f| f.code);
+                        break None;
+                    }
                     WsMessage::Ping(_) | WsMessage::Pong(_) => {}
                 }
             }
@@ -242,6 +254,7 @@ async fn serve(
     };
     // Out of the hub first: nothing more is queued for a socket that is going.
     drop(joined);
+    metrics::websocket_closed(close.map_or(client_code, |(code, _)| code));
     if let Some(reason) = close {
         close_with(&mut socket, reason).await;
     }
