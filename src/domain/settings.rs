@@ -57,7 +57,7 @@ macro_rules! settings_table {
                 expected: "an address like 127.0.0.1:9464, or empty for none",
                 valid: |_| true,
             }
-            /// How log lines are written to standard output: text for people, JSON (one
+            /// How log lines are written to standard error: text for people, JSON (one
             /// object a line) for log collectors.
             log_format: LogFormat {
                 default: LogFormat::Text,
