@@ -800,43 +800,32 @@ pub trait HealthStore: Send + Sync {
     async fn ping(&self) -> Result<()>;
 }
 
-/// Everything Natter keeps: every area's trait. Implemented by every backend (through the
-/// blanket impl), and held by the server as `Arc<dyn Store>`.
-pub trait Store:
-    AccountStore
-    + SessionStore
-    + ConversationStore
-    + MessageStore
-    + ReadMarkStore
-    + CallStore
-    + BlockStore
-    + NotificationStore
-    + SettingStore
-    + DashboardStore
-    + BackupStore
-    + HealthStore
-    + Send
-    + Sync
-{
+/// Declares [`Store`] as every area trait together, and implements it for each type that
+/// implements them all, from one list, so the trait and its blanket impl cannot disagree.
+macro_rules! store_of_areas {
+    ($($area:ident),+ $(,)?) => {
+        /// Everything Natter keeps: every area's trait. Implemented by every backend
+        /// (through the blanket impl), and held by the server as `Arc<dyn Store>`.
+        pub trait Store: $($area +)+ Send + Sync {}
+
+        impl<T> Store for T where T: $($area +)+ Send + Sync {}
+    };
 }
 
-impl<T> Store for T where
-    T: AccountStore
-        + SessionStore
-        + ConversationStore
-        + MessageStore
-        + ReadMarkStore
-        + CallStore
-        + BlockStore
-        + NotificationStore
-        + SettingStore
-        + DashboardStore
-        + BackupStore
-        + HealthStore
-        + Send
-        + Sync
-{
-}
+store_of_areas!(
+    AccountStore,
+    SessionStore,
+    ConversationStore,
+    MessageStore,
+    ReadMarkStore,
+    CallStore,
+    BlockStore,
+    NotificationStore,
+    SettingStore,
+    DashboardStore,
+    BackupStore,
+    HealthStore,
+);
 
 /// Opens (creating if needed) the database `url` names, bringing its schema up to date,
 /// with the backend its scheme names: `sqlite:` (the only one today).
