@@ -5,6 +5,7 @@ use super::check_name;
 use super::{BlockSide, Message, PresenceState, User};
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// How many messages one page of history holds (the server's answer and the client's
 /// "is there more" test agree on it).
@@ -60,13 +61,56 @@ pub struct Member {
 /// Longest group title.
 pub const GROUP_TITLE_MAX_CHARS: usize = 80;
 
+/// A group's title that passed the rules of [`parse_group_title`]: trimmed, 1 to
+/// [`GROUP_TITLE_MAX_CHARS`] characters, by the rules of [`check_name`]. The only way to one
+/// is that function, so a stored title has always been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupTitle(String);
+
+impl GroupTitle {
+    /// The title as it is stored and shown.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for GroupTitle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Checks a group title: trimmed, 1 to 80 characters, by the rules of [`check_name`].
-pub fn parse_group_title(title: &str) -> Result<String, AppError> {
+///
+/// # Errors
+/// [`AppError::Invalid`] on the field `title`, saying which rule the title breaks.
+pub fn parse_group_title(title: &str) -> Result<GroupTitle, AppError> {
     let title = title.trim();
     if title.is_empty() {
         return Err(AppError::invalid("title", "A group needs a name."));
     }
     check_name(title, "A group name", GROUP_TITLE_MAX_CHARS)
         .map_err(|message| AppError::invalid("title", message))?;
-    Ok(title.to_string())
+    Ok(GroupTitle(title.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_title_is_trimmed_and_must_not_be_empty() {
+        assert_eq!(
+            parse_group_title("  Launch plans ").unwrap().as_str(),
+            "Launch plans"
+        );
+        assert_eq!(
+            parse_group_title("   ")
+                .unwrap_err()
+                .field("title")
+                .as_deref(),
+            Some("A group needs a name.")
+        );
+        assert!(parse_group_title(&"x".repeat(GROUP_TITLE_MAX_CHARS + 1)).is_err());
+    }
 }

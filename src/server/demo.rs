@@ -12,7 +12,7 @@
 use super::config::Settings;
 use super::store::{NewMessage, Store, StoreError};
 use crate::domain::call::{CallAction, CallMedia};
-use crate::domain::User;
+use crate::domain::{parse_group_title, User};
 use crate::error::AppError;
 
 /// Usernames of the accounts seeded in demo mode.
@@ -226,10 +226,12 @@ pub async fn seed_conversations(
         .into_iter()
         .map(|u| cast.id(u).map(str::to_string))
         .collect::<Result<Vec<_>, _>>()?;
+    let title = parse_group_title(GROUP_TITLE)
+        .map_err(|_| StoreError::Refused("The demo group's name breaks the rules for names."))?;
     let group = store
         .create_group(
             cast.id(GROUP_OWNER)?,
-            GROUP_TITLE,
+            &title,
             &members,
             ago(GROUP_CREATED_MINUTES_AGO),
         )

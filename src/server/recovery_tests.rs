@@ -9,7 +9,7 @@
 //! [`Outbox`] and their catch-up passes [`CatchUp`]. Only the network around them (answers
 //! that arrive later or never, the hub's queues) is modelled here.
 
-use super::store::tests::{ann_ben_and_eve, fresh_store, user};
+use super::store::tests::{ann_ben_and_eve, fresh_store, title, user};
 use super::store::Store;
 use crate::catch_up::CatchUp;
 use crate::domain::Message;
@@ -295,7 +295,7 @@ async fn run(ops: Vec<Op>) {
         user(&*store, "cat").await,
     ];
     let conversation = store
-        .create_group(&users[0], "Recovery", &users[1..], 1)
+        .create_group(&users[0], &title("Recovery"), &users[1..], 1)
         .await
         .unwrap();
     // Ann has two tabs.

@@ -95,10 +95,11 @@ mod tests {
         runtime.block_on(async {
             let f = fixture().await;
             let ben = signed_in(&f, "ben", "ben-session").await;
+            let team = crate::domain::parse_group_title("Team").unwrap();
             let group = f
                 .state
                 .store
-                .create_group(&f.ann.id, "Team", std::slice::from_ref(&ben.id), 1)
+                .create_group(&f.ann.id, &team, std::slice::from_ref(&ben.id), 1)
                 .await
                 .unwrap();
             let topic = Topic::Conversation(group.clone());

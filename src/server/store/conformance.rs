@@ -6,7 +6,7 @@
 //! Tests of one backend's own machinery (SQLite's WAL mode, how it classifies its error
 //! codes) live with that backend.
 
-use super::tests::{ann_ben_and_eve, user};
+use super::tests::{ann_ben_and_eve, title, user};
 use super::{NewMessage, NewSession, Result, Sent, Store, StoreError};
 use crate::domain::admin::CHART_HOURS;
 use crate::domain::call::{CallAction, CallMedia, CallRefusal, CallState};
@@ -337,7 +337,7 @@ async fn only_the_owner_adds_and_removes_group_members(store: Arc<dyn Store>) {
         user(&*store, "cat").await,
     );
     let g = store
-        .create_group(&a, "Team", std::slice::from_ref(&b), 1)
+        .create_group(&a, &title("Team"), std::slice::from_ref(&b), 1)
         .await
         .unwrap();
     assert!(matches!(
@@ -374,14 +374,16 @@ async fn a_group_has_its_owner_and_members(store: Arc<dyn Store>) {
         user(&*store, "cat").await,
     );
     let g = store
-        .create_group(&a, "Team", &[b.clone(), c.clone()], 1)
+        .create_group(&a, &title("Team"), &[b.clone(), c.clone()], 1)
         .await
         .unwrap();
     let members = store.members(&g, &c).await.unwrap();
     assert_eq!(members.len(), 3);
     assert_eq!(store.conversations_of(&b).await.unwrap()[0].title, "Team");
     assert!(matches!(
-        store.create_group(&a, "X", &["nobody".into()], 1).await,
+        store
+            .create_group(&a, &title("X"), &["nobody".into()], 1)
+            .await,
         Err(StoreError::NoSuchUser)
     ));
 }
@@ -545,7 +547,7 @@ async fn a_group_cannot_be_called_and_a_blocked_person_cannot_be_rung(store: Arc
     let t = three(store).await;
     let group = t
         .store
-        .create_group(&t.a, "G", &[t.b.clone(), t.c.clone()], 1)
+        .create_group(&t.a, &title("G"), &[t.b.clone(), t.c.clone()], 1)
         .await
         .unwrap();
     let r = t.store.start_call(&group, &t.a, CallMedia::Audio, 2).await;
@@ -732,7 +734,7 @@ async fn a_send_refused_by_a_block_leaves_the_rest_of_its_commit_written(store: 
 async fn a_block_does_not_silence_anyone_in_a_group(store: Arc<dyn Store>) {
     let (ann, ben, _eve, _dm) = ann_ben_and_eve(&*store).await;
     let group = store
-        .create_group(&ann, "Team", std::slice::from_ref(&ben), 2)
+        .create_group(&ann, &title("Team"), std::slice::from_ref(&ben), 2)
         .await
         .unwrap();
     store.block_person(&ben, &ann, 3).await.unwrap();
@@ -745,12 +747,12 @@ async fn nobody_adds_a_person_who_blocked_them_to_a_group(store: Arc<dyn Store>)
     store.block_person(&ben, &ann, 2).await.unwrap();
     assert!(matches!(
         store
-            .create_group(&ann, "Team", &[eve.clone(), ben.clone()], 3)
+            .create_group(&ann, &title("Team"), &[eve.clone(), ben.clone()], 3)
             .await,
         Err(StoreError::Blocked(BlockSide::ByThem))
     ));
     let group = store
-        .create_group(&ann, "Team", std::slice::from_ref(&eve), 4)
+        .create_group(&ann, &title("Team"), std::slice::from_ref(&eve), 4)
         .await
         .unwrap();
     assert!(matches!(
@@ -760,7 +762,7 @@ async fn nobody_adds_a_person_who_blocked_them_to_a_group(store: Arc<dyn Store>)
     assert!(store.notifications_of(&ben, 10).await.unwrap().is_empty());
     // Ben may still add Ann to his own group: he chose to.
     let his = store
-        .create_group(&ben, "Ben's", std::slice::from_ref(&ann), 6)
+        .create_group(&ben, &title("Ben's"), std::slice::from_ref(&ann), 6)
         .await;
     assert!(his.is_ok());
 }
@@ -1064,7 +1066,7 @@ async fn a_missed_call_and_a_group_addition_are_notifications_for_their_person_o
         .await
         .unwrap();
     let group = store
-        .create_group(&ann, "Team", std::slice::from_ref(&eve), 30)
+        .create_group(&ann, &title("Team"), std::slice::from_ref(&eve), 30)
         .await
         .unwrap();
     store

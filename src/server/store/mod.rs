@@ -12,7 +12,9 @@
 
 use crate::domain::admin::{AdminUser, Dashboard};
 use crate::domain::call::{Call, CallAction, CallMedia};
-use crate::domain::{ConversationSummary, Member, Message, Notification, Role, SessionInfo, User};
+use crate::domain::{
+    ConversationSummary, GroupTitle, Member, Message, Notification, Role, SessionInfo, User,
+};
 use crate::error::AppError;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -426,7 +428,7 @@ pub trait ConversationStore: Send + Sync {
     async fn create_group(
         &self,
         owner: &str,
-        title: &str,
+        title: &GroupTitle,
         members: &[String],
         now: i64,
     ) -> Result<String>;
@@ -861,6 +863,11 @@ pub(crate) mod tests {
         );
         let c = store.open_direct(&ann, &ben, 1).await.unwrap();
         (ann, ben, eve, c)
+    }
+
+    /// `text` as a group's title (it must pass the rules).
+    pub(crate) fn title(text: &str) -> GroupTitle {
+        crate::domain::parse_group_title(text).unwrap()
     }
 
     /// A new ordinary user named `name`; returns their id.

@@ -7,7 +7,7 @@ use super::messages::{message_from_row, MESSAGE_COLUMNS};
 use super::notifications::notify;
 use super::{user_from_row, SqliteStore};
 use crate::domain::{
-    BlockSide, ConversationKind, ConversationSummary, Member, NotificationKind, User,
+    BlockSide, ConversationKind, ConversationSummary, GroupTitle, Member, NotificationKind, User,
 };
 use crate::server::store::{ConversationStore, Result, StoreError, GROUP_MAX_MEMBERS};
 use async_trait::async_trait;
@@ -46,7 +46,7 @@ impl ConversationStore for SqliteStore {
     async fn create_group(
         &self,
         owner: &str,
-        title: &str,
+        title: &GroupTitle,
         members: &[String],
         now: i64,
     ) -> Result<String> {
@@ -57,7 +57,8 @@ impl ConversationStore for SqliteStore {
             return Err(StoreError::GroupFull(GROUP_MAX_MEMBERS));
         }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let id = insert_conversation(&mut tx, "group", Some(title), None, owner, now).await?;
+        let title = Some(title.as_str());
+        let id = insert_conversation(&mut tx, "group", title, None, owner, now).await?;
         add_member(&mut tx, &id, owner, "owner", now).await?;
         for user in others {
             require_active_user(&mut tx, user).await?;
