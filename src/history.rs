@@ -106,11 +106,11 @@ mod tests {
 
     fn msg(seq: i64) -> Message {
         Message {
-            id: format!("m{seq}"),
+            id: format!("m{seq}").into(),
             conversation_id: "c".into(),
             seq,
             sender_id: "u".into(),
-            client_msg_id: format!("x{seq}"),
+            client_msg_id: format!("x{seq}").into(),
             kind: MessageKind::Text,
             body: format!("body {seq}"),
             created_at: seq,

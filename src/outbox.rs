@@ -8,14 +8,15 @@
 //! [`Outbox`] is plain data: the browser's client (`crate::client`) sends what it hands out
 //! and reports each answer back; the recovery property test drives the same type.
 
+use crate::domain::{ClientMsgId, ConversationId};
 use std::collections::HashSet;
 
 /// A message the person sent that the server has not confirmed yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     /// The id the server stores the message under once, however often it is sent.
-    pub client_msg_id: String,
+    pub client_msg_id: ClientMsgId,
     pub body: String,
     pub state: PendingState,
 }
@@ -55,7 +56,7 @@ pub struct Outbox {
     /// In the order written.
     items: Vec<Pending>,
     /// Conversations with a send on its way.
-    in_flight: HashSet<String>,
+    in_flight: HashSet<ConversationId>,
     /// Failed attempts in a row, for the pause before the next.
     failures: u32,
     /// A retry timer is set.
@@ -69,10 +70,10 @@ impl Outbox {
     }
 
     /// The unconfirmed messages of one conversation, in the order written.
-    pub fn of(&self, conversation_id: &str) -> Vec<Pending> {
+    pub fn of(&self, conversation_id: &ConversationId) -> Vec<Pending> {
         self.items
             .iter()
-            .filter(|x| x.conversation_id == conversation_id)
+            .filter(|x| x.conversation_id == *conversation_id)
             .cloned()
             .collect()
     }
@@ -83,7 +84,12 @@ impl Outbox {
 
     /// Queues a new message (state [`PendingState::Sending`]); then ask [`Outbox::next`] for
     /// its conversation.
-    pub fn push(&mut self, conversation_id: String, client_msg_id: String, body: String) {
+    pub fn push(
+        &mut self,
+        conversation_id: ConversationId,
+        client_msg_id: ClientMsgId,
+        body: String,
+    ) {
         self.items.push(Pending {
             conversation_id,
             client_msg_id,
@@ -94,30 +100,30 @@ impl Outbox {
 
     /// The person pressed Retry (or "Send now"): the message is due again. Returns its
     /// conversation, to ask [`Outbox::next`] for; `None` for an unknown id.
-    pub fn retry(&mut self, client_msg_id: &str) -> Option<String> {
+    pub fn retry(&mut self, client_msg_id: &ClientMsgId) -> Option<ConversationId> {
         let x = self
             .items
             .iter_mut()
-            .find(|x| x.client_msg_id == client_msg_id)?;
+            .find(|x| x.client_msg_id == *client_msg_id)?;
         x.state = PendingState::Sending;
         Some(x.conversation_id.clone())
     }
 
     /// The connection is back: the pause starts again from 1 s. Returns the conversations
     /// with something to send.
-    pub fn resume(&mut self) -> Vec<String> {
+    pub fn resume(&mut self) -> Vec<ConversationId> {
         self.failures = 0;
         self.due()
     }
 
     /// The retry timer fired. Returns the conversations with something to send.
-    pub fn retry_timer_fired(&mut self) -> Vec<String> {
+    pub fn retry_timer_fired(&mut self) -> Vec<ConversationId> {
         self.retry_scheduled = false;
         self.due()
     }
 
     /// Conversations with a message to send (in no particular order, each once).
-    pub fn due(&self) -> Vec<String> {
+    pub fn due(&self) -> Vec<ConversationId> {
         let mut seen = HashSet::new();
         self.items
             .iter()
@@ -131,23 +137,28 @@ impl Outbox {
     /// is already on its way there or nothing is due. Every call that returns a message
     /// must be followed by one of [`Outbox::stored`], [`Outbox::waiting`] or
     /// [`Outbox::refused`] for it.
-    pub fn next(&mut self, conversation_id: &str) -> Option<Pending> {
+    pub fn next(&mut self, conversation_id: &ConversationId) -> Option<Pending> {
         if self.in_flight.contains(conversation_id) {
             return None;
         }
         let p = self
             .items
             .iter()
-            .find(|x| x.conversation_id == conversation_id && x.state.due())
+            .find(|x| x.conversation_id == *conversation_id && x.state.due())
             .cloned()?;
-        self.in_flight.insert(conversation_id.to_string());
+        self.in_flight.insert(conversation_id.clone());
         Some(p)
     }
 
     /// The server stored the message. `shown` says whether the tab could add it to its copy
     /// of the conversation (then it is confirmed, see [`Outbox::confirmed`]); if not, it
     /// stays as [`PendingState::Stored`] until the messages before it arrive.
-    pub fn stored(&mut self, conversation_id: &str, client_msg_id: &str, shown: bool) {
+    pub fn stored(
+        &mut self,
+        conversation_id: &ConversationId,
+        client_msg_id: &ClientMsgId,
+        shown: bool,
+    ) {
         self.in_flight.remove(conversation_id);
         self.failures = 0;
         if !shown {
@@ -160,8 +171,8 @@ impl Outbox {
     /// should fire ([`Outbox::retry_timer_fired`]), or `None` when a timer is already set.
     pub fn waiting(
         &mut self,
-        conversation_id: &str,
-        client_msg_id: &str,
+        conversation_id: &ConversationId,
+        client_msg_id: &ClientMsgId,
         reason: String,
         retry_after_secs: Option<u64>,
     ) -> Option<u64> {
@@ -178,29 +189,34 @@ impl Outbox {
 
     /// The server refused the message: it stays with `reason` until the person retries;
     /// the conversation's next message may go.
-    pub fn refused(&mut self, conversation_id: &str, client_msg_id: &str, reason: String) {
+    pub fn refused(
+        &mut self,
+        conversation_id: &ConversationId,
+        client_msg_id: &ClientMsgId,
+        reason: String,
+    ) {
         self.in_flight.remove(conversation_id);
         self.set_state(client_msg_id, PendingState::Failed(reason));
     }
 
     /// Whether any of these messages waits here (to skip a needless change).
-    pub fn holds_any(&self, client_msg_ids: &[String]) -> bool {
+    pub fn holds_any(&self, client_msg_ids: &[ClientMsgId]) -> bool {
         self.items
             .iter()
             .any(|x| client_msg_ids.contains(&x.client_msg_id))
     }
 
     /// These messages are now in the tab's copy of their conversation: drop them here.
-    pub fn confirmed(&mut self, client_msg_ids: &[String]) {
+    pub fn confirmed(&mut self, client_msg_ids: &[ClientMsgId]) {
         self.items
             .retain(|x| !client_msg_ids.contains(&x.client_msg_id));
     }
 
-    fn set_state(&mut self, client_msg_id: &str, state: PendingState) {
+    fn set_state(&mut self, client_msg_id: &ClientMsgId, state: PendingState) {
         if let Some(x) = self
             .items
             .iter_mut()
-            .find(|x| x.client_msg_id == client_msg_id)
+            .find(|x| x.client_msg_id == *client_msg_id)
         {
             x.state = state;
         }
@@ -211,10 +227,20 @@ impl Outbox {
 mod tests {
     use super::*;
 
+    /// The conversation named `id`.
+    fn c(id: &str) -> ConversationId {
+        id.into()
+    }
+
+    /// The message named `id`.
+    fn m(id: &str) -> ClientMsgId {
+        id.into()
+    }
+
     fn outbox_with(ids: &[(&str, &str)]) -> Outbox {
         let mut o = Outbox::default();
-        for (c, id) in ids {
-            o.push(c.to_string(), id.to_string(), format!("body {id}"));
+        for (conversation, id) in ids {
+            o.push(c(conversation), m(id), format!("body {id}"));
         }
         o
     }
@@ -222,48 +248,60 @@ mod tests {
     #[test]
     fn one_send_at_a_time_per_conversation_in_the_order_written() {
         let mut o = outbox_with(&[("a", "1"), ("a", "2"), ("b", "3")]);
-        assert_eq!(o.next("a").map(|p| p.client_msg_id), Some("1".into()));
-        assert_eq!(o.next("a"), None, "one on its way");
-        assert_eq!(o.next("b").map(|p| p.client_msg_id), Some("3".into()));
-        o.stored("a", "1", true);
-        o.confirmed(&["1".to_string()]);
-        assert_eq!(o.next("a").map(|p| p.client_msg_id), Some("2".into()));
+        assert_eq!(o.next(&c("a")).map(|p| p.client_msg_id), Some("1".into()));
+        assert_eq!(o.next(&c("a")), None, "one on its way");
+        assert_eq!(o.next(&c("b")).map(|p| p.client_msg_id), Some("3".into()));
+        o.stored(&c("a"), &m("1"), true);
+        o.confirmed(&[m("1")]);
+        assert_eq!(o.next(&c("a")).map(|p| p.client_msg_id), Some("2".into()));
     }
 
     #[test]
     fn a_refusal_lets_the_next_go_and_retry_makes_it_due_again() {
         let mut o = outbox_with(&[("a", "1"), ("a", "2")]);
-        o.next("a");
-        o.refused("a", "1", "no".into());
+        o.next(&c("a"));
+        o.refused(&c("a"), &m("1"), "no".into());
         assert_eq!(o.items()[0].state, PendingState::Failed("no".into()));
-        assert_eq!(o.next("a").map(|p| p.client_msg_id), Some("2".into()));
-        o.stored("a", "2", false);
+        assert_eq!(o.next(&c("a")).map(|p| p.client_msg_id), Some("2".into()));
+        o.stored(&c("a"), &m("2"), false);
         assert_eq!(o.items()[1].state, PendingState::Stored);
-        assert_eq!(o.retry("1"), Some("a".into()));
-        assert_eq!(o.next("a").map(|p| p.client_msg_id), Some("1".into()));
+        assert_eq!(o.retry(&m("1")), Some("a".into()));
+        assert_eq!(o.next(&c("a")).map(|p| p.client_msg_id), Some("1".into()));
     }
 
     #[test]
     fn waiting_messages_share_one_timer_that_backs_off() {
         let mut o = outbox_with(&[("a", "1"), ("b", "2")]);
-        o.next("a");
-        o.next("b");
-        assert_eq!(o.waiting("a", "1", "offline".into(), None), Some(1000));
-        assert_eq!(o.waiting("b", "2", "offline".into(), None), None);
+        o.next(&c("a"));
+        o.next(&c("b"));
+        assert_eq!(
+            o.waiting(&c("a"), &m("1"), "offline".into(), None),
+            Some(1000)
+        );
+        assert_eq!(o.waiting(&c("b"), &m("2"), "offline".into(), None), None);
         let mut due = o.retry_timer_fired();
         due.sort();
-        assert_eq!(due, ["a", "b"]);
-        o.next("a");
-        assert_eq!(o.waiting("a", "1", "offline".into(), None), Some(2000));
+        assert_eq!(due, [c("a"), c("b")]);
+        o.next(&c("a"));
+        assert_eq!(
+            o.waiting(&c("a"), &m("1"), "offline".into(), None),
+            Some(2000)
+        );
         o.retry_timer_fired();
-        o.next("a");
-        assert_eq!(o.waiting("a", "1", "slow".into(), Some(7)), Some(7000));
+        o.next(&c("a"));
+        assert_eq!(
+            o.waiting(&c("a"), &m("1"), "slow".into(), Some(7)),
+            Some(7000)
+        );
         o.resume();
-        o.next("a");
-        assert_eq!(o.waiting("a", "1", "offline".into(), None), None);
+        o.next(&c("a"));
+        assert_eq!(o.waiting(&c("a"), &m("1"), "offline".into(), None), None);
         o.retry_timer_fired();
-        o.next("a");
-        assert_eq!(o.waiting("a", "1", "offline".into(), None), Some(1000));
+        o.next(&c("a"));
+        assert_eq!(
+            o.waiting(&c("a"), &m("1"), "offline".into(), None),
+            Some(1000)
+        );
         assert_eq!(retry_delay_ms(9, None), 15_000);
     }
 }

@@ -6,8 +6,8 @@
 //! and are never replayed.
 
 use crate::domain::call::Call;
-use crate::domain::Message;
 use crate::domain::PresenceState;
+use crate::domain::{CallId, ConversationId, Message, MessageId, UserId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -53,7 +53,7 @@ impl Default for Limits {
 #[serde(deny_unknown_fields)]
 pub struct Resume {
     pub seq: i64,
-    pub message_id: String,
+    pub message_id: MessageId,
 }
 
 /// What a subscription is about.
@@ -61,9 +61,9 @@ pub struct Resume {
 #[serde(try_from = "String", into = "String")]
 pub enum Topic {
     /// Members only.
-    Conversation(String),
+    Conversation(ConversationId),
     /// That user only.
-    User(String),
+    User(UserId),
     /// The admin dashboard's live figures: admins only.
     Admin,
 }
@@ -93,8 +93,8 @@ impl TryFrom<String> for Topic {
                 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         };
         match s.split_once(':') {
-            Some(("conversation", id)) if valid_id(id) => Ok(Topic::Conversation(id.to_string())),
-            Some(("user", id)) if valid_id(id) => Ok(Topic::User(id.to_string())),
+            Some(("conversation", id)) if valid_id(id) => Ok(Topic::Conversation(id.into())),
+            Some(("user", id)) if valid_id(id) => Ok(Topic::User(id.into())),
             Some(("admin", "dashboard")) => Ok(Topic::Admin),
             _ => Err(format!("unknown topic {s:?}")),
         }
@@ -114,7 +114,7 @@ pub enum ClientFrame {
         topic: Topic,
     },
     Typing {
-        conversation_id: String,
+        conversation_id: ConversationId,
         active: bool,
     },
     Presence {
@@ -123,7 +123,7 @@ pub enum ClientFrame {
     /// WebRTC signaling for a call this connection takes part in; the server relays it to
     /// the other participant's connection and nowhere else.
     CallSignal {
-        call_id: String,
+        call_id: CallId,
         signal: Signal,
     },
     /// A struct variant, not a unit one: serde ignores extra fields next to a unit
@@ -153,7 +153,7 @@ pub enum Signal {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     Hello {
-        user_id: String,
+        user_id: UserId,
         /// This connection, as call set-up names it (a call is bound to one tab).
         connection_id: u64,
         limits: Limits,
@@ -192,18 +192,18 @@ pub enum Event {
         message: Message,
     },
     ReadMarked {
-        conversation_id: String,
-        user_id: String,
+        conversation_id: ConversationId,
+        user_id: UserId,
         seq: i64,
     },
     Typing {
-        conversation_id: String,
-        user_id: String,
+        conversation_id: ConversationId,
+        user_id: UserId,
         display_name: String,
         active: bool,
     },
     Presence {
-        user_id: String,
+        user_id: UserId,
         state: PresenceState,
         last_seen_at: Option<i64>,
     },
@@ -215,7 +215,7 @@ pub enum Event {
     },
     /// Signaling from the other participant of a call (sent to one connection only).
     CallSignal {
-        call_id: String,
+        call_id: CallId,
         signal: Signal,
     },
     /// The user's notifications changed (a missed call, added to a group, marked read).

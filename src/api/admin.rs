@@ -3,6 +3,7 @@
 //! hiding the links in the page is never the only guard.
 
 use crate::domain::admin::{Dashboard, SettingView, UserPage};
+use crate::domain::UserId;
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -65,7 +66,7 @@ pub async fn admin_users(query: String, page: i64) -> Result<UserPage, AppError>
     feature = "ssr",
     tracing::instrument(name = "admin_block_user", skip_all)
 )]
-pub async fn admin_block_user(user_id: String, blocked: bool) -> Result<(), AppError> {
+pub async fn admin_block_user(user_id: UserId, blocked: bool) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
@@ -81,7 +82,7 @@ pub async fn admin_block_user(user_id: String, blocked: bool) -> Result<(), AppE
     feature = "ssr",
     tracing::instrument(name = "admin_set_admin", skip_all)
 )]
-pub async fn admin_set_admin(user_id: String, admin: bool) -> Result<(), AppError> {
+pub async fn admin_set_admin(user_id: UserId, admin: bool) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
@@ -99,7 +100,7 @@ pub async fn admin_set_admin(user_id: String, admin: bool) -> Result<(), AppErro
     tracing::instrument(name = "admin_set_temporary_password", skip_all)
 )]
 pub async fn admin_set_temporary_password(
-    user_id: String,
+    user_id: UserId,
     password: String,
 ) -> Result<(), AppError> {
     answer(

@@ -3,6 +3,7 @@
 //! the connection id names the asker's own tab, which the call is then bound to.
 
 use crate::domain::call::{Call, CallMedia, CallOptions, CallTicket};
+use crate::domain::{CallId, ConversationId};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -29,7 +30,7 @@ pub async fn get_call_options() -> Result<CallOptions, AppError> {
 #[server(endpoint = "start_call")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "start_call", skip_all))]
 pub async fn start_call(
-    conversation_id: String,
+    conversation_id: ConversationId,
     media: CallMedia,
     connection_id: u64,
 ) -> Result<CallTicket, AppError> {
@@ -45,7 +46,7 @@ pub async fn start_call(
 /// Answers a call ringing for the asker, on this tab.
 #[server(endpoint = "answer_call")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "answer_call", skip_all))]
-pub async fn answer_call(call_id: String, connection_id: u64) -> Result<CallTicket, AppError> {
+pub async fn answer_call(call_id: CallId, connection_id: u64) -> Result<CallTicket, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
@@ -57,7 +58,7 @@ pub async fn answer_call(call_id: String, connection_id: u64) -> Result<CallTick
 
 #[server(endpoint = "decline_call")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "decline_call", skip_all))]
-pub async fn decline_call(call_id: String) -> Result<Call, AppError> {
+pub async fn decline_call(call_id: CallId) -> Result<Call, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
@@ -70,7 +71,7 @@ pub async fn decline_call(call_id: String) -> Result<Call, AppError> {
 /// Cancels a ringing call (caller), declines it (callee) or ends an answered one.
 #[server(endpoint = "hang_up")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "hang_up", skip_all))]
-pub async fn hang_up(call_id: String) -> Result<Call, AppError> {
+pub async fn hang_up(call_id: CallId) -> Result<Call, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;

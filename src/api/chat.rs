@@ -1,7 +1,9 @@
 //! Conversations and messages: who asks, the action (`server::actions::conversations`,
 //! `server::actions::messages`), the answer.
 
-use crate::domain::{ConversationSummary, Member, Message, User};
+use crate::domain::{
+    ClientMsgId, ConversationId, ConversationSummary, Member, Message, User, UserId,
+};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -53,7 +55,7 @@ pub async fn search_users(query: String) -> Result<Vec<User>, AppError> {
 /// The direct conversation with `user_id`, created on first use.
 #[server(endpoint = "open_direct")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "open_direct", skip_all))]
-pub async fn open_direct(user_id: String) -> Result<String, AppError> {
+pub async fn open_direct(user_id: UserId) -> Result<ConversationId, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
@@ -68,8 +70,8 @@ pub async fn open_direct(user_id: String) -> Result<String, AppError> {
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "create_group", skip_all))]
 pub async fn create_group(
     title: String,
-    #[server(default)] member_ids: Vec<String>,
-) -> Result<String, AppError> {
+    #[server(default)] member_ids: Vec<UserId>,
+) -> Result<ConversationId, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
@@ -82,7 +84,7 @@ pub async fn create_group(
 /// The group's owner adds someone.
 #[server(endpoint = "add_member")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "add_member", skip_all))]
-pub async fn add_member(conversation_id: String, user_id: String) -> Result<(), AppError> {
+pub async fn add_member(conversation_id: ConversationId, user_id: UserId) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
@@ -95,7 +97,10 @@ pub async fn add_member(conversation_id: String, user_id: String) -> Result<(), 
 /// The group's owner removes someone; their open tabs stop receiving the group at once.
 #[server(endpoint = "remove_member")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "remove_member", skip_all))]
-pub async fn remove_member(conversation_id: String, user_id: String) -> Result<(), AppError> {
+pub async fn remove_member(
+    conversation_id: ConversationId,
+    user_id: UserId,
+) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
@@ -109,8 +114,8 @@ pub async fn remove_member(conversation_id: String, user_id: String) -> Result<(
 #[server(endpoint = "send_message")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "send_message", skip_all))]
 pub async fn send_message(
-    conversation_id: String,
-    client_msg_id: String,
+    conversation_id: ConversationId,
+    client_msg_id: ClientMsgId,
     body: String,
 ) -> Result<Message, AppError> {
     answer(
@@ -126,7 +131,7 @@ pub async fn send_message(
 #[server(endpoint = "messages")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "load_messages", skip_all))]
 pub async fn load_messages(
-    conversation_id: String,
+    conversation_id: ConversationId,
     before_seq: Option<i64>,
 ) -> Result<Vec<Message>, AppError> {
     answer(
@@ -145,7 +150,7 @@ pub async fn load_messages(
     tracing::instrument(name = "messages_after", skip_all)
 )]
 pub async fn messages_after(
-    conversation_id: String,
+    conversation_id: ConversationId,
     after_seq: i64,
 ) -> Result<Vec<Message>, AppError> {
     answer(
@@ -160,7 +165,7 @@ pub async fn messages_after(
 /// Marks the conversation read up to `seq`; other members and the user's other tabs hear.
 #[server(endpoint = "mark_read")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "mark_read", skip_all))]
-pub async fn mark_read(conversation_id: String, seq: i64) -> Result<i64, AppError> {
+pub async fn mark_read(conversation_id: ConversationId, seq: i64) -> Result<i64, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
@@ -176,7 +181,9 @@ pub async fn mark_read(conversation_id: String, seq: i64) -> Result<i64, AppErro
     feature = "ssr",
     tracing::instrument(name = "conversation_members", skip_all)
 )]
-pub async fn conversation_members(conversation_id: String) -> Result<Vec<Member>, AppError> {
+pub async fn conversation_members(
+    conversation_id: ConversationId,
+) -> Result<Vec<Member>, AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;

@@ -1,6 +1,6 @@
 //! Personal blocks and notifications: what each person controls for themselves.
 
-use crate::domain::{Notification, User};
+use crate::domain::{ConversationId, Notification, User, UserId};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -15,7 +15,7 @@ use {
 /// calls (one under way ends), and neither sees the other's presence or typing.
 #[server(endpoint = "block")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "block_person", skip_all))]
-pub async fn block_person(user_id: String) -> Result<(), AppError> {
+pub async fn block_person(user_id: UserId) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
@@ -30,7 +30,7 @@ pub async fn block_person(user_id: String) -> Result<(), AppError> {
     feature = "ssr",
     tracing::instrument(name = "unblock_person", skip_all)
 )]
-pub async fn unblock_person(user_id: String) -> Result<(), AppError> {
+pub async fn unblock_person(user_id: UserId) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;
@@ -41,7 +41,7 @@ pub async fn unblock_person(user_id: String) -> Result<(), AppError> {
 }
 
 /// Blocks (`true`) or unblocks someone: what a Block / Unblock button calls.
-pub async fn set_blocked(user_id: String, block: bool) -> Result<(), AppError> {
+pub async fn set_blocked(user_id: UserId, block: bool) -> Result<(), AppError> {
     if block {
         block_person(user_id).await
     } else {
@@ -113,7 +113,7 @@ pub async fn mark_all_read() -> Result<(), AppError> {
 /// Mutes a conversation (still counted unread; no sound, no desktop notification).
 #[server(endpoint = "mute")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "set_muted", skip_all))]
-pub async fn set_muted(conversation_id: String, muted: bool) -> Result<(), AppError> {
+pub async fn set_muted(conversation_id: ConversationId, muted: bool) -> Result<(), AppError> {
     answer(
         async move {
             let (state, me) = signed_in().await?;

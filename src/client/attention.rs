@@ -9,8 +9,7 @@ use web_sys::{HtmlAudioElement, Notification, NotificationOptions, NotificationP
 
 pub(super) fn message_arrived(chat: Chat, message: &Message) {
     let hidden = document().hidden();
-    let on_screen =
-        !hidden && chat.open.get_untracked().as_deref() == Some(&message.conversation_id);
+    let on_screen = !hidden && chat.open.get_untracked().as_ref() == Some(&message.conversation_id);
     let muted = chat.conversations.with_untracked(|l| {
         l.as_ref()
             .and_then(|l| l.iter().find(|c| c.id == message.conversation_id))
@@ -38,7 +37,7 @@ pub(super) fn message_arrived(chat: Chat, message: &Message) {
         });
         let options = NotificationOptions::new();
         options.set_body(&message.body.chars().take(140).collect::<String>());
-        options.set_tag(&message.conversation_id);
+        options.set_tag(message.conversation_id.as_str());
         let _ = Notification::new_with_options(&title, &options);
     }
 }

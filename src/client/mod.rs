@@ -31,7 +31,7 @@ pub use state::{AdminView, Chat, ConnectionStatus, Typist};
 use crate::api::chat::load_messages;
 use crate::catch_up::CatchUp;
 use crate::domain::PAGE_SIZE;
-use crate::domain::{parse_message_body, User};
+use crate::domain::{parse_message_body, ClientMsgId, ConversationId, User};
 use crate::error::AppError;
 use crate::protocol::ClientFrame;
 use leptos::prelude::*;
@@ -147,7 +147,11 @@ impl Client {
     /// # Errors
     /// [`AppError::Invalid`] (field `body`) when the text is empty, invisible or longer
     /// than the server accepts; nothing is queued then.
-    pub fn send_message(self, conversation_id: &str, text: &str) -> Result<(), AppError> {
+    pub fn send_message(
+        self,
+        conversation_id: &ConversationId,
+        text: &str,
+    ) -> Result<(), AppError> {
         let max = self.chat.limits.get_untracked().max_message_chars;
         let body = parse_message_body(text, max)?;
         // Asked on a click, as browsers require; only once, and only if undecided.
@@ -155,7 +159,7 @@ impl Client {
         attention::ask_permission();
         sync::push(
             self,
-            conversation_id.to_string(),
+            conversation_id.clone(),
             time::new_client_msg_id(),
             body,
         );
@@ -163,14 +167,14 @@ impl Client {
     }
 
     /// Sends a message that waits or was refused again, now ("Send now", "Retry").
-    pub fn retry_message(self, client_msg_id: &str) {
+    pub fn retry_message(self, client_msg_id: &ClientMsgId) {
         sync::retry(self, client_msg_id);
     }
 
     /// Tells the conversation's other members whether the person is typing.
-    pub fn typing(self, conversation_id: &str, active: bool) {
+    pub fn typing(self, conversation_id: &ConversationId, active: bool) {
         self.send_frame(&ClientFrame::Typing {
-            conversation_id: conversation_id.to_string(),
+            conversation_id: conversation_id.clone(),
             active,
         });
     }
@@ -179,7 +183,11 @@ impl Client {
     ///
     /// # Errors
     /// What the server answered (not a member, offline, ...); nothing is noted then.
-    pub async fn mark_read(self, conversation_id: String, seq: i64) -> Result<(), AppError> {
+    pub async fn mark_read(
+        self,
+        conversation_id: ConversationId,
+        seq: i64,
+    ) -> Result<(), AppError> {
         let mark = crate::api::chat::mark_read(conversation_id.clone(), seq).await?;
         let me = self.chat.me.get_untracked().id;
         self.chat.note_read(&conversation_id, &me, mark);
@@ -191,7 +199,10 @@ impl Client {
     ///
     /// # Errors
     /// What the server answered for the page.
-    pub async fn open_conversation(self, conversation_id: String) -> Result<bool, AppError> {
+    pub async fn open_conversation(
+        self,
+        conversation_id: ConversationId,
+    ) -> Result<bool, AppError> {
         let page = load_messages(conversation_id.clone(), None).await?;
         let full = page.len() as i64 >= PAGE_SIZE;
         self.chat.load_newest(&conversation_id, page);
@@ -204,7 +215,7 @@ impl Client {
     ///
     /// # Errors
     /// What the server answered for the page.
-    pub async fn load_older(self, conversation_id: String) -> Result<bool, AppError> {
+    pub async fn load_older(self, conversation_id: ConversationId) -> Result<bool, AppError> {
         let oldest = self.chat.messages.with_untracked(|all| {
             all.get(&conversation_id)
                 .and_then(crate::history::History::first_seq)

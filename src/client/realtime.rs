@@ -10,7 +10,7 @@
 use super::sync::{catch_up, reload_conversation, reload_list, reload_notifications};
 use super::time::now_ms;
 use super::{Client, ConnectionStatus, Typist};
-use crate::domain::PresenceState;
+use crate::domain::{ConversationId, PresenceState};
 use crate::history::Live;
 use crate::protocol::{
     ClientFrame, Event, ServerFrame, Topic, BLOCKED_REASON, CLOSE_SESSION_ENDED,
@@ -29,7 +29,7 @@ const TYPING_TTL_MS: f64 = 5000.0;
 pub(super) struct Link {
     socket: Option<WebSocket>,
     /// Conversations subscribed on this socket.
-    subscribed: HashSet<String>,
+    subscribed: HashSet<ConversationId>,
     /// Reconnects tried since the last open, for the backoff.
     attempt: u32,
     started: bool,
@@ -74,7 +74,7 @@ pub(super) fn start(client: Client) {
     // Subscribe to every listed conversation (again after each reconnect).
     Effect::new(move |_| {
         let open = chat.status.get() == ConnectionStatus::Open;
-        let ids: Vec<String> = chat.conversations.with(|l| {
+        let ids: Vec<ConversationId> = chat.conversations.with(|l| {
             l.as_ref()
                 .map(|l| l.iter().map(|c| c.id.clone()).collect())
                 .unwrap_or_default()

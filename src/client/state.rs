@@ -3,7 +3,9 @@
 
 use crate::domain::admin::Dashboard;
 use crate::domain::PresenceState;
-use crate::domain::{ConversationSummary, Message, Notification, User};
+use crate::domain::{
+    ClientMsgId, ConversationId, ConversationSummary, Message, Notification, User, UserId,
+};
 use crate::history::{History, Live};
 use crate::outbox::Outbox;
 use crate::protocol::{Limits, Resume};
@@ -21,7 +23,7 @@ pub enum ConnectionStatus {
 /// Someone typing in a conversation, as last heard.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Typist {
-    pub user_id: String,
+    pub user_id: UserId,
     pub display_name: String,
     /// `Date.now()` (milliseconds since the epoch) after which the indicator goes away
     /// unless refreshed.
@@ -37,19 +39,19 @@ pub struct Chat {
     /// `None` until the list has loaded.
     pub conversations: RwSignal<Option<Vec<ConversationSummary>>>,
     /// Messages of the conversations opened in this tab.
-    pub messages: RwSignal<HashMap<String, History>>,
+    pub messages: RwSignal<HashMap<ConversationId, History>>,
     /// Messages written here that the server has not confirmed.
     pub outbox: RwSignal<Outbox>,
     /// Who is typing, by conversation.
-    pub typing: RwSignal<HashMap<String, Vec<Typist>>>,
+    pub typing: RwSignal<HashMap<ConversationId, Vec<Typist>>>,
     /// Other members' read marks, by conversation and user.
-    pub reads: RwSignal<HashMap<String, HashMap<String, i64>>>,
+    pub reads: RwSignal<HashMap<ConversationId, HashMap<UserId, i64>>>,
     /// Presence of other people, as last heard: state and last seen (ms).
-    pub presence: RwSignal<HashMap<String, (PresenceState, Option<i64>)>>,
+    pub presence: RwSignal<HashMap<UserId, (PresenceState, Option<i64>)>>,
     /// The realtime connection.
     pub status: RwSignal<ConnectionStatus>,
     /// The conversation on screen in this tab.
-    pub open: RwSignal<Option<String>>,
+    pub open: RwSignal<Option<ConversationId>>,
     /// What the server accepts (from its `Hello`).
     pub limits: RwSignal<Limits>,
     /// Missed calls and group additions, newest first (the bell adds unread conversations).
@@ -77,8 +79,8 @@ impl Chat {
     /// Adds a page of messages the server answered to what this tab holds; `false`
     /// (nothing added) when it holds nothing of that conversation yet, or the page would
     /// leave a hole.
-    pub fn add_messages(&self, conversation_id: &str, list: Vec<Message>) -> bool {
-        let confirmed: Vec<String> = list.iter().map(|m| m.client_msg_id.clone()).collect();
+    pub fn add_messages(&self, conversation_id: &ConversationId, list: Vec<Message>) -> bool {
+        let confirmed: Vec<ClientMsgId> = list.iter().map(|m| m.client_msg_id.clone()).collect();
         let mut added = false;
         self.messages.update(|all| {
             if let Some(h) = all.get_mut(conversation_id) {
@@ -93,14 +95,14 @@ impl Chat {
 
     /// Takes the newest page of a conversation: the start of this tab's copy, or added to
     /// it when it joins what is held (otherwise the copy starts again from this page).
-    pub fn load_newest(&self, conversation_id: &str, page: Vec<Message>) {
-        let confirmed: Vec<String> = page.iter().map(|m| m.client_msg_id.clone()).collect();
+    pub fn load_newest(&self, conversation_id: &ConversationId, page: Vec<Message>) {
+        let confirmed: Vec<ClientMsgId> = page.iter().map(|m| m.client_msg_id.clone()).collect();
         self.messages.update(|all| {
             let joined = all
                 .get_mut(conversation_id)
                 .is_some_and(|h| h.merge(page.clone()));
             if !joined {
-                all.insert(conversation_id.to_string(), History::from_page(page));
+                all.insert(conversation_id.clone(), History::from_page(page));
             }
         });
         self.confirmed(&confirmed);
@@ -121,7 +123,7 @@ impl Chat {
     }
 
     /// The live event and the send's answer are the same message: drop the pending copy.
-    fn confirmed(&self, client_msg_ids: &[String]) {
+    fn confirmed(&self, client_msg_ids: &[ClientMsgId]) {
         let any = self.outbox.with_untracked(|p| p.holds_any(client_msg_ids));
         if any {
             self.outbox.update(|p| p.confirmed(client_msg_ids));
@@ -130,13 +132,13 @@ impl Chat {
 
     /// Highest seq this tab holds for a conversation: `None` when this tab does not hold
     /// its history at all, 0 when it holds an empty one.
-    pub fn last_seq(&self, conversation_id: &str) -> Option<i64> {
+    pub fn last_seq(&self, conversation_id: &ConversationId) -> Option<i64> {
         self.messages
             .with_untracked(|all| all.get(conversation_id).map(History::last_seq))
     }
 
     /// Where this tab's copy of a conversation ends, to resume after a reconnect.
-    pub fn resume_point(&self, conversation_id: &str) -> Option<Resume> {
+    pub fn resume_point(&self, conversation_id: &ConversationId) -> Option<Resume> {
         self.messages
             .with_untracked(|all| all.get(conversation_id).and_then(History::resume_point))
     }
@@ -163,12 +165,12 @@ impl Chat {
 
     /// A read mark moved: the person's own (the list's unread count) or another member's
     /// (receipts). Marks only move forward.
-    pub fn note_read(&self, conversation_id: &str, user_id: &str, seq: i64) {
-        if user_id == self.me.get_untracked().id {
+    pub fn note_read(&self, conversation_id: &ConversationId, user_id: &UserId, seq: i64) {
+        if *user_id == self.me.get_untracked().id {
             self.conversations.update(|list| {
                 if let Some(c) = list
                     .as_mut()
-                    .and_then(|l| l.iter_mut().find(|c| c.id == conversation_id))
+                    .and_then(|l| l.iter_mut().find(|c| c.id == *conversation_id))
                 {
                     c.last_read_seq = c.last_read_seq.max(seq);
                 }
@@ -176,9 +178,9 @@ impl Chat {
         } else {
             self.reads.update(|r| {
                 let mark = r
-                    .entry(conversation_id.to_string())
+                    .entry(conversation_id.clone())
                     .or_default()
-                    .entry(user_id.to_string())
+                    .entry(user_id.clone())
                     .or_insert(0);
                 *mark = (*mark).max(seq);
             });
@@ -198,7 +200,7 @@ impl Chat {
 
     /// A person's presence and last seen time (milliseconds since the epoch), as last
     /// heard; offline when never heard of.
-    pub fn presence_of(&self, user_id: &str) -> (PresenceState, Option<i64>) {
+    pub fn presence_of(&self, user_id: &UserId) -> (PresenceState, Option<i64>) {
         self.presence.with(|p| {
             p.get(user_id)
                 .copied()

@@ -5,13 +5,19 @@
 use super::Client;
 use crate::api::chat::{list_conversations, load_messages, messages_after, send_message};
 use crate::api::people::list_notifications;
+use crate::domain::{ClientMsgId, ConversationId};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
 
 /// Queues a new message and starts sending.
-pub(super) fn push(client: Client, conversation_id: String, client_msg_id: String, body: String) {
+pub(super) fn push(
+    client: Client,
+    conversation_id: ConversationId,
+    client_msg_id: ClientMsgId,
+    body: String,
+) {
     client
         .chat
         .outbox
@@ -20,7 +26,7 @@ pub(super) fn push(client: Client, conversation_id: String, client_msg_id: Strin
 }
 
 /// Sends a waiting or refused message again, now.
-pub(super) fn retry(client: Client, client_msg_id: &str) {
+pub(super) fn retry(client: Client, client_msg_id: &ClientMsgId) {
     let mut conversation = None;
     client
         .chat
@@ -42,7 +48,7 @@ pub(super) fn resume(client: Client) {
 }
 
 /// Sends the conversation's next message unless one is on its way.
-fn pump(client: Client, conversation_id: String) {
+fn pump(client: Client, conversation_id: ConversationId) {
     let outbox = client.chat.outbox;
     // Which message is on its way is not shown: no need to tell the page.
     let mut next = None;
@@ -108,7 +114,7 @@ fn retry_later(client: Client, delay_ms: u64) {
 
 /// Fetches what this tab missed in a conversation it holds messages of, page by page.
 /// One pass at a time per conversation; a request during a pass makes one more pass.
-pub(super) fn catch_up(client: Client, conversation_id: String) {
+pub(super) fn catch_up(client: Client, conversation_id: ConversationId) {
     let chat = client.chat;
     if chat.last_seq(&conversation_id).is_none() {
         return;
@@ -165,13 +171,13 @@ pub(super) fn reload_list(client: Client) {
 /// The server cannot resume this tab's copy of a conversation: drop it, and load the
 /// newest page again if it is on screen.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub(super) fn reload_conversation(client: Client, conversation_id: String) {
+pub(super) fn reload_conversation(client: Client, conversation_id: ConversationId) {
     let chat = client.chat;
     chat.messages.update(|all| {
         all.remove(&conversation_id);
     });
     reload_list(client);
-    if chat.open.get_untracked().as_deref() != Some(conversation_id.as_str()) {
+    if chat.open.get_untracked().as_ref() != Some(&conversation_id) {
         return;
     }
     spawn_local(async move {

@@ -2,6 +2,7 @@
 //! hours are rendered only in the browser (they are loaded after hydration), so the server's
 //! answers here never have to match the browser's.
 
+use crate::domain::ClientMsgId;
 #[cfg(feature = "hydrate")]
 use wasm_bindgen::JsValue;
 
@@ -19,7 +20,7 @@ pub fn now_ms() -> f64 {
 
 /// A fresh id for a message about to be sent: a random UUID where the browser has one, else
 /// the time and a random number ("" on the server, which never sends).
-pub fn new_client_msg_id() -> String {
+pub fn new_client_msg_id() -> ClientMsgId {
     #[cfg(feature = "hydrate")]
     {
         if let Some(id) = leptos::prelude::window()
@@ -27,17 +28,17 @@ pub fn new_client_msg_id() -> String {
             .ok()
             .map(|c| c.random_uuid())
         {
-            return id;
+            return ClientMsgId::from(id);
         }
-        format!(
+        ClientMsgId::from(format!(
             "m-{}-{}",
             js_sys::Date::now() as u64,
             (js_sys::Math::random() * 1e9) as u64
-        )
+        ))
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        String::new()
+        ClientMsgId::from(String::new())
     }
 }
 

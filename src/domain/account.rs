@@ -1,6 +1,7 @@
 //! Accounts: who a person is (`User`, `Role`), what a new account needs (`NewAccount`),
 //! and the rules for names and passwords that the server and the browser share.
 
+use super::UserId;
 use crate::error::{AppError, FieldError};
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +37,7 @@ impl Role {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     pub role: Role,

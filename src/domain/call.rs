@@ -5,7 +5,7 @@
 //! time, or busy when the callee is already in a call. The server owns every transition;
 //! [`transition`] is the one place that says which are allowed.
 
-use crate::domain::User;
+use crate::domain::{CallId, ConversationId, User, UserId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -86,8 +86,8 @@ impl fmt::Display for CallState {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
-    pub id: String,
-    pub conversation_id: String,
+    pub id: CallId,
+    pub conversation_id: ConversationId,
     pub caller: User,
     pub callee: User,
     pub media: CallMedia,
@@ -100,8 +100,8 @@ pub struct Call {
 
 impl Call {
     /// The other participant, seen from `me`.
-    pub fn peer_of(&self, me: &str) -> &User {
-        if self.caller.id == me {
+    pub fn peer_of(&self, me: &UserId) -> &User {
+        if self.caller.id == *me {
             &self.callee
         } else {
             &self.caller

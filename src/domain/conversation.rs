@@ -2,7 +2,7 @@
 //! members, group titles, and how much history one page holds.
 
 use super::check_name;
-use super::{BlockSide, Message, PresenceState, User};
+use super::{BlockSide, ConversationId, Message, PresenceState, User};
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -21,7 +21,7 @@ pub enum ConversationKind {
 /// A conversation as the list shows it to one member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationSummary {
-    pub id: String,
+    pub id: ConversationId,
     pub kind: ConversationKind,
     /// The group title, or the other person's display name for a direct conversation.
     pub title: String,

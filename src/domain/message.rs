@@ -1,7 +1,7 @@
 //! Messages: the stored record (`Message`, `MessageKind`) and the rules for what may be
 //! sent (`parse_message_body`, `check_client_msg_id`).
 
-use super::UnixMs;
+use super::{ClientMsgId, ConversationId, MessageId, UnixMs, UserId};
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 
@@ -36,12 +36,12 @@ impl MessageKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
-    pub id: String,
-    pub conversation_id: String,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
     /// Position in the conversation: 1, 2, 3, ... with no gaps.
     pub seq: i64,
-    pub sender_id: String,
-    pub client_msg_id: String,
+    pub sender_id: UserId,
+    pub client_msg_id: ClientMsgId,
     pub kind: MessageKind,
     pub body: String,
     pub created_at: UnixMs,
@@ -71,7 +71,11 @@ pub fn parse_message_body(body: &str, max_chars: usize) -> Result<String, AppErr
 }
 
 /// Checks a client-chosen message id: 1 to 64 characters of letters, digits and `-`.
-pub fn check_client_msg_id(id: &str) -> Result<(), AppError> {
+///
+/// # Errors
+/// [`AppError::Invalid`] on the field `client_msg_id` for any other id.
+pub fn check_client_msg_id(id: &ClientMsgId) -> Result<(), AppError> {
+    let id = id.as_str();
     if id.is_empty()
         || id.chars().count() > CLIENT_MSG_ID_MAX_CHARS
         || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
@@ -124,9 +128,10 @@ mod message_tests {
 
     #[test]
     fn client_message_ids_are_short_and_plain() {
-        assert!(check_client_msg_id("0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b").is_ok());
-        assert!(check_client_msg_id("").is_err());
-        assert!(check_client_msg_id("a b").is_err());
-        assert!(check_client_msg_id(&"a".repeat(65)).is_err());
+        let check = |id: &str| check_client_msg_id(&ClientMsgId::from(id));
+        assert!(check("0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b").is_ok());
+        assert!(check("").is_err());
+        assert!(check("a b").is_err());
+        assert!(check(&"a".repeat(65)).is_err());
     }
 }

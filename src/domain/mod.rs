@@ -4,7 +4,8 @@
 //! This is the bottom layer: it depends on nothing in the crate but `error`. The protocol,
 //! the store, the actions, the client and the components all build on it.
 //!
-//! The common types are re-exported here (`crate::domain::Message`); calls (`call`), the
+//! The common types are re-exported here (`crate::domain::Message`, the ids such as
+//! `crate::domain::UserId`); calls (`call`), the
 //! admin area's views (`admin`), the settings table (`settings`) and the rules for text
 //! other people see (`text`) are reached through their modules.
 
@@ -13,6 +14,7 @@ pub mod admin;
 mod block;
 pub mod call;
 mod conversation;
+mod id;
 mod message;
 mod notification;
 mod presence;
@@ -23,6 +25,7 @@ mod time;
 pub use account::*;
 pub use block::*;
 pub use conversation::*;
+pub use id::*;
 pub use message::*;
 pub use notification::*;
 pub use presence::*;

@@ -1,6 +1,6 @@
 //! The bell: what it lists besides unread messages.
 
-use super::User;
+use super::{ConversationId, User};
 use serde::{Deserialize, Serialize};
 
 /// How many notifications the bell lists.
@@ -33,7 +33,7 @@ impl NotificationKind {
 pub struct Notification {
     pub id: String,
     pub kind: NotificationKind,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     /// The group's title, or the other person's name for a direct conversation.
     pub conversation_title: String,
     /// Who called, or who added the user.

@@ -1,5 +1,6 @@
 use crate::api::auth::current_user;
 use crate::client::use_client;
+use crate::domain::ConversationId;
 use crate::ui::chat_window::ChatWindow;
 use crate::ui::shell::AppShell;
 use leptos::prelude::*;
@@ -59,6 +60,6 @@ pub fn NoConversation() -> impl IntoView {
 #[component]
 pub fn OpenConversation() -> impl IntoView {
     let params = use_params_map();
-    let id = Memo::new(move |_| params.with(|p| p.get("id")));
+    let id = Memo::new(move |_| params.with(|p| p.get("id").map(ConversationId::from)));
     move || id.get().map(|id| view! { <ChatWindow id /> })
 }

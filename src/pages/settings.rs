@@ -7,7 +7,7 @@ use crate::api::account::{
 };
 use crate::api::people::{blocked_people, set_blocked};
 use crate::client::{go_to, time::now_ms, use_client};
-use crate::domain::{SessionInfo, User};
+use crate::domain::{SessionInfo, User, UserId};
 use crate::ui::field::{last_error, FormError, TextField};
 use crate::ui::format::{ago, browser_name};
 use leptos::prelude::*;
@@ -26,7 +26,7 @@ pub fn PersonalSettings() -> impl IntoView {
         });
     };
     Effect::new(move |_| reload());
-    let unblock = move |id: String| {
+    let unblock = move |id: UserId| {
         spawn_local(async move {
             match set_blocked(id, false).await {
                 Ok(()) => reload(),

@@ -3,7 +3,7 @@
 use super::config::{CookieSecure, Settings};
 use super::store::{NewSession, Store};
 use super::{internal, now_ms};
-use crate::domain::User;
+use crate::domain::{User, UserId};
 use crate::error::AppError;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Argon2, PasswordVerifier};
@@ -204,7 +204,7 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
 pub async fn start_session(
     store: &dyn Store,
     settings: &Settings,
-    user_id: &str,
+    user_id: &UserId,
     request: &HeaderMap,
     address: std::net::IpAddr,
 ) -> Result<HeaderValue, AppError> {

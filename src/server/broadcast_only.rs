@@ -4,7 +4,7 @@
 //! It exists to measure the fan-out on its own, against relays that keep no history.
 
 use super::store::{Sent, Store, StoreError};
-use crate::domain::{Message, MessageKind};
+use crate::domain::{ClientMsgId, ConversationId, Message, MessageId, MessageKind, UserId};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -12,7 +12,7 @@ use std::sync::Mutex;
 /// relaying of call signals, `actions::calls::signal`).
 #[derive(Default)]
 pub struct BroadcastOnly {
-    last_seq: Mutex<HashMap<String, i64>>,
+    last_seq: Mutex<HashMap<ConversationId, i64>>,
 }
 
 impl BroadcastOnly {
@@ -21,25 +21,25 @@ impl BroadcastOnly {
     pub async fn message(
         &self,
         store: &dyn Store,
-        conversation_id: &str,
-        sender: &str,
-        client_msg_id: &str,
+        conversation_id: &ConversationId,
+        sender: &UserId,
+        client_msg_id: &ClientMsgId,
         body: &str,
     ) -> Result<Sent, StoreError> {
         store.may_send(conversation_id, sender).await?;
         let seq = {
             let mut counts = self.last_seq.lock().unwrap_or_else(|p| p.into_inner());
-            let last = counts.entry(conversation_id.to_string()).or_insert(0);
+            let last = counts.entry(conversation_id.clone()).or_insert(0);
             *last += 1;
             *last
         };
         Ok(Sent {
             message: Message {
-                id: uuid::Uuid::now_v7().to_string(),
-                conversation_id: conversation_id.to_string(),
+                id: MessageId::from(uuid::Uuid::now_v7().to_string()),
+                conversation_id: conversation_id.clone(),
                 seq,
-                sender_id: sender.to_string(),
-                client_msg_id: client_msg_id.to_string(),
+                sender_id: sender.clone(),
+                client_msg_id: client_msg_id.clone(),
                 kind: MessageKind::Text,
                 body: body.to_string(),
                 created_at: super::now_ms(),
@@ -60,7 +60,9 @@ mod tests {
         let (a, b, _eve, c) = ann_ben_and_eve(&*store).await;
         store.block_person(&b, &a, 1).await.unwrap();
         let broadcast = BroadcastOnly::default();
-        let sent = broadcast.message(&*store, &c, &a, "m-1", "hi").await;
+        let sent = broadcast
+            .message(&*store, &c, &a, &"m-1".into(), "hi")
+            .await;
         assert!(matches!(
             sent,
             Err(StoreError::Blocked(crate::domain::BlockSide::ByThem))
@@ -73,11 +75,11 @@ mod tests {
         let (a, b, eve, c) = ann_ben_and_eve(&*store).await;
         let broadcast = BroadcastOnly::default();
         let first = broadcast
-            .message(&*store, &c, &a, "m-1", "hi")
+            .message(&*store, &c, &a, &"m-1".into(), "hi")
             .await
             .unwrap();
         let second = broadcast
-            .message(&*store, &c, &b, "m-2", "hello")
+            .message(&*store, &c, &b, &"m-2".into(), "hello")
             .await
             .unwrap();
         assert_eq!((first.message.seq, second.message.seq), (1, 2));
@@ -89,14 +91,14 @@ mod tests {
             .is_empty());
         assert!(matches!(
             broadcast
-                .message(&*store, &c, &eve, "m-3", "let me in")
+                .message(&*store, &c, &eve, &"m-3".into(), "let me in")
                 .await,
             Err(StoreError::NotMember)
         ));
         // Another conversation counts on its own.
         let other = store.open_direct(&a, &eve, 2).await.unwrap();
         let there = broadcast
-            .message(&*store, &other, &eve, "m-4", "hey")
+            .message(&*store, &other, &eve, &"m-4".into(), "hey")
             .await
             .unwrap();
         assert_eq!(there.message.seq, 1);

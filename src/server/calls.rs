@@ -7,6 +7,7 @@ use super::hub::ConnId;
 use super::store::StoreError;
 use super::{now_ms, AppState};
 use crate::domain::call::{CallAction, CallOptions, IceServer};
+use crate::domain::{CallId, UserId};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use std::collections::HashMap;
@@ -20,45 +21,45 @@ pub const MAX_SIGNALS_PER_SIDE: u32 = 500;
 /// bound to, and how many signals each side has sent.
 #[derive(Default)]
 pub struct LiveCalls {
-    bindings: Mutex<HashMap<String, Binding>>,
+    bindings: Mutex<HashMap<CallId, Binding>>,
 }
 
 struct Binding {
-    caller: (String, ConnId),
+    caller: (UserId, ConnId),
     /// Set when the callee answers, on the tab that answered.
-    callee: Option<(String, ConnId)>,
+    callee: Option<(UserId, ConnId)>,
     signals: HashMap<ConnId, u32>,
 }
 
 impl LiveCalls {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Binding>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallId, Binding>> {
         self.bindings.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn bind_caller(&self, call_id: &str, user_id: &str, conn: ConnId) {
+    pub(crate) fn bind_caller(&self, call_id: &CallId, user_id: &UserId, conn: ConnId) {
         self.lock().insert(
-            call_id.to_string(),
+            call_id.clone(),
             Binding {
-                caller: (user_id.to_string(), conn),
+                caller: (user_id.clone(), conn),
                 callee: None,
                 signals: HashMap::new(),
             },
         );
     }
 
-    pub(crate) fn bind_callee(&self, call_id: &str, user_id: &str, conn: ConnId) {
+    pub(crate) fn bind_callee(&self, call_id: &CallId, user_id: &UserId, conn: ConnId) {
         if let Some(b) = self.lock().get_mut(call_id) {
-            b.callee = Some((user_id.to_string(), conn));
+            b.callee = Some((user_id.clone(), conn));
         }
     }
 
-    pub(crate) fn unbind(&self, call_id: &str) {
+    pub(crate) fn unbind(&self, call_id: &CallId) {
         self.lock().remove(call_id);
     }
 
     /// The connection a signal from `from` in this call goes to: the other participant's
     /// bound tab, once the call is answered. None for anyone else.
-    pub(crate) fn peer_of(&self, call_id: &str, from: ConnId) -> Result<ConnId, &'static str> {
+    pub(crate) fn peer_of(&self, call_id: &CallId, from: ConnId) -> Result<ConnId, &'static str> {
         let mut all = self.lock();
         let b = all.get_mut(call_id).ok_or("You are not in that call.")?;
         let peer = match &b.callee {
@@ -75,7 +76,7 @@ impl LiveCalls {
     }
 
     /// The calls a connection is bound to, with the user it speaks for.
-    pub(crate) fn calls_of(&self, conn: ConnId) -> Vec<(String, String)> {
+    pub(crate) fn calls_of(&self, conn: ConnId) -> Vec<(CallId, UserId)> {
         self.lock()
             .iter()
             .filter_map(|(id, b)| {
@@ -114,7 +115,7 @@ pub async fn abandon_stale(store: &dyn super::store::Store) -> Result<usize, Sto
 /// The ICE servers for a participant: STUN as configured, and TURN with credentials made
 /// for this user that expire (the TURN REST API scheme: username `expiry:user`, password
 /// base64 HMAC-SHA1 of it with the shared secret).
-pub fn ice_servers(state: &AppState, user_id: &str) -> Vec<IceServer> {
+pub fn ice_servers(state: &AppState, user_id: &UserId) -> Vec<IceServer> {
     let s = state.settings();
     let now_secs = (now_ms() / 1000).max(0) as u64;
     build_ice_servers(
@@ -131,7 +132,7 @@ fn build_ice_servers(
     turn: &[String],
     secret: &str,
     expires_at_secs: u64,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Vec<IceServer> {
     let mut servers = Vec::new();
     if !stun.is_empty() {
@@ -175,7 +176,7 @@ mod tests {
             &["turn:turn.example:3478".into()],
             "north-wind",
             1_700_086_400,
-            "u-1",
+            &UserId::from("u-1"),
         );
         assert_eq!(servers.len(), 2);
         assert_eq!(servers[0].urls, vec!["stun:stun.example:3478"]);
@@ -189,38 +190,43 @@ mod tests {
 
     #[test]
     fn with_no_ice_servers_configured_none_are_handed_out() {
-        assert!(build_ice_servers(&[], &[], "", 1, "u").is_empty());
+        let u = UserId::from("u");
+        assert!(build_ice_servers(&[], &[], "", 1, &u).is_empty());
         // TURN without a secret would hand out credentials no server accepts.
-        assert!(build_ice_servers(&[], &["turn:t".into()], "", 1, "u").is_empty());
+        assert!(build_ice_servers(&[], &["turn:t".into()], "", 1, &u).is_empty());
     }
 
     #[test]
     fn signals_go_only_between_the_two_bound_tabs_of_an_answered_call() {
         let room = LiveCalls::default();
-        room.bind_caller("k", "ann", 1);
+        let (k, other) = (CallId::from("k"), CallId::from("other"));
+        let (ann, ben) = (UserId::from("ann"), UserId::from("ben"));
+        room.bind_caller(&k, &ann, 1);
         // Not answered yet: nobody to relay to.
-        assert!(room.peer_of("k", 1).is_err());
-        room.bind_callee("k", "ben", 7);
-        assert_eq!(room.peer_of("k", 1), Ok(7));
-        assert_eq!(room.peer_of("k", 7), Ok(1));
+        assert!(room.peer_of(&k, 1).is_err());
+        room.bind_callee(&k, &ben, 7);
+        assert_eq!(room.peer_of(&k, 1), Ok(7));
+        assert_eq!(room.peer_of(&k, 7), Ok(1));
         // Ben's other tab, a stranger's connection, another call: refused.
-        assert!(room.peer_of("k", 8).is_err());
-        assert!(room.peer_of("other", 1).is_err());
-        assert_eq!(room.calls_of(7), vec![("k".to_string(), "ben".to_string())]);
-        room.unbind("k");
-        assert!(room.peer_of("k", 1).is_err());
+        assert!(room.peer_of(&k, 8).is_err());
+        assert!(room.peer_of(&other, 1).is_err());
+        assert_eq!(room.calls_of(7), vec![(k.clone(), ben.clone())]);
+        room.unbind(&k);
+        assert!(room.peer_of(&k, 1).is_err());
     }
 
     #[test]
     fn a_flood_of_signals_is_cut_off() {
         let room = LiveCalls::default();
-        room.bind_caller("k", "ann", 1);
-        room.bind_callee("k", "ben", 2);
+        let k = CallId::from("k");
+        let (ann, ben) = (UserId::from("ann"), UserId::from("ben"));
+        room.bind_caller(&k, &ann, 1);
+        room.bind_callee(&k, &ben, 2);
         for _ in 0..MAX_SIGNALS_PER_SIDE {
-            assert!(room.peer_of("k", 1).is_ok());
+            assert!(room.peer_of(&k, 1).is_ok());
         }
-        assert!(room.peer_of("k", 1).is_err());
+        assert!(room.peer_of(&k, 1).is_err());
         // The other side's own allowance is untouched.
-        assert!(room.peer_of("k", 2).is_ok());
+        assert!(room.peer_of(&k, 2).is_ok());
     }
 }

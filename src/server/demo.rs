@@ -12,7 +12,7 @@
 use super::config::Settings;
 use super::store::{NewMessage, Store, StoreError};
 use crate::domain::call::{CallAction, CallMedia};
-use crate::domain::{parse_group_title, User};
+use crate::domain::{parse_group_title, ClientMsgId, ConversationId, User, UserId};
 use crate::error::AppError;
 
 /// Usernames of the accounts seeded in demo mode.
@@ -190,11 +190,11 @@ const PRICING: [Line; 4] = [
 struct Cast(Vec<User>);
 
 impl Cast {
-    fn id(&self, username: &str) -> Result<&str, StoreError> {
+    fn id(&self, username: &str) -> Result<&UserId, StoreError> {
         self.0
             .iter()
             .find(|u| u.username == username)
-            .map(|u| u.id.as_str())
+            .map(|u| &u.id)
             .ok_or(StoreError::NoSuchUser)
     }
 }
@@ -224,7 +224,7 @@ pub async fn seed_conversations(
     // they were added; Alice has read all of it, the admin only up to their own message.
     let members = ["alice", "bob", "admin"]
         .into_iter()
-        .map(|u| cast.id(u).map(str::to_string))
+        .map(|u| cast.id(u).cloned())
         .collect::<Result<Vec<_>, _>>()?;
     let title = parse_group_title(GROUP_TITLE)
         .map_err(|_| StoreError::Refused("The demo group's name breaks the rules for names."))?;
@@ -285,7 +285,7 @@ pub async fn seed_conversations(
 async fn send(
     store: &dyn Store,
     cast: &Cast,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     lines: &[Line],
     now: i64,
 ) -> Result<(), StoreError> {
@@ -293,9 +293,9 @@ async fn send(
         .iter()
         .map(|l| {
             Ok(NewMessage {
-                conversation_id: conversation_id.to_string(),
-                sender: cast.id(l.from)?.to_string(),
-                client_msg_id: uuid::Uuid::now_v7().to_string(),
+                conversation_id: conversation_id.clone(),
+                sender: cast.id(l.from)?.clone(),
+                client_msg_id: ClientMsgId::from(uuid::Uuid::now_v7().to_string()),
                 body: l.body.to_string(),
                 now: now - l.minutes_ago * MINUTE,
             })

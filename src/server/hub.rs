@@ -10,6 +10,7 @@
 //! the call bindings are per process too.
 
 use super::metrics;
+use crate::domain::{ConversationId, UserId};
 use crate::protocol::{Event, ServerFrame, Topic, CLOSE_TOO_SLOW};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,7 +29,7 @@ pub type CloseReason = (u16, &'static str);
 #[derive(Clone)]
 pub struct Connection {
     pub id: ConnId,
-    pub user_id: String,
+    pub user_id: UserId,
     /// The session it was opened with (its token's hash): logging out closes it.
     pub session: String,
     tx: mpsc::Sender<Arc<str>>,
@@ -102,7 +103,11 @@ pub struct Hub {
 
 impl Hub {
     /// Registers a new connection and returns it with the receiving end of its queue.
-    pub fn connect(&self, user_id: &str, session: &str) -> (Connection, mpsc::Receiver<Arc<str>>) {
+    pub fn connect(
+        &self,
+        user_id: &UserId,
+        session: &str,
+    ) -> (Connection, mpsc::Receiver<Arc<str>>) {
         let (conn, rx) = self.new_connection(user_id, session);
         self.lock_connections().insert(conn.id, conn.clone());
         (conn, rx)
@@ -113,12 +118,12 @@ impl Hub {
     /// all pass the count. `None` when the user is at the limit.
     pub fn connect_within(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         session: &str,
         most: usize,
     ) -> Option<(Connection, mpsc::Receiver<Arc<str>>)> {
         let mut all = self.lock_connections();
-        if all.values().filter(|c| c.user_id == user_id).count() >= most {
+        if all.values().filter(|c| c.user_id == *user_id).count() >= most {
             return None;
         }
         let (conn, rx) = self.new_connection(user_id, session);
@@ -128,13 +133,13 @@ impl Hub {
 
     fn new_connection(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         session: &str,
     ) -> (Connection, mpsc::Receiver<Arc<str>>) {
         let (tx, rx) = mpsc::channel(QUEUE_FRAMES);
         let conn = Connection {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            user_id: user_id.to_string(),
+            user_id: user_id.clone(),
             session: session.to_string(),
             tx,
             closing: Arc::default(),
@@ -177,11 +182,11 @@ impl Hub {
     }
 
     /// Drops every connection of a user from a topic (they left the conversation).
-    pub fn unsubscribe_user(&self, topic: &Topic, user_id: &str) {
+    pub fn unsubscribe_user(&self, topic: &Topic, user_id: &UserId) {
         let mut topics = self.lock_topics();
         if let Some(subs) = topics.get_mut(topic) {
             let before = subs.len();
-            subs.retain(|_, c| c.user_id != user_id);
+            subs.retain(|_, c| c.user_id != *user_id);
             metrics::unsubscribed(before - subs.len());
             if subs.is_empty() {
                 topics.remove(topic);
@@ -250,10 +255,10 @@ impl Hub {
     }
 
     /// Every open connection of a user (to close them on logout, for example).
-    pub fn connections_of(&self, user_id: &str) -> Vec<Connection> {
+    pub fn connections_of(&self, user_id: &UserId) -> Vec<Connection> {
         self.lock_connections()
             .values()
-            .filter(|c| c.user_id == user_id)
+            .filter(|c| c.user_id == *user_id)
             .cloned()
             .collect()
     }
@@ -306,7 +311,7 @@ impl Default for PublishOrder {
 impl PublishOrder {
     /// Waits for the conversation's lock (one of 64 stripes, picked by a hash of the id, so
     /// two conversations on one stripe also wait for each other).
-    pub async fn lock(&self, conversation_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+    pub async fn lock(&self, conversation_id: &ConversationId) -> tokio::sync::MutexGuard<'_, ()> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         conversation_id.hash(&mut h);
@@ -327,8 +332,8 @@ mod tests {
     #[tokio::test]
     async fn only_subscribers_of_a_topic_receive_its_events() {
         let hub = Hub::default();
-        let (a, mut a_rx) = hub.connect("a", "s1");
-        let (_b, mut b_rx) = hub.connect("b", "s2");
+        let (a, mut a_rx) = hub.connect(&"a".into(), "s1");
+        let (_b, mut b_rx) = hub.connect(&"b".into(), "s2");
         hub.subscribe(topic(), &a);
         assert_eq!(hub.publish(&topic(), Event::ConversationsChanged), 1);
         assert!(a_rx.recv().await.unwrap().contains("conversations_changed"));
@@ -343,7 +348,9 @@ mod tests {
         let opened: Vec<_> = (0..8)
             .map(|_| {
                 let hub = hub.clone();
-                std::thread::spawn(move || hub.connect_within("ann", "s", 3).map(|(c, _)| c.id))
+                std::thread::spawn(move || {
+                    hub.connect_within(&"ann".into(), "s", 3).map(|(c, _)| c.id)
+                })
             })
             .collect();
         let joined = opened
@@ -351,15 +358,15 @@ mod tests {
             .filter_map(|t| t.join().ok().flatten())
             .count();
         assert_eq!(joined, 3);
-        assert_eq!(hub.connections_of("ann").len(), 3);
-        assert!(hub.connect_within("ben", "s2", 3).is_some());
+        assert_eq!(hub.connections_of(&"ann".into()).len(), 3);
+        assert!(hub.connect_within(&"ben".into(), "s2", 3).is_some());
     }
 
     #[tokio::test]
     async fn a_subscriber_that_does_not_read_is_told_to_close_and_others_still_receive() {
         let hub = Hub::default();
-        let (slow, _slow_rx) = hub.connect("slow", "s1");
-        let (fast, mut fast_rx) = hub.connect("fast", "s2");
+        let (slow, _slow_rx) = hub.connect(&"slow".into(), "s1");
+        let (fast, mut fast_rx) = hub.connect(&"fast".into(), "s2");
         hub.subscribe(topic(), &slow);
         hub.subscribe(topic(), &fast);
         let told = slow.clone();

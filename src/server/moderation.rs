@@ -8,6 +8,7 @@ use super::presence::Presence;
 use super::store::Store;
 use super::{now_ms, AppState};
 use crate::domain::admin::Dashboard;
+use crate::domain::UserId;
 use crate::protocol::{Event, Topic, CLOSE_SESSION_ENDED};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -18,11 +19,11 @@ use std::time::Duration;
 /// so a look-up allocates nothing.
 #[derive(Default)]
 pub struct Blocks {
-    by_blocker: RwLock<HashMap<String, HashSet<String>>>,
+    by_blocker: RwLock<HashMap<UserId, HashSet<UserId>>>,
 }
 
 impl Blocks {
-    pub fn load(&self, pairs: Vec<(String, String)>) {
+    pub fn load(&self, pairs: Vec<(UserId, UserId)>) {
         let mut map = self.by_blocker.write().unwrap_or_else(|p| p.into_inner());
         map.clear();
         for (blocker, blocked) in pairs {
@@ -30,12 +31,12 @@ impl Blocks {
         }
     }
 
-    pub fn set(&self, blocker: &str, blocked: &str, on: bool) {
+    pub fn set(&self, blocker: &UserId, blocked: &UserId, on: bool) {
         let mut map = self.by_blocker.write().unwrap_or_else(|p| p.into_inner());
         if on {
-            map.entry(blocker.to_string())
+            map.entry(blocker.clone())
                 .or_default()
-                .insert(blocked.to_string());
+                .insert(blocked.clone());
         } else if let Some(set) = map.get_mut(blocker) {
             set.remove(blocked);
             if set.is_empty() {
@@ -45,7 +46,7 @@ impl Blocks {
     }
 
     /// Drops every block `user` made or was the object of (their account was deleted).
-    pub fn forget(&self, user: &str) {
+    pub fn forget(&self, user: &UserId) {
         let mut map = self.by_blocker.write().unwrap_or_else(|p| p.into_inner());
         map.remove(user);
         map.retain(|_, blocked| {
@@ -55,9 +56,9 @@ impl Blocks {
     }
 
     /// Whether either of the two blocked the other.
-    pub fn between(&self, a: &str, b: &str) -> bool {
+    pub fn between(&self, a: &UserId, b: &UserId) -> bool {
         let map = self.by_blocker.read().unwrap_or_else(|p| p.into_inner());
-        let blocked = |x: &str, y: &str| map.get(x).is_some_and(|s| s.contains(y));
+        let blocked = |x: &UserId, y: &UserId| map.get(x).is_some_and(|s| s.contains(y));
         !map.is_empty() && (blocked(a, b) || blocked(b, a))
     }
 }
@@ -65,7 +66,7 @@ impl Blocks {
 /// After an account's sessions were deleted (an admin blocked it, or gave it a temporary
 /// password): its open tabs close now, saying why, which also ends its calls and shows it
 /// offline.
-pub fn sessions_ended(state: &AppState, user: &str, reason: &'static str) {
+pub fn sessions_ended(state: &AppState, user: &UserId, reason: &'static str) {
     for conn in state.hub.connections_of(user) {
         conn.close(CLOSE_SESSION_ENDED, reason);
     }
@@ -128,16 +129,22 @@ pub async fn push_dashboard(store: Arc<dyn Store>, hub: Arc<Hub>, presence: Arc<
 #[cfg(test)]
 mod tests {
     use super::Blocks;
+    use crate::domain::UserId;
 
     #[test]
     fn a_block_stands_between_two_people_either_way_until_lifted() {
+        let (ann, ben, cat) = (
+            UserId::from("ann"),
+            UserId::from("ben"),
+            UserId::from("cat"),
+        );
         let blocks = Blocks::default();
-        blocks.load(vec![("ann".into(), "ben".into())]);
-        assert!(blocks.between("ann", "ben") && blocks.between("ben", "ann"));
-        assert!(!blocks.between("ann", "cat"));
-        blocks.set("cat", "ann", true);
-        blocks.set("ann", "ben", false);
-        assert!(!blocks.between("ben", "ann"));
-        assert!(blocks.between("ann", "cat"));
+        blocks.load(vec![(ann.clone(), ben.clone())]);
+        assert!(blocks.between(&ann, &ben) && blocks.between(&ben, &ann));
+        assert!(!blocks.between(&ann, &cat));
+        blocks.set(&cat, &ann, true);
+        blocks.set(&ann, &ben, false);
+        assert!(!blocks.between(&ben, &ann));
+        assert!(blocks.between(&ann, &cat));
     }
 }

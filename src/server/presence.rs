@@ -3,7 +3,7 @@
 //! closes, so that a reload does not flash offline.
 
 use super::hub::ConnId;
-use crate::domain::PresenceState;
+use crate::domain::{PresenceState, UserId};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -13,9 +13,9 @@ pub const OFFLINE_GRACE: Duration = Duration::from_secs(3);
 
 #[derive(Default)]
 pub struct Presence {
-    users: Mutex<HashMap<String, UserPresence>>,
+    users: Mutex<HashMap<UserId, UserPresence>>,
     /// Users whose latest change waits for their presence rate to allow announcing it.
-    deferred: Mutex<std::collections::HashSet<String>>,
+    deferred: Mutex<std::collections::HashSet<UserId>>,
 }
 
 #[derive(Default)]
@@ -58,7 +58,7 @@ pub enum Left {
 }
 
 impl Presence {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, UserPresence>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, UserPresence>> {
         self.users.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -66,7 +66,7 @@ impl Presence {
     /// returns the state to announce if it changed.
     pub fn connected(
         &self,
-        user: &str,
+        user: &UserId,
         conn: ConnId,
         state: PresenceState,
     ) -> Option<PresenceState> {
@@ -76,14 +76,14 @@ impl Presence {
             state
         };
         let mut users = self.lock();
-        let p = users.entry(user.to_string()).or_default();
+        let p = users.entry(user.clone()).or_default();
         p.epoch += 1;
         p.tabs.insert(conn, state);
         p.changed()
     }
 
     /// A tab reported online or away.
-    pub fn set(&self, user: &str, conn: ConnId, state: PresenceState) -> Option<PresenceState> {
+    pub fn set(&self, user: &UserId, conn: ConnId, state: PresenceState) -> Option<PresenceState> {
         if state == PresenceState::Offline {
             return None;
         }
@@ -95,7 +95,7 @@ impl Presence {
         p.changed()
     }
 
-    pub fn disconnected(&self, user: &str, conn: ConnId) -> Left {
+    pub fn disconnected(&self, user: &UserId, conn: ConnId) -> Left {
         let mut users = self.lock();
         let Some(p) = users.get_mut(user) else {
             return Left::Still(None);
@@ -109,7 +109,7 @@ impl Presence {
     }
 
     /// After the grace: true if the user is still gone (then they are shown offline).
-    pub fn confirm_offline(&self, user: &str, epoch: u64) -> bool {
+    pub fn confirm_offline(&self, user: &UserId, epoch: u64) -> bool {
         let mut users = self.lock();
         let gone = users
             .get(user)
@@ -122,7 +122,7 @@ impl Presence {
 
     /// Runs `f` with the user's current state while no other change can slip in between:
     /// announcements made this way reach everyone in the order the changes happened.
-    pub fn announce<R>(&self, user: &str, f: impl FnOnce(PresenceState) -> R) -> R {
+    pub fn announce<R>(&self, user: &UserId, f: impl FnOnce(PresenceState) -> R) -> R {
         let users = self.lock();
         let state = users
             .get(user)
@@ -133,15 +133,15 @@ impl Presence {
 
     /// Marks the user's announcement as deferred; false if one already is (the change
     /// will go out with it, since an announcement says the state as it is when sent).
-    pub fn defer_announcement(&self, user: &str) -> bool {
+    pub fn defer_announcement(&self, user: &UserId) -> bool {
         self.deferred
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(user.to_string())
+            .insert(user.clone())
     }
 
     /// The deferred announcement of the user goes out now.
-    pub fn deferred_announcement_due(&self, user: &str) {
+    pub fn deferred_announcement_due(&self, user: &UserId) {
         self.deferred
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -153,7 +153,7 @@ impl Presence {
         self.lock().values().filter(|p| !p.tabs.is_empty()).count()
     }
 
-    pub fn state_of(&self, user: &str) -> PresenceState {
+    pub fn state_of(&self, user: &UserId) -> PresenceState {
         self.lock()
             .get(user)
             .and_then(|p| p.shown)
@@ -168,31 +168,30 @@ mod tests {
     #[test]
     fn online_while_any_tab_is_online_away_when_all_are_away() {
         let p = Presence::default();
+        let a = &UserId::from("a");
         assert_eq!(
-            p.connected("a", 1, PresenceState::Online),
+            p.connected(a, 1, PresenceState::Online),
             Some(PresenceState::Online)
         );
-        assert_eq!(p.connected("a", 2, PresenceState::Online), None);
-        assert_eq!(p.set("a", 1, PresenceState::Away), None);
-        assert_eq!(
-            p.set("a", 2, PresenceState::Away),
-            Some(PresenceState::Away)
-        );
-        assert_eq!(p.state_of("a"), PresenceState::Away);
-        assert_eq!(p.disconnected("a", 2), Left::Still(None));
+        assert_eq!(p.connected(a, 2, PresenceState::Online), None);
+        assert_eq!(p.set(a, 1, PresenceState::Away), None);
+        assert_eq!(p.set(a, 2, PresenceState::Away), Some(PresenceState::Away));
+        assert_eq!(p.state_of(a), PresenceState::Away);
+        assert_eq!(p.disconnected(a, 2), Left::Still(None));
     }
 
     #[test]
     fn a_tab_that_opens_hidden_is_away_not_online() {
         let p = Presence::default();
+        let a = &UserId::from("a");
         assert_eq!(
-            p.connected("a", 1, PresenceState::Away),
+            p.connected(a, 1, PresenceState::Away),
             Some(PresenceState::Away)
         );
-        assert_eq!(p.state_of("a"), PresenceState::Away);
+        assert_eq!(p.state_of(a), PresenceState::Away);
         // Seen later: online.
         assert_eq!(
-            p.set("a", 1, PresenceState::Online),
+            p.set(a, 1, PresenceState::Online),
             Some(PresenceState::Online)
         );
     }
@@ -200,27 +199,29 @@ mod tests {
     #[test]
     fn a_reload_does_not_go_offline() {
         let p = Presence::default();
-        p.connected("a", 1, PresenceState::Online);
-        let Left::LastTab(epoch) = p.disconnected("a", 1) else {
+        let a = &UserId::from("a");
+        p.connected(a, 1, PresenceState::Online);
+        let Left::LastTab(epoch) = p.disconnected(a, 1) else {
             panic!("expected the last tab")
         };
         // The reloaded page connects again within the grace.
-        assert_eq!(p.connected("a", 2, PresenceState::Online), None);
-        assert!(!p.confirm_offline("a", epoch));
-        assert_eq!(p.state_of("a"), PresenceState::Online);
+        assert_eq!(p.connected(a, 2, PresenceState::Online), None);
+        assert!(!p.confirm_offline(a, epoch));
+        assert_eq!(p.state_of(a), PresenceState::Online);
     }
 
     #[test]
     fn closing_the_last_tab_goes_offline_after_the_grace() {
         let p = Presence::default();
-        p.connected("a", 1, PresenceState::Online);
-        let Left::LastTab(epoch) = p.disconnected("a", 1) else {
+        let a = &UserId::from("a");
+        p.connected(a, 1, PresenceState::Online);
+        let Left::LastTab(epoch) = p.disconnected(a, 1) else {
             panic!("expected the last tab")
         };
-        assert!(p.confirm_offline("a", epoch));
-        assert_eq!(p.state_of("a"), PresenceState::Offline);
+        assert!(p.confirm_offline(a, epoch));
+        assert_eq!(p.state_of(a), PresenceState::Offline);
         assert_eq!(
-            p.connected("a", 3, PresenceState::Online),
+            p.connected(a, 3, PresenceState::Online),
             Some(PresenceState::Online)
         );
     }

@@ -12,7 +12,7 @@
 use super::store::tests::{ann_ben_and_eve, fresh_store, title, user};
 use super::store::Store;
 use crate::catch_up::CatchUp;
-use crate::domain::Message;
+use crate::domain::{ClientMsgId, ConversationId, Message, UserId};
 use crate::history::{History, Live};
 use crate::outbox::Outbox;
 use proptest::prelude::*;
@@ -69,7 +69,7 @@ fn op(clients: usize) -> impl Strategy<Value = Op> {
 }
 
 struct Client {
-    user: String,
+    user: UserId,
     history: History,
     connected: bool,
     /// Live events queued for this client by the hub.
@@ -86,7 +86,7 @@ impl Client {
     /// A page joins the copy as in the browser (`client::Chat::add_messages`): what it
     /// holds leaves the outbox.
     fn add(&mut self, page: Vec<Message>) -> bool {
-        let ids: Vec<String> = page.iter().map(|m| m.client_msg_id.clone()).collect();
+        let ids: Vec<ClientMsgId> = page.iter().map(|m| m.client_msg_id.clone()).collect();
         let added = self.history.merge(page);
         if added {
             self.outbox.confirmed(&ids);
@@ -107,7 +107,7 @@ impl Client {
 
 struct World {
     store: Arc<dyn Store>,
-    conversation: String,
+    conversation: ConversationId,
     clients: Vec<Client>,
     written: Vec<String>,
     next_body: usize,
@@ -211,7 +211,7 @@ impl World {
             } => {
                 let body = format!("m{}", self.next_body);
                 self.next_body += 1;
-                let id = format!("c{client}-{}", self.next_body);
+                let id = ClientMsgId::from(format!("c{client}-{}", self.next_body));
                 self.written.push(body.clone());
                 self.clients[client]
                     .outbox
@@ -306,7 +306,7 @@ async fn run(ops: Vec<Op>) {
         clients: tabs
             .iter()
             .map(|u| Client {
-                user: u.to_string(),
+                user: (*u).clone(),
                 history: History::default(),
                 connected: true,
                 inbox: VecDeque::new(),
@@ -397,7 +397,10 @@ proptest! {
 async fn a_copy_whose_last_message_is_not_stored_there_cannot_resume() {
     let (store, _dir) = fresh_store().await;
     let (ann, ben, eve, c) = ann_ben_and_eve(&*store).await;
-    let sent = store.send_message(&c, &ann, "a-1", "hi", 1).await.unwrap();
+    let sent = store
+        .send_message(&c, &ann, &"a-1".into(), "hi", 1)
+        .await
+        .unwrap();
     let id = sent.message.id.clone();
     assert_eq!(
         store.can_resume(&c, &ben, 1, &id).await.unwrap(),
@@ -405,7 +408,10 @@ async fn a_copy_whose_last_message_is_not_stored_there_cannot_resume() {
     );
     // Another message at that seq (a restored backup), or no message there at all.
     assert_eq!(
-        store.can_resume(&c, &ben, 1, "other").await.unwrap(),
+        store
+            .can_resume(&c, &ben, 1, &"other".into())
+            .await
+            .unwrap(),
         Some(false)
     );
     assert_eq!(
@@ -437,10 +443,10 @@ async fn a_send_to_a_locked_database_fails_as_unavailable_writes_nothing_and_lan
         store.clone(),
         &tokio_util::task::TaskTracker::new(),
     );
-    let new = |sender: &str, id: &str| crate::server::store::NewMessage {
+    let new = |sender: &UserId, id: &str| crate::server::store::NewMessage {
         conversation_id: c.clone(),
-        sender: sender.to_string(),
-        client_msg_id: id.to_string(),
+        sender: sender.clone(),
+        client_msg_id: id.into(),
         body: "while locked".to_string(),
         now: 2,
     };
@@ -458,12 +464,12 @@ async fn a_send_to_a_locked_database_fails_as_unavailable_writes_nothing_and_lan
 
     other.release().await;
     let sent = store
-        .send_message(&c, &ann, "a-1", "while locked", 3)
+        .send_message(&c, &ann, &"a-1".into(), "while locked", 3)
         .await
         .unwrap();
     assert!(sent.created);
     let again = store
-        .send_message(&c, &ann, "a-1", "while locked", 4)
+        .send_message(&c, &ann, &"a-1".into(), "while locked", 4)
         .await
         .unwrap();
     assert!(

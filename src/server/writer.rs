@@ -90,7 +90,7 @@ mod tests {
                     .send(NewMessage {
                         conversation_id: c,
                         sender,
-                        client_msg_id: format!("m-{i}"),
+                        client_msg_id: format!("m-{i}").into(),
                         body: format!("message {i}"),
                         now: 2,
                     })

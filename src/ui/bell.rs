@@ -5,7 +5,7 @@
 use crate::api::people::{mark_all_read, mark_notification_read};
 use crate::client::time::now_ms;
 use crate::client::use_client;
-use crate::domain::Notification;
+use crate::domain::{ConversationId, Notification};
 use crate::ui::format::ago;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,7 +13,7 @@ use leptos::task::spawn_local;
 /// An unread conversation as the bell lists it.
 #[derive(Clone, PartialEq)]
 struct UnreadConversation {
-    id: String,
+    id: ConversationId,
     title: String,
     unread: i64,
     last_seq: i64,

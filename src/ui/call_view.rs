@@ -6,13 +6,14 @@
 use crate::client::time::now_ms;
 use crate::client::{ticker, use_client, LOCAL_MEDIA_ID, REMOTE_MEDIA_ID};
 use crate::domain::call::{format_duration, Call, CallMedia, CallState};
+use crate::domain::ConversationId;
 use leptos::html;
 use leptos::prelude::*;
 
 /// "Start video call" and "Start audio call" in a direct conversation's header; disabled
 /// with the reason when a call cannot be made.
 #[component]
-pub fn CallButtons(conversation_id: String) -> impl IntoView {
+pub fn CallButtons(conversation_id: ConversationId) -> impl IntoView {
     let client = use_client();
     let ui = client.calls;
     let button = move |media: CallMedia| {

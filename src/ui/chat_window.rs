@@ -4,7 +4,7 @@ use crate::api::chat::conversation_members;
 use crate::client::time::{now_ms, MessageClock};
 use crate::client::{tab_is_seen, ticker, use_client, Client, ConnectionStatus};
 use crate::domain::text::isolate;
-use crate::domain::{ConversationKind, Member, Message, MessageKind};
+use crate::domain::{ClientMsgId, ConversationId, ConversationKind, Member, Message, MessageKind};
 use crate::outbox::{Pending, PendingState};
 use crate::ui::call_view::CallButtons;
 use crate::ui::conversation_menu::{BlockedNotice, ConversationMenu};
@@ -21,7 +21,7 @@ const TYPING_EVERY_MS: f64 = 2000.0;
 const BOTTOM_SLACK_PX: i32 = 48;
 
 #[component]
-pub fn ChatWindow(id: String) -> impl IntoView {
+pub fn ChatWindow(id: ConversationId) -> impl IntoView {
     let client = use_client();
     let chat = client.chat;
     let log_ref = NodeRef::<html::Div>::new();
@@ -258,7 +258,7 @@ fn scroll_to_bottom(log_ref: NodeRef<html::Div>) {
 
 fn load_older(
     client: Client,
-    id: String,
+    id: ConversationId,
     log_ref: NodeRef<html::Div>,
     has_more: RwSignal<bool>,
     loading: RwSignal<bool>,
@@ -292,7 +292,7 @@ fn MessageRows(
     pending: Memo<Vec<Pending>>,
     members: RwSignal<Vec<Member>>,
     is_direct: Signal<bool>,
-    id: String,
+    id: ConversationId,
 ) -> impl IntoView {
     let client = use_client();
     let chat = client.chat;
@@ -383,7 +383,7 @@ fn MessageRows(
                 };
                 let failed = matches!(p.state, PendingState::Failed(_));
                 rows.push(view! {
-                    <div class="message mine pending" class:failed=failed data-client-msg-id=p.client_msg_id.clone()>
+                    <div class="message mine pending" class:failed=failed data-client-msg-id=p.client_msg_id.to_string()>
                         <div class="bubble"><p class="body" dir="auto">{p.body.clone()}</p></div>
                         {state}
                     </div>
@@ -401,7 +401,7 @@ fn unsent_receipt(
     role: &'static str,
     text: String,
     action: &'static str,
-    client_msg_id: String,
+    client_msg_id: ClientMsgId,
 ) -> AnyView {
     view! {
         <span class=class role=role>
@@ -415,7 +415,7 @@ fn unsent_receipt(
 }
 
 #[component]
-fn TypingIndicator(id: String) -> impl IntoView {
+fn TypingIndicator(id: ConversationId) -> impl IntoView {
     let chat = use_client().chat;
     let text = move || {
         chat.typing.with(|t| {
@@ -439,7 +439,7 @@ fn TypingIndicator(id: String) -> impl IntoView {
 }
 
 #[component]
-fn Composer(id: String) -> impl IntoView {
+fn Composer(id: ConversationId) -> impl IntoView {
     let client = use_client();
     let body = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);

@@ -1,6 +1,6 @@
 use crate::client::use_client;
 use crate::domain::PresenceState;
-use crate::domain::{ConversationKind, ConversationSummary};
+use crate::domain::{ConversationKind, ConversationSummary, UserId};
 use leptos::prelude::*;
 
 /// The user's conversations, most recent first, with a preview and an unread badge.
@@ -33,7 +33,7 @@ pub fn ConversationList() -> impl IntoView {
 fn ConversationItem(c: ConversationSummary) -> impl IntoView {
     let chat = use_client().chat;
     let id = c.id.clone();
-    let current = Memo::new(move |_| chat.open.get().as_deref() == Some(id.as_str()));
+    let current = Memo::new(move |_| chat.open.get().as_ref() == Some(&id));
     let unread = c.unread();
     let me = chat.me.get_untracked().id;
     let preview = c
@@ -84,7 +84,7 @@ fn ConversationItem(c: ConversationSummary) -> impl IntoView {
 
 /// A small dot on the avatar: green online, amber away, none offline.
 #[component]
-pub fn PresenceDot(user_id: String) -> impl IntoView {
+pub fn PresenceDot(user_id: UserId) -> impl IntoView {
     let chat = use_client().chat;
     let state = Memo::new(move |_| chat.presence_of(&user_id).0);
     move || {

@@ -1,7 +1,7 @@
 use crate::api::chat::{add_member, remove_member};
 use crate::api::people::set_blocked;
 use crate::client::use_client;
-use crate::domain::{Member, User};
+use crate::domain::{ConversationId, Member, User, UserId};
 use crate::ui::people_search::{PeopleSearch, PersonNames};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 /// The members of a group; its owner can add and remove people here.
 #[component]
 pub fn GroupMembers(
-    conversation_id: String,
+    conversation_id: ConversationId,
     members: RwSignal<Vec<Member>>,
     /// Called after a change, to load the members again.
     reload: Callback<()>,
@@ -132,7 +132,7 @@ pub fn GroupMembers(
                         let add = add.clone();
                         move || {
                             let add = add.clone();
-                            let present: Vec<String> = members.with(|m| m.iter().map(|x| x.user.id.clone()).collect());
+                            let present: Vec<UserId> = members.with(|m| m.iter().map(|x| x.user.id.clone()).collect());
                             results
                                 .get()
                                 .into_iter()

@@ -1,5 +1,5 @@
 use crate::api::chat::create_group;
-use crate::domain::User;
+use crate::domain::{User, UserId};
 use crate::ui::people_search::{panel_open, PeoplePanel, PeopleSearch, PersonNames};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -32,7 +32,7 @@ pub fn NewGroup(
     };
     let create = move |_| {
         let navigate = navigate.clone();
-        let ids: Vec<String> = chosen.get_untracked().into_iter().map(|u| u.id).collect();
+        let ids: Vec<UserId> = chosen.get_untracked().into_iter().map(|u| u.id).collect();
         let name = title.get_untracked();
         spawn_local(async move {
             match create_group(name, ids).await {

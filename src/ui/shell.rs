@@ -1,6 +1,6 @@
 use crate::api::auth::Logout;
 use crate::client::{go_to, provide_client, Client, ConnectionStatus};
-use crate::domain::{Role, User};
+use crate::domain::{ConversationId, Role, User};
 use crate::ui::bell::Bell;
 use crate::ui::call_view::CallLayer;
 use crate::ui::conversation_list::ConversationList;
@@ -26,8 +26,9 @@ pub fn AppShell(user: User) -> impl IntoView {
     let open_id = Memo::new(move |_| {
         location.pathname.with(|path| {
             path.strip_prefix("/c/")
-                .map(|id| id.trim_end_matches('/').to_string())
+                .map(|id| id.trim_end_matches('/'))
                 .filter(|id| !id.is_empty() && !id.contains('/'))
+                .map(ConversationId::from)
         })
     });
     // The admin area and the person's settings take the whole width.

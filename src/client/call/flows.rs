@@ -9,6 +9,7 @@ use crate::api::calls::{answer_call, decline_call, hang_up, start_call};
 use crate::client::realtime;
 use crate::client::Client;
 use crate::domain::call::{Call, CallMedia, CallState};
+use crate::domain::{CallId, ConversationId, UserId};
 use crate::protocol::Signal;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -16,11 +17,11 @@ use leptos::task::spawn_local;
 /// What arrived for a call this tab is still setting up.
 pub(super) enum Early {
     Call(Call),
-    Signal(String, Signal),
+    Signal(CallId, Signal),
 }
 
 /// Rings the other person of a direct conversation.
-pub(super) fn start(client: Client, conversation_id: String, media: CallMedia) {
+pub(super) fn start(client: Client, conversation_id: ConversationId, media: CallMedia) {
     let ui = client.calls;
     if ui.current.get_untracked().is_some() || ui.working.get_untracked() {
         return;
@@ -60,7 +61,11 @@ pub(super) fn start(client: Client, conversation_id: String, media: CallMedia) {
     });
 }
 
-async fn place(client: Client, conversation_id: String, media: CallMedia) -> Result<Call, String> {
+async fn place(
+    client: Client,
+    conversation_id: ConversationId,
+    media: CallMedia,
+) -> Result<Call, String> {
     let connection = realtime::connection_id(client)
         .ok_or("You are offline. Wait for Natter to reconnect, then call again.")?;
     let local = user_media(media).await?;
@@ -168,7 +173,7 @@ pub(in crate::client) fn on_call_event(client: Client, call: Call) {
     let mine_here = ui
         .current
         .with_untracked(|c| c.as_ref().map(|c| c.id.clone()));
-    if mine_here.as_deref() == Some(call.id.as_str()) {
+    if mine_here.as_ref() == Some(&call.id) {
         forget_elsewhere(client, &call.id);
         if call.state.is_live() {
             ui.current.set(Some(call));
@@ -219,17 +224,17 @@ pub(in crate::client) fn on_call_event(client: Client, call: Call) {
 }
 
 /// This tab holds the call after all: it is not another tab's.
-fn forget_elsewhere(client: Client, call_id: &str) {
+fn forget_elsewhere(client: Client, call_id: &CallId) {
     let ui = client.calls;
     if ui
         .elsewhere
-        .with_untracked(|c| c.as_ref().is_some_and(|c| c.id == call_id))
+        .with_untracked(|c| c.as_ref().is_some_and(|c| c.id == *call_id))
     {
         ui.elsewhere.set(None);
     }
 }
 
-fn outcome_notice(call: &Call, me: &str) -> Option<String> {
+fn outcome_notice(call: &Call, me: &UserId) -> Option<String> {
     let peer = crate::domain::text::isolate(&call.peer_of(me).display_name);
     match call.state {
         CallState::Declined => Some(format!("{peer} declined the call.")),
@@ -245,7 +250,7 @@ fn outcome_notice(call: &Call, me: &str) -> Option<String> {
 }
 
 /// Signaling from the other participant.
-pub(in crate::client) fn on_signal(client: Client, call_id: String, signal: Signal) {
+pub(in crate::client) fn on_signal(client: Client, call_id: CallId, signal: Signal) {
     let ours = super::peer::is_for(client, &call_id);
     if !ours {
         with_runtime(client, |r| {

@@ -21,6 +21,7 @@ pub(super) use media::check_support;
 
 use super::Client;
 use crate::domain::call::{Call, CallMedia, CallOptions};
+use crate::domain::ConversationId;
 use leptos::prelude::*;
 
 /// The id of the call view's element for the other person's video (the client puts the
@@ -139,7 +140,7 @@ fn with_runtime<R>(client: Client, f: impl FnOnce(&mut Runtime) -> R) -> Option<
 impl Client {
     /// Rings the other person of a direct conversation with a `media` call: camera and
     /// microphone first, then the server. What goes wrong lands in [`Calls::notice`].
-    pub fn start_call(self, conversation_id: String, media: CallMedia) {
+    pub fn start_call(self, conversation_id: ConversationId, media: CallMedia) {
         #[cfg(feature = "hydrate")]
         flows::start(self, conversation_id, media);
         #[cfg(not(feature = "hydrate"))]

@@ -8,6 +8,7 @@ use crate::client::realtime;
 use crate::client::time::now_ms;
 use crate::client::Client;
 use crate::domain::call::IceServer;
+use crate::domain::CallId;
 use crate::protocol::{ClientFrame, Signal};
 use leptos::prelude::*;
 use wasm_bindgen::closure::Closure;
@@ -21,7 +22,7 @@ use web_sys::{
 
 /// The peer connection of this tab's call, with its streams.
 pub(super) struct Rtc {
-    call_id: Option<String>,
+    call_id: Option<CallId>,
     pc: RtcPeerConnection,
     local: MediaStream,
     remote: MediaStream,
@@ -68,11 +69,11 @@ pub(super) fn attach_media(client: Client) {
 }
 
 /// Whether this tab's peer connection is for the call `call_id`.
-pub(super) fn is_for(client: Client, call_id: &str) -> bool {
+pub(super) fn is_for(client: Client, call_id: &CallId) -> bool {
     with_runtime(client, |r| {
         r.rtc
             .as_ref()
-            .is_some_and(|rtc| rtc.call_id.as_deref() == Some(call_id))
+            .is_some_and(|rtc| rtc.call_id.as_ref() == Some(call_id))
     })
     .unwrap_or(false)
 }
@@ -117,7 +118,7 @@ fn configuration(ice: &[IceServer]) -> RtcConfiguration {
 /// A sentence for the person when the browser cannot set the connection up.
 pub(super) fn open_peer(
     client: Client,
-    call_id: Option<String>,
+    call_id: Option<CallId>,
     ice: &[IceServer],
     local: MediaStream,
 ) -> Result<(), String> {
@@ -184,7 +185,7 @@ pub(super) fn open_peer(
     Ok(())
 }
 
-fn current(client: Client) -> Result<(RtcPeerConnection, String), JsValue> {
+fn current(client: Client) -> Result<(RtcPeerConnection, CallId), JsValue> {
     with_runtime(client, |r| {
         r.rtc
             .as_ref()

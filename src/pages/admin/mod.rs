@@ -158,7 +158,7 @@ mod tests {
         let page = |role: Role| {
             rendered(move || {
                 provide_client(Client::new(User {
-                    id: "u1".to_string(),
+                    id: "u1".into(),
                     username: "ann".to_string(),
                     display_name: "Ann".to_string(),
                     role,

@@ -7,7 +7,7 @@ use crate::api::admin::{
 use crate::client::time::now_ms;
 use crate::client::use_client;
 use crate::domain::admin::{AdminUser, UserPage};
-use crate::domain::Role;
+use crate::domain::{Role, UserId};
 use crate::error::AppError;
 use crate::ui::format::ago;
 use leptos::ev::SubmitEvent;
@@ -378,7 +378,7 @@ fn UserActions(u: AdminUser, list: UserList) -> impl IntoView {
 /// Sets a temporary password the admin passes on; its owner must replace it at next login.
 #[component]
 fn TemporaryPasswordForm(
-    user_id: String,
+    user_id: UserId,
     username: String,
     open: RwSignal<bool>,
     list: UserList,

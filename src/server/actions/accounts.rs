@@ -4,7 +4,7 @@
 use super::admin_only;
 use crate::domain::admin::{UserPage, USERS_PER_PAGE};
 use crate::domain::PresenceState;
-use crate::domain::{Role, User};
+use crate::domain::{Role, User, UserId};
 use crate::error::AppError;
 use crate::protocol::{Event, Topic, BLOCKED_REASON};
 use crate::server::{auth, moderation, now_ms, AppState};
@@ -50,7 +50,7 @@ pub async fn users(
 pub async fn set_blocked(
     state: &AppState,
     me: &User,
-    user_id: &str,
+    user_id: &UserId,
     blocked: bool,
 ) -> Result<(), AppError> {
     admin_only(me)?;
@@ -76,7 +76,7 @@ pub async fn set_blocked(
 pub async fn set_admin(
     state: &AppState,
     me: &User,
-    user_id: &str,
+    user_id: &UserId,
     admin: bool,
 ) -> Result<(), AppError> {
     admin_only(me)?;
@@ -87,7 +87,7 @@ pub async fn set_admin(
     }
     state
         .hub
-        .publish(&Topic::User(user_id.to_string()), Event::AccountChanged);
+        .publish(&Topic::User(user_id.clone()), Event::AccountChanged);
     tracing::info!(admin = %me.id, user = %user_id, role = role.as_str(), "role changed");
     Ok(())
 }
@@ -102,7 +102,7 @@ pub async fn set_admin(
 pub async fn set_temporary_password(
     state: &AppState,
     me: &User,
-    user_id: &str,
+    user_id: &UserId,
     password: String,
 ) -> Result<(), AppError> {
     admin_only(me)?;

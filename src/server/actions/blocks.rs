@@ -5,7 +5,7 @@
 use super::within_invitation_rate;
 use crate::domain::call::CallAction;
 use crate::domain::PresenceState;
-use crate::domain::User;
+use crate::domain::{User, UserId};
 use crate::error::AppError;
 use crate::protocol::{Event, Topic};
 use crate::server::{now_ms, AppState};
@@ -17,7 +17,7 @@ use crate::server::{now_ms, AppState};
 /// # Errors
 /// [`AppError::RateLimited`] over the invitation rate; [`AppError::NotFound`] for nobody.
 #[tracing::instrument(skip_all, fields(user = %me.id, blocked = %user_id))]
-pub async fn block(state: &AppState, me: &User, user_id: &str) -> Result<(), AppError> {
+pub async fn block(state: &AppState, me: &User, user_id: &UserId) -> Result<(), AppError> {
     within_invitation_rate(state, me, "blocking and unblocking")?;
     let added = state.store.block_person(&me.id, user_id, now_ms()).await?;
     if added {
@@ -37,7 +37,7 @@ pub async fn block(state: &AppState, me: &User, user_id: &str) -> Result<(), App
 /// # Errors
 /// [`AppError::RateLimited`] over the invitation rate.
 #[tracing::instrument(skip_all, fields(user = %me.id, blocked = %user_id))]
-pub async fn unblock(state: &AppState, me: &User, user_id: &str) -> Result<(), AppError> {
+pub async fn unblock(state: &AppState, me: &User, user_id: &UserId) -> Result<(), AppError> {
     within_invitation_rate(state, me, "blocking and unblocking")?;
     let lifted = state.store.unblock_person(&me.id, user_id).await?;
     if lifted {
@@ -57,14 +57,14 @@ pub async fn blocked(state: &AppState, me: &User) -> Result<Vec<User>, AppError>
 
 /// After a personal block changes: the in-memory copy follows, and both lists show it. A
 /// new block hides each one's presence from the other at once.
-fn changed(state: &AppState, blocker: &str, blocked: &str, on: bool) {
+fn changed(state: &AppState, blocker: &UserId, blocked: &UserId, on: bool) {
     state.blocks.set(blocker, blocked, on);
     for (me, other) in [(blocker, blocked), (blocked, blocker)] {
         if on {
             state.hub.publish(
-                &Topic::User(other.to_string()),
+                &Topic::User(other.clone()),
                 Event::Presence {
-                    user_id: me.to_string(),
+                    user_id: me.clone(),
                     state: PresenceState::Offline,
                     last_seen_at: None,
                 },
@@ -72,6 +72,6 @@ fn changed(state: &AppState, blocker: &str, blocked: &str, on: bool) {
         }
         state
             .hub
-            .publish(&Topic::User(me.to_string()), Event::ConversationsChanged);
+            .publish(&Topic::User(me.clone()), Event::ConversationsChanged);
     }
 }

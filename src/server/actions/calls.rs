@@ -7,7 +7,7 @@
 //! message with a seq).
 
 use crate::domain::call::{Call, CallAction, CallMedia, CallOptions, CallState, CallTicket};
-use crate::domain::User;
+use crate::domain::{CallId, ConversationId, User, UserId};
 use crate::error::AppError;
 use crate::protocol::{Event, ServerFrame, Signal, Topic};
 use crate::server::calls::ice_servers;
@@ -48,7 +48,7 @@ fn enabled(state: &AppState) -> Result<(), AppError> {
 /// change is published. No lock for a call that does not exist: the change will refuse it.
 async fn lock_conversation_of<'a>(
     state: &'a AppState,
-    call_id: &str,
+    call_id: &CallId,
 ) -> Option<tokio::sync::MutexGuard<'a, ()>> {
     match state.store.call_conversation(call_id).await {
         Ok(Some(conversation)) => Some(state.publish_order.lock(&conversation).await),
@@ -116,13 +116,13 @@ fn publish(state: &AppState, change: &CallChange) {
 pub async fn start(
     state: &AppState,
     me: &User,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     media: CallMedia,
     conn: ConnId,
 ) -> Result<CallTicket, AppError> {
     enabled(state)?;
     own_connection(state, me, conn)?;
-    within_rate(&state.rates.calls, &me.id, || {
+    within_rate(&state.rates.calls, me.id.as_str(), || {
         format!(
             "You are starting calls too fast (at most {} a minute).",
             state.settings().calls_per_minute
@@ -165,7 +165,7 @@ pub async fn start(
 /// The tab may have closed while the call was being written; its close found nothing
 /// bound then, so the call ends here. (The hub forgets a connection before its close
 /// looks for calls, so one of the two always sees the other.)
-async fn end_if_gone(state: &AppState, user: &str, call_id: &str, conn: ConnId) {
+async fn end_if_gone(state: &AppState, user: &UserId, call_id: &CallId, conn: ConnId) {
     if state.hub.connection(conn).is_none() {
         let _ = finish(state, Some(user), call_id, CallAction::HangUp).await;
     }
@@ -181,7 +181,7 @@ async fn end_if_gone(state: &AppState, user: &str, call_id: &str, conn: ConnId) 
 pub async fn answer(
     state: &AppState,
     me: &User,
-    call_id: &str,
+    call_id: &CallId,
     conn: ConnId,
 ) -> Result<CallTicket, AppError> {
     enabled(state)?;
@@ -205,7 +205,7 @@ pub async fn answer(
 ///
 /// # Errors
 /// As [`finish`].
-pub async fn decline(state: &AppState, me: &User, call_id: &str) -> Result<Call, AppError> {
+pub async fn decline(state: &AppState, me: &User, call_id: &CallId) -> Result<Call, AppError> {
     finish(state, Some(&me.id), call_id, CallAction::Decline).await
 }
 
@@ -213,7 +213,7 @@ pub async fn decline(state: &AppState, me: &User, call_id: &str) -> Result<Call,
 ///
 /// # Errors
 /// As [`finish`].
-pub async fn hang_up(state: &AppState, me: &User, call_id: &str) -> Result<Call, AppError> {
+pub async fn hang_up(state: &AppState, me: &User, call_id: &CallId) -> Result<Call, AppError> {
     finish(state, Some(&me.id), call_id, CallAction::HangUp).await
 }
 
@@ -226,8 +226,8 @@ pub async fn hang_up(state: &AppState, me: &User, call_id: &str) -> Result<Call,
 #[tracing::instrument(skip_all, fields(call = %call_id, ?action))]
 pub async fn finish(
     state: &AppState,
-    asker: Option<&str>,
-    call_id: &str,
+    asker: Option<&UserId>,
+    call_id: &CallId,
     action: CallAction,
 ) -> Result<Call, AppError> {
     let _order = lock_conversation_of(state, call_id).await;
@@ -252,7 +252,7 @@ pub async fn finish(
 pub fn signal(
     state: &AppState,
     from: &Connection,
-    call_id: String,
+    call_id: CallId,
     signal: Signal,
 ) -> Result<(), AppError> {
     let refused = |why: &str| AppError::Refused(why.to_string());
@@ -284,7 +284,7 @@ pub async fn connection_closed(state: &AppState, conn: ConnId) {
 /// until it is published, so this tab (already subscribed to its user's topic) hears the
 /// state and then every later change, never an older state after a newer one.
 #[tracing::instrument(skip_all, fields(user = %user_id, conn = conn.id))]
-pub async fn tell_live_calls(state: &AppState, user_id: &str, conn: &Connection) {
+pub async fn tell_live_calls(state: &AppState, user_id: &UserId, conn: &Connection) {
     let ids = match state.store.live_call_ids_of(user_id).await {
         Ok(ids) => ids,
         Err(e) => {
@@ -297,7 +297,7 @@ pub async fn tell_live_calls(state: &AppState, user_id: &str, conn: &Connection)
         match state.store.call_for(&id, user_id).await {
             Ok(call) if call.state.is_live() => {
                 conn.send(&ServerFrame::Event {
-                    topic: Topic::User(user_id.to_string()),
+                    topic: Topic::User(user_id.clone()),
                     event: Event::Call {
                         call: Box::new(call),
                     },
@@ -338,8 +338,9 @@ mod tests {
         assert_eq!(calls[0]["event"]["call"]["id"], json!(change.call.id));
         assert_eq!(calls[0]["event"]["call"]["state"], json!("ringing"));
         // Nobody else's calls: Cat's tab hears nothing.
-        let (cat_tab, mut cat_rx) = f.state.hub.connect("cat", "cat-session");
-        tell_live_calls(&f.state, "cat", &cat_tab).await;
+        let cat = "cat".into();
+        let (cat_tab, mut cat_rx) = f.state.hub.connect(&cat, "cat-session");
+        tell_live_calls(&f.state, &cat, &cat_tab).await;
         assert!(events_of(&mut cat_rx, "call").is_empty());
     }
 

@@ -3,13 +3,13 @@
 
 use super::within_invitation_rate;
 use crate::domain::PresenceState;
-use crate::domain::{ConversationSummary, Member, User};
+use crate::domain::{ConversationId, ConversationSummary, Member, User, UserId};
 use crate::error::AppError;
 use crate::protocol::{Event, Topic};
 use crate::server::{now_ms, AppState};
 
 /// Tells these users' tabs that their conversation lists changed.
-fn lists_changed<'a>(state: &AppState, users: impl IntoIterator<Item = &'a String>) {
+fn lists_changed<'a>(state: &AppState, users: impl IntoIterator<Item = &'a UserId>) {
     for user in users {
         state
             .hub
@@ -61,8 +61,12 @@ pub async fn search_people(
 /// [`AppError::Invalid`] for oneself; [`AppError::RateLimited`] over the invitation rate;
 /// [`AppError::NotFound`] for nobody; [`AppError::Refused`] across a block.
 #[tracing::instrument(skip_all, fields(user = %me.id, with = %user_id))]
-pub async fn open_direct(state: &AppState, me: &User, user_id: &str) -> Result<String, AppError> {
-    if user_id == me.id {
+pub async fn open_direct(
+    state: &AppState,
+    me: &User,
+    user_id: &UserId,
+) -> Result<ConversationId, AppError> {
+    if *user_id == me.id {
         return Err(AppError::invalid(
             "user_id",
             "Pick someone else to talk to.",
@@ -70,7 +74,7 @@ pub async fn open_direct(state: &AppState, me: &User, user_id: &str) -> Result<S
     }
     within_invitation_rate(state, me, "starting conversations")?;
     let id = state.store.open_direct(&me.id, user_id, now_ms()).await?;
-    lists_changed(state, [&me.id, &user_id.to_string()]);
+    lists_changed(state, [&me.id, user_id]);
     Ok(id)
 }
 
@@ -85,8 +89,8 @@ pub async fn create_group(
     state: &AppState,
     me: &User,
     title: &str,
-    member_ids: &[String],
-) -> Result<String, AppError> {
+    member_ids: &[UserId],
+) -> Result<ConversationId, AppError> {
     let title = crate::domain::parse_group_title(title)?;
     if member_ids.iter().all(|m| *m == me.id) {
         return Err(AppError::invalid("members", "Pick at least one person."));
@@ -113,19 +117,19 @@ pub async fn create_group(
 pub async fn add_member(
     state: &AppState,
     me: &User,
-    conversation_id: &str,
-    user_id: &str,
+    conversation_id: &ConversationId,
+    user_id: &UserId,
 ) -> Result<(), AppError> {
     within_invitation_rate(state, me, "starting conversations")?;
     state
         .store
         .add_group_member(conversation_id, &me.id, user_id, now_ms())
         .await?;
-    let theirs = Topic::User(user_id.to_string());
+    let theirs = Topic::User(user_id.clone());
     state.hub.publish(&theirs, Event::ConversationsChanged);
     state.hub.publish(&theirs, Event::NotificationsChanged);
     state.hub.publish(
-        &Topic::Conversation(conversation_id.to_string()),
+        &Topic::Conversation(conversation_id.clone()),
         Event::ConversationsChanged,
     );
     Ok(())
@@ -142,10 +146,10 @@ pub async fn add_member(
 pub async fn remove_member(
     state: &AppState,
     me: &User,
-    conversation_id: &str,
-    user_id: &str,
+    conversation_id: &ConversationId,
+    user_id: &UserId,
 ) -> Result<(), AppError> {
-    let topic = Topic::Conversation(conversation_id.to_string());
+    let topic = Topic::Conversation(conversation_id.clone());
     {
         let _order = state.publish_order.lock(conversation_id).await;
         state
@@ -154,10 +158,9 @@ pub async fn remove_member(
             .await?;
         state.hub.unsubscribe_user(&topic, user_id);
     }
-    state.hub.publish(
-        &Topic::User(user_id.to_string()),
-        Event::ConversationsChanged,
-    );
+    state
+        .hub
+        .publish(&Topic::User(user_id.clone()), Event::ConversationsChanged);
     state.hub.publish(&topic, Event::ConversationsChanged);
     Ok(())
 }
@@ -170,7 +173,7 @@ pub async fn remove_member(
 pub async fn members(
     state: &AppState,
     me: &User,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
 ) -> Result<Vec<Member>, AppError> {
     Ok(state.store.members(conversation_id, &me.id).await?)
 }
@@ -184,7 +187,7 @@ pub async fn members(
 pub async fn set_muted(
     state: &AppState,
     me: &User,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     muted: bool,
 ) -> Result<(), AppError> {
     state

@@ -1,7 +1,9 @@
 //! Messages: sending one, reading pages of history, moving the read mark.
 
 use crate::domain::PAGE_SIZE;
-use crate::domain::{check_client_msg_id, parse_message_body, Message, User};
+use crate::domain::{
+    check_client_msg_id, parse_message_body, ClientMsgId, ConversationId, Message, User,
+};
 use crate::error::AppError;
 use crate::protocol::{Event, Topic};
 use crate::server::store::NewMessage;
@@ -27,14 +29,14 @@ use crate::server::{metrics, now_ms, AppState};
 pub async fn send(
     state: &AppState,
     me: &User,
-    conversation_id: &str,
-    client_msg_id: String,
+    conversation_id: &ConversationId,
+    client_msg_id: ClientMsgId,
     body: &str,
 ) -> Result<Message, AppError> {
     let started = std::time::Instant::now();
     check_client_msg_id(&client_msg_id)?;
     let body = parse_message_body(body, state.settings().max_message_chars)?;
-    if let Err(wait) = state.rates.messages.take(&me.id) {
+    if let Err(wait) = state.rates.messages.take(me.id.as_str()) {
         let secs = wait.as_secs() + 1;
         return Err(AppError::RateLimited {
             message: format!(
@@ -51,7 +53,7 @@ pub async fn send(
         state
             .writer
             .send(NewMessage {
-                conversation_id: conversation_id.to_string(),
+                conversation_id: conversation_id.clone(),
                 sender: me.id.clone(),
                 client_msg_id,
                 body,
@@ -73,7 +75,7 @@ pub async fn send(
     metrics::send_committed(started.elapsed());
     if sent.created {
         state.hub.publish(
-            &Topic::Conversation(conversation_id.to_string()),
+            &Topic::Conversation(conversation_id.clone()),
             Event::MessageCreated {
                 message: sent.message.clone(),
             },
@@ -92,7 +94,7 @@ pub async fn send(
 pub async fn before(
     state: &AppState,
     me: &User,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     before_seq: Option<i64>,
 ) -> Result<Vec<Message>, AppError> {
     let before = before_seq.unwrap_or(i64::MAX);
@@ -110,7 +112,7 @@ pub async fn before(
 pub async fn after(
     state: &AppState,
     me: &User,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     after_seq: i64,
 ) -> Result<Vec<Message>, AppError> {
     Ok(state
@@ -129,7 +131,7 @@ pub async fn after(
 pub async fn mark_read(
     state: &AppState,
     me: &User,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     seq: i64,
 ) -> Result<i64, AppError> {
     let (mark, moved) = state
@@ -140,9 +142,9 @@ pub async fn mark_read(
         return Ok(mark);
     }
     state.hub.publish(
-        &Topic::Conversation(conversation_id.to_string()),
+        &Topic::Conversation(conversation_id.clone()),
         Event::ReadMarked {
-            conversation_id: conversation_id.to_string(),
+            conversation_id: conversation_id.clone(),
             user_id: me.id.clone(),
             seq: mark,
         },
@@ -161,7 +163,7 @@ mod tests {
     #[tokio::test]
     async fn a_resent_message_is_stored_and_published_once() {
         let f = fixture().await;
-        let (ben, mut ben_rx) = f.state.hub.connect("ben", "ben-session");
+        let (ben, mut ben_rx) = f.state.hub.connect(&"ben".into(), "ben-session");
         f.state
             .hub
             .subscribe(Topic::Conversation(f.ours.clone()), &ben);
@@ -182,7 +184,7 @@ mod tests {
         use crate::server::metrics::tests::value_of;
         metrics::recorder();
         let f = fixture().await;
-        let (ben, mut ben_rx) = f.state.hub.connect("ben", "ben-session");
+        let (ben, mut ben_rx) = f.state.hub.connect(&"ben".into(), "ben-session");
         f.state
             .hub
             .subscribe(Topic::Conversation(f.ours.clone()), &ben);

@@ -63,7 +63,7 @@ fn within_invitation_rate(
     me: &User,
     doing: &str,
 ) -> Result<(), AppError> {
-    crate::server::within_rate(&state.rates.invitations, &me.id, || {
+    crate::server::within_rate(&state.rates.invitations, me.id.as_str(), || {
         format!(
             "You are {doing} too fast (at most {} a minute).",
             INVITATIONS_PER_MINUTE

@@ -123,7 +123,7 @@ pub async fn change_display_name(
     if display_name == me.display_name {
         return Ok(me.clone());
     }
-    within_rate(&state.rates.invitations, &me.id, || {
+    within_rate(&state.rates.invitations, me.id.as_str(), || {
         "Too many changes at once.".to_string()
     })?;
     let user = state.store.set_display_name(&me.id, display_name).await?;

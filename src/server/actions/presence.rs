@@ -3,7 +3,7 @@
 //! none); this decides who hears of a change, and when.
 
 use crate::domain::PresenceState;
-use crate::domain::User;
+use crate::domain::{User, UserId};
 use crate::error::AppError;
 use crate::protocol::{Event, Topic};
 use crate::server::hub::ConnId;
@@ -65,14 +65,14 @@ pub async fn disconnected(state: &AppState, me: &User, conn: ConnId) {
 /// user's presence rate allows (`PRESENCE_PER_MINUTE`), otherwise once, when it does, as it
 /// is then. Changes from opening and closing sockets count like those a tab states, so
 /// neither can be used to flood the people the user talks with.
-async fn changed(state: &AppState, user_id: &str) {
-    match state.rates.presence.take(user_id) {
+async fn changed(state: &AppState, user_id: &UserId) {
+    match state.rates.presence.take(user_id.as_str()) {
         Ok(()) => announce(state, user_id, None).await,
         Err(wait) => {
             if !state.presence.defer_announcement(user_id) {
                 return; // one is already on its way
             }
-            let (task_state, user_id) = (state.clone(), user_id.to_string());
+            let (task_state, user_id) = (state.clone(), user_id.clone());
             state.spawn(async move {
                 let state = task_state;
                 tokio::time::sleep(wait).await;
@@ -89,7 +89,7 @@ async fn changed(state: &AppState, user_id: &str) {
 /// The state is read when it is sent, not when it changed: two changes announced by two
 /// tasks can finish their database look-ups in either order, and the last word must be
 /// the current state.
-async fn announce(state: &AppState, user_id: &str, last_seen_at: Option<i64>) {
+async fn announce(state: &AppState, user_id: &UserId, last_seen_at: Option<i64>) {
     let ids = match state.store.direct_conversation_ids_of(user_id).await {
         Ok(ids) => ids,
         Err(e) => {
@@ -103,7 +103,7 @@ async fn announce(state: &AppState, user_id: &str, last_seen_at: Option<i64>) {
             state.hub.publish(
                 &Topic::Conversation(id),
                 Event::Presence {
-                    user_id: user_id.to_string(),
+                    user_id: user_id.clone(),
                     state: presence,
                     last_seen_at,
                 },

@@ -2,7 +2,7 @@
 //! person types (the browser sends one at most every 2 s) and the browser drops an
 //! indicator not refreshed for `TYPING_TTL_MS` (5 s).
 
-use crate::domain::User;
+use crate::domain::{ConversationId, User};
 use crate::error::AppError;
 use crate::protocol::{Event, Topic};
 use crate::server::hub::Connection;
@@ -11,7 +11,7 @@ use crate::server::AppState;
 /// Where one connection last said its user is typing: one conversation at most. Each
 /// connection keeps its own, so a closing tab can take back only what it said.
 #[derive(Debug, Default)]
-pub struct TypingIn(Option<String>);
+pub struct TypingIn(Option<ConversationId>);
 
 /// A connection says its user started (`active`) or stopped typing in a conversation.
 /// Accepted only in a conversation the connection is subscribed to (subscribing checked
@@ -29,7 +29,7 @@ pub fn set(
     me: &User,
     conn: &Connection,
     typing_in: &mut TypingIn,
-    conversation_id: String,
+    conversation_id: ConversationId,
     active: bool,
 ) -> Result<(), AppError> {
     let topic = Topic::Conversation(conversation_id.clone());
@@ -39,7 +39,7 @@ pub fn set(
         ));
     }
     if active {
-        if let Err(wait) = state.rates.typing.take(&me.id) {
+        if let Err(wait) = state.rates.typing.take(me.id.as_str()) {
             return Err(AppError::RateLimited {
                 message: format!(
                     "Typing updates are too frequent: at most {} a minute. Wait {} ms.",
@@ -54,7 +54,7 @@ pub fn set(
             publish(state, me, before, false);
         }
         typing_in.0 = Some(conversation_id.clone());
-    } else if typing_in.0.as_deref() == Some(conversation_id.as_str()) {
+    } else if typing_in.0.as_ref() == Some(&conversation_id) {
         typing_in.0 = None;
     } else {
         // Not typing there: nothing changed, so nothing is told.
@@ -74,7 +74,7 @@ pub fn stop(state: &AppState, me: &User, typing_in: &mut TypingIn) {
 /// To the other people's tabs in the conversation (never the typist's own: nobody is told
 /// that they themselves are typing), except those of people on either side of a personal
 /// block with the typist (the in-memory copy, so the filter costs no query).
-fn publish(state: &AppState, me: &User, conversation_id: String, active: bool) {
+fn publish(state: &AppState, me: &User, conversation_id: ConversationId, active: bool) {
     let topic = Topic::Conversation(conversation_id.clone());
     let blocks = &state.blocks;
     state.hub.publish_to(

@@ -201,7 +201,7 @@ impl<'a> ConnectionHandler<'a> {
 mod fuzz {
     use super::super::testing::{events_of, fixture};
     use super::*;
-    use crate::domain::PresenceState;
+    use crate::domain::{ConversationId, PresenceState};
     use crate::protocol::Topic;
     use proptest::prelude::*;
     use serde_json::{json, Value};
@@ -329,7 +329,8 @@ mod fuzz {
     fn any_sequence_of_frames_is_answered_without_harm_or_leak() {
         let runtime = runtime();
         let f = runtime.block_on(fixture());
-        let strategy = prop::collection::vec(frame(f.ours.clone(), f.theirs.clone()), 1..12);
+        let (ours, theirs) = (f.ours.to_string(), f.theirs.to_string());
+        let strategy = prop::collection::vec(frame(ours, theirs), 1..12);
         let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
             cases: cases(),
             failure_persistence: None,
@@ -339,7 +340,7 @@ mod fuzz {
             runtime.block_on(async {
                 let hub = &f.state.hub;
                 // Ben and Cat listen on the conversation Ann is not part of.
-                let (cat, mut cat_rx) = hub.connect("cat", "cat-session");
+                let (cat, mut cat_rx) = hub.connect(&"cat".into(), "cat-session");
                 hub.subscribe(Topic::Conversation(f.theirs.clone()), &cat);
                 let (conn, mut outgoing) = hub.connect(&f.ann.id, "ann-session");
                 let mut handler = f.ann_on(&conn);
@@ -391,7 +392,7 @@ mod fuzz {
         });
     }
 
-    fn typing(conversation: &str, active: bool) -> String {
+    fn typing(conversation: &ConversationId, active: bool) -> String {
         json!({"type": "typing", "conversation_id": conversation, "active": active}).to_string()
     }
 
@@ -401,7 +402,7 @@ mod fuzz {
         let topic = Topic::Conversation(f.ours.clone());
         let (tab1, _rx1) = f.state.hub.connect(&f.ann.id, "ann-session");
         let (tab2, mut rx2) = f.state.hub.connect(&f.ann.id, "ann-session");
-        let (ben, mut ben_rx) = f.state.hub.connect("ben", "ben-session");
+        let (ben, mut ben_rx) = f.state.hub.connect(&"ben".into(), "ben-session");
         for c in [&tab1, &tab2, &ben] {
             f.state.hub.subscribe(topic.clone(), c);
         }
@@ -419,7 +420,7 @@ mod fuzz {
         let f = fixture().await;
         let topic = Topic::Conversation(f.ours.clone());
         let (tab, _rx) = f.state.hub.connect(&f.ann.id, "ann-session");
-        let (ben, mut ben_rx) = f.state.hub.connect("ben", "ben-session");
+        let (ben, mut ben_rx) = f.state.hub.connect(&"ben".into(), "ben-session");
         f.state.hub.subscribe(topic.clone(), &tab);
         f.state.hub.subscribe(topic, &ben);
         let mut handler = f.ann_on(&tab);
@@ -437,7 +438,7 @@ mod fuzz {
         let f = fixture().await;
         let topic = Topic::Conversation(f.ours.clone());
         let (tab, mut rx) = f.state.hub.connect(&f.ann.id, "ann-session");
-        let (ben, mut ben_rx) = f.state.hub.connect("ben", "ben-session");
+        let (ben, mut ben_rx) = f.state.hub.connect(&"ben".into(), "ben-session");
         f.state.hub.subscribe(topic.clone(), &tab);
         f.state.hub.subscribe(topic, &ben);
         let mut handler = f.ann_on(&tab);
@@ -469,7 +470,7 @@ mod fuzz {
         let f = fixture().await;
         let topic = Topic::Conversation(f.ours.clone());
         let (tab, _rx) = f.state.hub.connect(&f.ann.id, "ann-session");
-        let (ben, mut ben_rx) = f.state.hub.connect("ben", "ben-session");
+        let (ben, mut ben_rx) = f.state.hub.connect(&"ben".into(), "ben-session");
         f.state.hub.subscribe(topic, &ben);
         f.state
             .presence

@@ -2,7 +2,7 @@
 //! conversation and Ben and Cat's, and ways to open connections and read what they hear.
 
 use super::handler::ConnectionHandler;
-use crate::domain::User;
+use crate::domain::{ConversationId, User};
 use crate::server::budget::FrameBudget;
 use crate::server::config::Settings;
 use crate::server::hub::Connection;
@@ -17,8 +17,8 @@ pub struct Fixture {
     pub state: AppState,
     pub ann: User,
     /// Ann and Ben's conversation, and Ben and Cat's (not Ann's).
-    pub ours: String,
-    pub theirs: String,
+    pub ours: ConversationId,
+    pub theirs: ConversationId,
     _dir: tempfile::TempDir,
 }
 

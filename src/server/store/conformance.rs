@@ -10,7 +10,9 @@ use super::tests::{ann_ben_and_eve, title, user};
 use super::{NewMessage, NewSession, Result, Sent, Store, StoreError};
 use crate::domain::admin::CHART_HOURS;
 use crate::domain::call::{CallAction, CallMedia, CallRefusal, CallState};
-use crate::domain::{BlockSide, MessageKind, NotificationKind, Role};
+use crate::domain::{
+    BlockSide, ClientMsgId, ConversationId, MessageKind, NotificationKind, Role, UserId,
+};
 use std::sync::Arc;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -180,28 +182,34 @@ async fn opening_a_dm_with_the_same_person_again_reuses_it(store: Arc<dyn Store>
 async fn a_retried_send_creates_one_message(store: Arc<dyn Store>) {
     let (a, b) = (user(&*store, "ann").await, user(&*store, "ben").await);
     let c = store.open_direct(&a, &b, 1).await.unwrap();
-    let first = store.send_message(&c, &a, "m-1", "hello", 2).await.unwrap();
-    let again = store.send_message(&c, &a, "m-1", "hello", 3).await.unwrap();
+    let first = store
+        .send_message(&c, &a, &"m-1".into(), "hello", 2)
+        .await
+        .unwrap();
+    let again = store
+        .send_message(&c, &a, &"m-1".into(), "hello", 3)
+        .await
+        .unwrap();
     assert!(first.created);
     assert!(!again.created);
     assert_eq!(first.message, again.message);
     let all = store.messages_after(&c, &b, 0, 100).await.unwrap();
     assert_eq!(all.len(), 1);
     // The same id for different content is a client bug, not a retry.
-    let reused = store.send_message(&c, &a, "m-1", "other", 4).await;
+    let reused = store.send_message(&c, &a, &"m-1".into(), "other", 4).await;
     assert!(matches!(reused, Err(StoreError::ClientMsgIdReused)));
 }
 
 async fn a_refused_send_in_a_shared_commit_leaves_the_others_written(store: Arc<dyn Store>) {
     let (a, b, eve, c) = ann_ben_and_eve(&*store).await;
     store
-        .send_message(&c, &a, "m-0", "earlier", 2)
+        .send_message(&c, &a, &"m-0".into(), "earlier", 2)
         .await
         .unwrap();
-    let msg = |sender: &str, id: &str, body: &str| NewMessage {
+    let msg = |sender: &UserId, id: &str, body: &str| NewMessage {
         conversation_id: c.clone(),
-        sender: sender.to_string(),
-        client_msg_id: id.to_string(),
+        sender: sender.clone(),
+        client_msg_id: id.into(),
         body: body.to_string(),
         now: 3,
     };
@@ -251,7 +259,13 @@ async fn concurrent_sends_get_gap_free_unique_seqs(store: Arc<dyn Store>) {
         let sender = if i % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
             store
-                .send_message(&c, &sender, &format!("m-{i}"), &format!("message {i}"), 5)
+                .send_message(
+                    &c,
+                    &sender,
+                    &format!("m-{i}").into(),
+                    &format!("message {i}"),
+                    5,
+                )
                 .await
                 .unwrap()
                 .message
@@ -272,11 +286,11 @@ async fn concurrent_sends_get_gap_free_unique_seqs(store: Arc<dyn Store>) {
 async fn a_non_member_cannot_send_read_or_mark_read(store: Arc<dyn Store>) {
     let (a, _, eve, c) = ann_ben_and_eve(&*store).await;
     store
-        .send_message(&c, &a, "m-1", "secret", 2)
+        .send_message(&c, &a, &"m-1".into(), "secret", 2)
         .await
         .unwrap();
     assert!(matches!(
-        store.send_message(&c, &eve, "e-1", "hi", 3).await,
+        store.send_message(&c, &eve, &"e-1".into(), "hi", 3).await,
         Err(StoreError::NotMember)
     ));
     assert!(matches!(
@@ -303,7 +317,7 @@ async fn history_pages_backwards_by_seq_and_read_marks_only_advance(store: Arc<d
     let c = store.open_direct(&a, &b, 1).await.unwrap();
     for i in 1..=120 {
         store
-            .send_message(&c, &a, &format!("m-{i}"), &format!("{i}"), i)
+            .send_message(&c, &a, &format!("m-{i}").into(), &format!("{i}"), i)
             .await
             .unwrap();
     }
@@ -393,11 +407,11 @@ async fn a_group_has_its_owner_and_members(store: Arc<dyn Store>) {
 /// Ann, Ben and Cat; Ann and Ben have a direct conversation, and so do Cat and Ben.
 struct Three {
     store: Arc<dyn Store>,
-    a: String,
-    b: String,
-    c: String,
-    ab: String,
-    cb: String,
+    a: UserId,
+    b: UserId,
+    c: UserId,
+    ab: ConversationId,
+    cb: ConversationId,
 }
 
 async fn three(store: Arc<dyn Store>) -> Three {
@@ -533,11 +547,7 @@ async fn declined_cancelled_and_missed_calls_each_log_their_outcome(store: Arc<d
             .unwrap()
             .call
             .id;
-        let change = t
-            .store
-            .change_call(&id, asker.map(|s| s.as_str()), action, 2)
-            .await
-            .unwrap();
+        let change = t.store.change_call(&id, asker, action, 2).await.unwrap();
         assert_eq!(change.log.map(|m| m.body).as_deref(), Some(text));
     }
     assert!(t.store.live_call_ids().await.unwrap().is_empty());
@@ -562,9 +572,9 @@ async fn a_group_cannot_be_called_and_a_blocked_person_cannot_be_rung(store: Arc
 }
 
 /// How many unread the list shows `user` in conversation `id`.
-async fn unread(store: &dyn Store, user: &str, id: &str) -> i64 {
+async fn unread(store: &dyn Store, user: &UserId, id: &ConversationId) -> i64 {
     let list = store.conversations_of(user).await.unwrap();
-    list.iter().find(|c| c.id == id).unwrap().unread()
+    list.iter().find(|c| c.id == *id).unwrap().unread()
 }
 
 async fn a_call_the_callee_took_part_in_is_no_unread_for_them_but_a_missed_one_is(
@@ -637,17 +647,23 @@ async fn a_call_the_callee_took_part_in_is_no_unread_for_them_but_a_missed_one_i
 
 async fn send(
     store: &dyn Store,
-    conversation_id: &str,
-    sender: &str,
+    conversation_id: &ConversationId,
+    sender: &UserId,
     id: &str,
     now: i64,
 ) -> Result<Sent> {
     store
-        .send_message(conversation_id, sender, id, "hello", now)
+        .send_message(
+            conversation_id,
+            sender,
+            &ClientMsgId::from(id),
+            "hello",
+            now,
+        )
         .await
 }
 
-async fn admin(store: &dyn Store, name: &str) -> String {
+async fn admin(store: &dyn Store, name: &str) -> UserId {
     store
         .create_user(name, name, "h", Role::Admin, None, 1)
         .await
@@ -688,7 +704,7 @@ async fn a_personal_block_stops_dms_messages_and_calls_both_ways_until_lifted(
     ));
     assert_eq!(
         store.direct_conversation_ids_of(&eve).await.unwrap(),
-        Vec::<String>::new()
+        Vec::<ConversationId>::new()
     );
     assert_eq!(
         store.direct_conversation_ids_of(&ben).await.unwrap(),
@@ -713,10 +729,10 @@ async fn a_send_refused_by_a_block_leaves_the_rest_of_its_commit_written(store: 
     let (ann, ben, eve, dm) = ann_ben_and_eve(&*store).await;
     let other = store.open_direct(&eve, &ann, 1).await.unwrap();
     store.block_person(&ben, &ann, 2).await.unwrap();
-    let new = |conversation_id: &str, id: &str| NewMessage {
-        conversation_id: conversation_id.to_string(),
+    let new = |conversation_id: &ConversationId, id: &str| NewMessage {
+        conversation_id: conversation_id.clone(),
         sender: ann.clone(),
-        client_msg_id: id.to_string(),
+        client_msg_id: id.into(),
         body: "hi".to_string(),
         now: 3,
     };
@@ -790,7 +806,7 @@ async fn the_last_admin_can_be_neither_demoted_nor_blocked(store: Arc<dyn Store>
         Err(StoreError::Refused(_))
     ));
     assert!(matches!(
-        store.set_role("nobody", Role::Admin).await,
+        store.set_role(&"nobody".into(), Role::Admin).await,
         Err(StoreError::NoSuchUser)
     ));
 }
@@ -988,7 +1004,10 @@ async fn a_new_display_name_is_what_others_see_and_search_finds(store: Arc<dyn S
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, ann);
     assert_eq!(store.contacts_of(&ann).await.unwrap(), [ben]);
-    let err = store.set_display_name("nobody", "X").await.unwrap_err();
+    let err = store
+        .set_display_name(&"nobody".into(), "X")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NoSuchUser), "{err}");
 }
 
@@ -997,7 +1016,7 @@ async fn a_deleted_account_leaves_its_messages_as_deleted_user_and_nothing_else(
 ) {
     let (ann, ben, eve, dm) = ann_ben_and_eve(&*store).await;
     store
-        .send_message(&dm, &ann, "m1", "hello from ann", 2)
+        .send_message(&dm, &ann, &"m1".into(), "hello from ann", 2)
         .await
         .unwrap();
     store
@@ -1035,7 +1054,7 @@ async fn a_deleted_account_leaves_its_messages_as_deleted_user_and_nothing_else(
         .unwrap()
         .is_empty());
     assert!(store
-        .send_message(&dm, &ben, "m2", "still there?", 12)
+        .send_message(&dm, &ben, &"m2".into(), "still there?", 12)
         .await
         .is_err());
     user(&*store, "ann").await;
@@ -1213,7 +1232,7 @@ async fn a_working_store_answers_a_ping_and_the_ping_writes_nothing(store: Arc<d
     store.ping().await.unwrap();
     let (ann, _ben, _eve, c) = ann_ben_and_eve(&*store).await;
     let sent = store
-        .send_message(&c, &ann, "m-1", "hello", 2)
+        .send_message(&c, &ann, &"m-1".into(), "hello", 2)
         .await
         .unwrap();
     for _ in 0..3 {

@@ -6,14 +6,16 @@
 //! Backends live beside this file: [`sqlite`] (SQLite in WAL mode, the embedded default).
 //! Every backend passes the same conformance suite (`conformance.rs`).
 //!
-//! Conventions of every method: ids are the text ids the store made (UUIDv7), times are
-//! `i64` milliseconds since the Unix epoch, and a method that acts for a user checks that
-//! user's right to inside its own query or transaction, so no caller can forget to.
+//! Conventions of every method: ids are the ids the store made (UUIDv7 text, typed by what
+//! they name: `UserId`, `ConversationId`, ...), times are `i64` milliseconds since the Unix
+//! epoch, and a method that acts for a user checks that user's right to inside its own
+//! query or transaction, so no caller can forget to.
 
 use crate::domain::admin::{AdminUser, Dashboard};
 use crate::domain::call::{Call, CallAction, CallMedia};
 use crate::domain::{
-    ConversationSummary, GroupTitle, Member, Message, Notification, Role, SessionInfo, User,
+    CallId, ClientMsgId, ConversationId, ConversationSummary, GroupTitle, Member, Message,
+    MessageId, Notification, Role, SessionInfo, User, UserId,
 };
 use crate::error::AppError;
 use async_trait::async_trait;
@@ -175,9 +177,9 @@ pub struct Sent {
 /// A message to write, as its sender gave it.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
-    pub conversation_id: String,
-    pub sender: String,
-    pub client_msg_id: String,
+    pub conversation_id: ConversationId,
+    pub sender: UserId,
+    pub client_msg_id: ClientMsgId,
     pub body: String,
     /// Unix milliseconds: the message's `created_at`.
     pub now: i64,
@@ -242,7 +244,7 @@ pub trait AccountStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`]; the backend's.
-    async fn set_display_name(&self, user: &str, display_name: &str) -> Result<User>;
+    async fn set_display_name(&self, user: &UserId, display_name: &str) -> Result<User>;
 
     /// Deletes an account, in one transaction: its messages stay, signed "Deleted user";
     /// its username is free again; its password, sessions, blocks (both ways), mutes and
@@ -252,14 +254,14 @@ pub trait AccountStore: Send + Sync {
     /// # Errors
     /// [`StoreError::Refused`] for the last admin (the server would have none);
     /// [`StoreError::NoSuchUser`]; the backend's.
-    async fn delete_account(&self, user: &str, now: i64) -> Result<()>;
+    async fn delete_account(&self, user: &UserId, now: i64) -> Result<()>;
 
     /// The other people `user` shares a conversation with (their ids, once each): who
     /// sees their name.
     ///
     /// # Errors
     /// Only the backend's.
-    async fn contacts_of(&self, user: &str) -> Result<Vec<String>>;
+    async fn contacts_of(&self, user: &UserId) -> Result<Vec<UserId>>;
 
     /// What a login checks for `username` (any case), or `None` if nobody has it.
     ///
@@ -273,7 +275,7 @@ pub trait AccountStore: Send + Sync {
     ///
     /// # Errors
     /// Only the backend's.
-    async fn search_users(&self, query: &str, except: &str, limit: i64) -> Result<Vec<User>>;
+    async fn search_users(&self, query: &str, except: &UserId, limit: i64) -> Result<Vec<User>>;
 
     /// The users with these usernames (any case), in the order asked; names nobody has
     /// are left out.
@@ -286,7 +288,7 @@ pub trait AccountStore: Send + Sync {
     ///
     /// # Errors
     /// Only the backend's.
-    async fn touch_last_seen(&self, user: &str, now: i64) -> Result<()>;
+    async fn touch_last_seen(&self, user: &UserId, now: i64) -> Result<()>;
 
     /// Replaces a password chosen by its owner, if the stored hash is still the one the
     /// caller checked (a concurrent change wins otherwise); clears "must change" and ends
@@ -297,7 +299,7 @@ pub trait AccountStore: Send + Sync {
     /// Only the backend's.
     async fn replace_password(
         &self,
-        user: &str,
+        user: &UserId,
         checked_hash: &str,
         new_hash: &str,
         keep: Option<&str>,
@@ -308,7 +310,7 @@ pub trait AccountStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::NoSuchUser`]; the backend's.
-    async fn set_temporary_password(&self, target: &str, password_hash: &str) -> Result<()>;
+    async fn set_temporary_password(&self, target: &UserId, password_hash: &str) -> Result<()>;
 
     /// A page of users whose username or display name contains `query` (as in
     /// [`AccountStore::search_users`], blocked ones included), by username, skipping
@@ -332,8 +334,8 @@ pub trait AccountStore: Send + Sync {
     /// [`StoreError::NoSuchUser`]; the backend's.
     async fn set_account_blocked(
         &self,
-        admin: &str,
-        target: &str,
+        admin: &UserId,
+        target: &UserId,
         blocked: bool,
         now: i64,
     ) -> Result<bool>;
@@ -343,7 +345,7 @@ pub trait AccountStore: Send + Sync {
     /// # Errors
     /// [`StoreError::Refused`] when that would leave no active admin;
     /// [`StoreError::NoSuchUser`]; the backend's.
-    async fn set_role(&self, target: &str, role: Role) -> Result<()>;
+    async fn set_role(&self, target: &UserId, role: Role) -> Result<()>;
 }
 
 /// Login sessions, stored by the hash of their token.
@@ -353,7 +355,7 @@ pub trait SessionStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::Conflict`] if the token hash exists already; the backend's.
-    async fn create_session(&self, user_id: &str, session: &NewSession<'_>) -> Result<()>;
+    async fn create_session(&self, user_id: &UserId, session: &NewSession<'_>) -> Result<()>;
 
     /// The user behind a live session at `now` (Unix ms): not expired, not blocked, not
     /// holding a temporary password (a login that raced the reset gets no use of its
@@ -380,20 +382,20 @@ pub trait SessionStore: Send + Sync {
     ///
     /// # Errors
     /// Only the backend's.
-    async fn delete_sessions_of(&self, user: &str, except: Option<&str>) -> Result<u64>;
+    async fn delete_sessions_of(&self, user: &UserId, except: Option<&str>) -> Result<u64>;
 
     /// The live sessions of `user` at `now` (Unix ms), the most recently active first.
     ///
     /// # Errors
     /// Only the backend's.
-    async fn sessions_of(&self, user: &str, now: i64) -> Result<Vec<SessionInfo>>;
+    async fn sessions_of(&self, user: &UserId, now: i64) -> Result<Vec<SessionInfo>>;
 
     /// Ends one session of `user` (by its id, the token hash); another person's session
     /// is never touched. Returns whether it existed.
     ///
     /// # Errors
     /// Only the backend's.
-    async fn delete_session_of(&self, user: &str, session: &str) -> Result<bool>;
+    async fn delete_session_of(&self, user: &UserId, session: &str) -> Result<bool>;
 
     /// Records that a session was used at `now` (Unix ms) from `address`; at most one
     /// write a minute per session.
@@ -415,7 +417,7 @@ pub trait ConversationStore: Send + Sync {
     /// [`StoreError::NoSuchUser`] for a missing or blocked `other`;
     /// [`StoreError::Blocked`] when either blocked the other (before it existed); the
     /// backend's.
-    async fn open_direct(&self, me: &str, other: &str, now: i64) -> Result<String>;
+    async fn open_direct(&self, me: &UserId, other: &UserId, now: i64) -> Result<ConversationId>;
 
     /// A group titled `title`, owned by `owner`, with the given other members (duplicates
     /// and the owner ignored); each of them gets an "added to group" notification.
@@ -427,11 +429,11 @@ pub trait ConversationStore: Send + Sync {
     /// Nothing is written then.
     async fn create_group(
         &self,
-        owner: &str,
+        owner: &UserId,
         title: &GroupTitle,
-        members: &[String],
+        members: &[UserId],
         now: i64,
-    ) -> Result<String>;
+    ) -> Result<ConversationId>;
 
     /// Adds a member to a group; only its owner may. The new member is notified. Returns
     /// false if they already were a member.
@@ -442,9 +444,9 @@ pub trait ConversationStore: Send + Sync {
     /// blocked the owner), [`StoreError::GroupFull`]; the backend's.
     async fn add_group_member(
         &self,
-        conversation_id: &str,
-        owner: &str,
-        user: &str,
+        conversation_id: &ConversationId,
+        owner: &UserId,
+        user: &UserId,
         now: i64,
     ) -> Result<bool>;
 
@@ -455,22 +457,26 @@ pub trait ConversationStore: Send + Sync {
     /// [`StoreError::NotOwner`], [`StoreError::NotMember`]; the backend's.
     async fn remove_group_member(
         &self,
-        conversation_id: &str,
-        owner: &str,
-        user: &str,
+        conversation_id: &ConversationId,
+        owner: &UserId,
+        user: &UserId,
     ) -> Result<bool>;
 
     /// Whether `user` is a member of the conversation.
     ///
     /// # Errors
     /// Only the backend's.
-    async fn is_member(&self, conversation_id: &str, user: &str) -> Result<bool>;
+    async fn is_member(&self, conversation_id: &ConversationId, user: &UserId) -> Result<bool>;
 
     /// The members of a conversation, by display name, if `asker` is one of them.
     ///
     /// # Errors
     /// [`StoreError::NotMember`]; the backend's.
-    async fn members(&self, conversation_id: &str, asker: &str) -> Result<Vec<Member>>;
+    async fn members(
+        &self,
+        conversation_id: &ConversationId,
+        asker: &UserId,
+    ) -> Result<Vec<Member>>;
 
     /// The user's conversations, most recently active first, each with its newest
     /// message, the user's read mark and mute, and for a direct one the peer and any block
@@ -478,20 +484,20 @@ pub trait ConversationStore: Send + Sync {
     ///
     /// # Errors
     /// Only the backend's.
-    async fn conversations_of(&self, user: &str) -> Result<Vec<ConversationSummary>>;
+    async fn conversations_of(&self, user: &UserId) -> Result<Vec<ConversationSummary>>;
 
     /// How many conversations `user` is a member of.
     ///
     /// # Errors
     /// Only the backend's.
-    async fn membership_count(&self, user: &str) -> Result<usize>;
+    async fn membership_count(&self, user: &UserId) -> Result<usize>;
 
     /// The user's direct conversations: where their presence is shown (not where either
     /// of the two blocked the other).
     ///
     /// # Errors
     /// Only the backend's.
-    async fn direct_conversation_ids_of(&self, user: &str) -> Result<Vec<String>>;
+    async fn direct_conversation_ids_of(&self, user: &UserId) -> Result<Vec<ConversationId>>;
 }
 
 /// Messages: the write path and reading history.
@@ -503,7 +509,7 @@ pub trait MessageStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::NotMember`], [`StoreError::Blocked`]; the backend's.
-    async fn may_send(&self, conversation_id: &str, sender: &str) -> Result<()>;
+    async fn may_send(&self, conversation_id: &ConversationId, sender: &UserId) -> Result<()>;
 
     /// The write path for one message: [`MessageStore::send_messages`] with a batch of
     /// one. In one short transaction: membership, idempotency on (sender,
@@ -517,16 +523,16 @@ pub trait MessageStore: Send + Sync {
     /// backend's.
     async fn send_message(
         &self,
-        conversation_id: &str,
-        sender: &str,
-        client_msg_id: &str,
+        conversation_id: &ConversationId,
+        sender: &UserId,
+        client_msg_id: &ClientMsgId,
         body: &str,
         now: i64,
     ) -> Result<Sent> {
         let message = NewMessage {
-            conversation_id: conversation_id.to_string(),
-            sender: sender.to_string(),
-            client_msg_id: client_msg_id.to_string(),
+            conversation_id: conversation_id.clone(),
+            sender: sender.clone(),
+            client_msg_id: client_msg_id.clone(),
             body: body.to_string(),
             now,
         };
@@ -556,8 +562,8 @@ pub trait MessageStore: Send + Sync {
     /// [`StoreError::NotMember`]; the backend's.
     async fn messages_before(
         &self,
-        conversation_id: &str,
-        reader: &str,
+        conversation_id: &ConversationId,
+        reader: &UserId,
         before: i64,
         limit: i64,
     ) -> Result<Vec<Message>>;
@@ -569,8 +575,8 @@ pub trait MessageStore: Send + Sync {
     /// [`StoreError::NotMember`]; the backend's.
     async fn messages_after(
         &self,
-        conversation_id: &str,
-        reader: &str,
+        conversation_id: &ConversationId,
+        reader: &UserId,
         after: i64,
         limit: i64,
     ) -> Result<Vec<Message>>;
@@ -584,10 +590,10 @@ pub trait MessageStore: Send + Sync {
     /// Only the backend's.
     async fn can_resume(
         &self,
-        conversation_id: &str,
-        user: &str,
+        conversation_id: &ConversationId,
+        user: &UserId,
         seq: i64,
-        message_id: &str,
+        message_id: &MessageId,
     ) -> Result<Option<bool>>;
 }
 
@@ -599,7 +605,12 @@ pub trait ReadMarkStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::NotMember`]; the backend's.
-    async fn mark_read(&self, conversation_id: &str, reader: &str, seq: i64) -> Result<i64> {
+    async fn mark_read(
+        &self,
+        conversation_id: &ConversationId,
+        reader: &UserId,
+        seq: i64,
+    ) -> Result<i64> {
         Ok(self.move_read_mark(conversation_id, reader, seq).await?.0)
     }
 
@@ -610,8 +621,8 @@ pub trait ReadMarkStore: Send + Sync {
     /// [`StoreError::NotMember`]; the backend's.
     async fn move_read_mark(
         &self,
-        conversation_id: &str,
-        reader: &str,
+        conversation_id: &ConversationId,
+        reader: &UserId,
         seq: i64,
     ) -> Result<(i64, bool)>;
 
@@ -620,7 +631,10 @@ pub trait ReadMarkStore: Send + Sync {
     ///
     /// # Errors
     /// Only the backend's.
-    async fn mark_all_conversations_read(&self, user: &str) -> Result<Vec<(String, i64)>>;
+    async fn mark_all_conversations_read(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<(ConversationId, i64)>>;
 }
 
 /// Calls. Every change is one transaction: the call with the asker's part in it, whether
@@ -638,8 +652,8 @@ pub trait CallStore: Send + Sync {
     /// [`StoreError::AlreadyInCall`] (the caller); the backend's.
     async fn start_call(
         &self,
-        conversation_id: &str,
-        caller: &str,
+        conversation_id: &ConversationId,
+        caller: &UserId,
         media: CallMedia,
         now: i64,
     ) -> Result<CallChange>;
@@ -652,8 +666,8 @@ pub trait CallStore: Send + Sync {
     /// backend's.
     async fn change_call(
         &self,
-        call_id: &str,
-        asker: Option<&str>,
+        call_id: &CallId,
+        asker: Option<&UserId>,
         action: CallAction,
         now: i64,
     ) -> Result<CallChange>;
@@ -662,32 +676,32 @@ pub trait CallStore: Send + Sync {
     ///
     /// # Errors
     /// Only the backend's.
-    async fn call_conversation(&self, call_id: &str) -> Result<Option<String>>;
+    async fn call_conversation(&self, call_id: &CallId) -> Result<Option<ConversationId>>;
 
     /// A call, for one of its participants only.
     ///
     /// # Errors
     /// [`StoreError::NotMember`] for anyone else or a call that does not exist; the
     /// backend's.
-    async fn call_for(&self, call_id: &str, asker: &str) -> Result<Call>;
+    async fn call_for(&self, call_id: &CallId, asker: &UserId) -> Result<Call>;
 
     /// Ids of the calls ringing or active between two people.
     ///
     /// # Errors
     /// Only the backend's.
-    async fn live_calls_between(&self, a: &str, b: &str) -> Result<Vec<String>>;
+    async fn live_calls_between(&self, a: &UserId, b: &UserId) -> Result<Vec<CallId>>;
 
     /// Ids of the calls ringing or active that `user` is the caller or the callee of.
     ///
     /// # Errors
     /// Only the backend's.
-    async fn live_call_ids_of(&self, user: &str) -> Result<Vec<String>>;
+    async fn live_call_ids_of(&self, user: &UserId) -> Result<Vec<CallId>>;
 
     /// Ids of calls still ringing or active: after a restart nobody holds them any more.
     ///
     /// # Errors
     /// Only the backend's.
-    async fn live_call_ids(&self) -> Result<Vec<String>>;
+    async fn live_call_ids(&self) -> Result<Vec<CallId>>;
 }
 
 /// Personal blocks: one person keeps another out (no new direct conversation, no messages
@@ -700,25 +714,25 @@ pub trait BlockStore: Send + Sync {
     /// # Errors
     /// [`StoreError::Refused`] for blocking oneself; [`StoreError::NoSuchUser`]; the
     /// backend's.
-    async fn block_person(&self, blocker: &str, blocked: &str, now: i64) -> Result<bool>;
+    async fn block_person(&self, blocker: &UserId, blocked: &UserId, now: i64) -> Result<bool>;
 
     /// Lifts a block `blocker` made. Returns false if there was none.
     ///
     /// # Errors
     /// Only the backend's.
-    async fn unblock_person(&self, blocker: &str, blocked: &str) -> Result<bool>;
+    async fn unblock_person(&self, blocker: &UserId, blocked: &UserId) -> Result<bool>;
 
     /// The people `user` has blocked, by username.
     ///
     /// # Errors
     /// Only the backend's.
-    async fn blocked_by(&self, user: &str) -> Result<Vec<User>>;
+    async fn blocked_by(&self, user: &UserId) -> Result<Vec<User>>;
 
     /// Every block, as (blocker, blocked): loaded once at start into memory.
     ///
     /// # Errors
     /// Only the backend's.
-    async fn all_blocks(&self) -> Result<Vec<(String, String)>>;
+    async fn all_blocks(&self) -> Result<Vec<(UserId, UserId)>>;
 }
 
 /// The bell (missed calls, being added to a group) and muting a conversation.
@@ -728,7 +742,7 @@ pub trait NotificationStore: Send + Sync {
     ///
     /// # Errors
     /// Only the backend's ([`StoreError::Corrupt`] for an unknown kind).
-    async fn notifications_of(&self, user: &str, limit: i64) -> Result<Vec<Notification>>;
+    async fn notifications_of(&self, user: &UserId, limit: i64) -> Result<Vec<Notification>>;
 
     /// Marks one of the user's notifications read (`Some`), or all of them (`None`), at
     /// `now` (Unix ms). Returns how many changed; someone else's notification is never
@@ -736,13 +750,23 @@ pub trait NotificationStore: Send + Sync {
     ///
     /// # Errors
     /// Only the backend's.
-    async fn mark_notifications_read(&self, user: &str, id: Option<&str>, now: i64) -> Result<u64>;
+    async fn mark_notifications_read(
+        &self,
+        user: &UserId,
+        id: Option<&str>,
+        now: i64,
+    ) -> Result<u64>;
 
     /// Mutes or unmutes a conversation for one member (a muted one still counts unread).
     ///
     /// # Errors
     /// [`StoreError::NotMember`]; the backend's.
-    async fn set_muted(&self, conversation_id: &str, user: &str, muted: bool) -> Result<()>;
+    async fn set_muted(
+        &self,
+        conversation_id: &ConversationId,
+        user: &UserId,
+        muted: bool,
+    ) -> Result<()>;
 }
 
 /// Settings changed in the admin area, stored as text over those of the configuration.
@@ -759,7 +783,7 @@ pub trait SettingStore: Send + Sync {
     ///
     /// # Errors
     /// Only the backend's.
-    async fn store_setting(&self, key: &str, value: &str, by: &str, now: i64) -> Result<()>;
+    async fn store_setting(&self, key: &str, value: &str, by: &UserId, now: i64) -> Result<()>;
 }
 
 /// The admin dashboard's figures.
@@ -855,7 +879,9 @@ pub(crate) mod tests {
 
     /// Ann and Ben with a direct conversation, and Eve, who is in none of it:
     /// `(ann, ben, eve, conversation)`.
-    pub(crate) async fn ann_ben_and_eve(store: &dyn Store) -> (String, String, String, String) {
+    pub(crate) async fn ann_ben_and_eve(
+        store: &dyn Store,
+    ) -> (UserId, UserId, UserId, ConversationId) {
         let (ann, ben, eve) = (
             user(store, "ann").await,
             user(store, "ben").await,
@@ -871,7 +897,7 @@ pub(crate) mod tests {
     }
 
     /// A new ordinary user named `name`; returns their id.
-    pub(crate) async fn user(store: &dyn Store, name: &str) -> String {
+    pub(crate) async fn user(store: &dyn Store, name: &str) -> UserId {
         store
             .create_user(name, name, "h", Role::User, None, 1)
             .await

@@ -5,7 +5,7 @@
 use super::sessions::insert_session;
 use super::{like_pattern, unique_or, user_from_row, SqliteStore};
 use crate::domain::admin::AdminUser;
-use crate::domain::{normalize_username, Role, User};
+use crate::domain::{normalize_username, Role, User, UserId};
 use crate::server::store::{AccountStore, LoginRecord, NewSession, Result, StoreError};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -62,13 +62,13 @@ impl AccountStore for SqliteStore {
         Ok(user)
     }
 
-    async fn set_display_name(&self, user: &str, display_name: &str) -> Result<User> {
+    async fn set_display_name(&self, user: &UserId, display_name: &str) -> Result<User> {
         let row = sqlx::query(
             "UPDATE users SET display_name = $2, search_key = $3
              WHERE id = $1 AND deleted_at IS NULL
              RETURNING id, username, display_name, role",
         )
-        .bind(user)
+        .bind(user.as_str())
         .bind(display_name)
         .bind(crate::server::store::search_key::search_key(display_name))
         .fetch_optional(&self.pool)
@@ -79,7 +79,7 @@ impl AccountStore for SqliteStore {
         }
     }
 
-    async fn delete_account(&self, user: &str, now: i64) -> Result<()> {
+    async fn delete_account(&self, user: &UserId, now: i64) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let role = role_of(&mut tx, user).await?;
         if role == Role::Admin && other_active_admins(&mut tx, user).await? == 0 {
@@ -97,7 +97,7 @@ impl AccountStore for SqliteStore {
                     blocked_at = COALESCE(blocked_at, $2)
              WHERE id = $1 AND deleted_at IS NULL",
         )
-        .bind(user)
+        .bind(user.as_str())
         .bind(now)
         .execute(&mut *tx)
         .await?
@@ -111,21 +111,25 @@ impl AccountStore for SqliteStore {
             "DELETE FROM notifications WHERE user_id = $1",
             "UPDATE members SET muted = 0 WHERE user_id = $1",
         ] {
-            sqlx::query(sql).bind(user).execute(&mut *tx).await?;
+            sqlx::query(sql)
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn contacts_of(&self, user: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+    async fn contacts_of(&self, user: &UserId) -> Result<Vec<UserId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT other.user_id FROM members mine
              JOIN members other ON other.conversation_id = mine.conversation_id
              WHERE mine.user_id = $1 AND other.user_id <> $1",
         )
-        .bind(user)
+        .bind(user.as_str())
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(ids.into_iter().map(UserId::from).collect())
     }
 
     async fn login_record(&self, username: &str) -> Result<Option<LoginRecord>> {
@@ -148,7 +152,7 @@ impl AccountStore for SqliteStore {
         .transpose()
     }
 
-    async fn search_users(&self, query: &str, except: &str, limit: i64) -> Result<Vec<User>> {
+    async fn search_users(&self, query: &str, except: &UserId, limit: i64) -> Result<Vec<User>> {
         let pattern = like_pattern(query);
         let rows = sqlx::query(
             "SELECT id, username, display_name, role FROM users
@@ -156,7 +160,7 @@ impl AccountStore for SqliteStore {
                AND (username_normalized LIKE $2 ESCAPE '\\' OR search_key LIKE $2 ESCAPE '\\')
              ORDER BY username_normalized LIMIT $3",
         )
-        .bind(except)
+        .bind(except.as_str())
         .bind(pattern)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -180,9 +184,9 @@ impl AccountStore for SqliteStore {
         Ok(users)
     }
 
-    async fn touch_last_seen(&self, user: &str, now: i64) -> Result<()> {
+    async fn touch_last_seen(&self, user: &UserId, now: i64) -> Result<()> {
         sqlx::query("UPDATE users SET last_seen_at = $2 WHERE id = $1")
-            .bind(user)
+            .bind(user.as_str())
             .bind(now)
             .execute(&self.pool)
             .await?;
@@ -191,7 +195,7 @@ impl AccountStore for SqliteStore {
 
     async fn replace_password(
         &self,
-        user: &str,
+        user: &UserId,
         checked_hash: &str,
         new_hash: &str,
         keep: Option<&str>,
@@ -201,7 +205,7 @@ impl AccountStore for SqliteStore {
             "UPDATE users SET password_hash = $3, must_change_password = 0
              WHERE id = $1 AND password_hash = $2",
         )
-        .bind(user)
+        .bind(user.as_str())
         .bind(checked_hash)
         .bind(new_hash)
         .execute(&mut *tx)
@@ -210,7 +214,7 @@ impl AccountStore for SqliteStore {
             == 1;
         if replaced {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS NOT $2")
-                .bind(user)
+                .bind(user.as_str())
                 .bind(keep)
                 .execute(&mut *tx)
                 .await?;
@@ -219,12 +223,12 @@ impl AccountStore for SqliteStore {
         Ok(replaced)
     }
 
-    async fn set_temporary_password(&self, target: &str, password_hash: &str) -> Result<()> {
+    async fn set_temporary_password(&self, target: &UserId, password_hash: &str) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query(
             "UPDATE users SET password_hash = $2, must_change_password = 1 WHERE id = $1",
         )
-        .bind(target)
+        .bind(target.as_str())
         .bind(password_hash)
         .execute(&mut *tx)
         .await?
@@ -233,7 +237,7 @@ impl AccountStore for SqliteStore {
             return Err(StoreError::NoSuchUser);
         }
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(target)
+            .bind(target.as_str())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -284,8 +288,8 @@ impl AccountStore for SqliteStore {
 
     async fn set_account_blocked(
         &self,
-        admin: &str,
-        target: &str,
+        admin: &UserId,
+        target: &UserId,
         blocked: bool,
         now: i64,
     ) -> Result<bool> {
@@ -301,19 +305,19 @@ impl AccountStore for SqliteStore {
         }
         let change = if blocked {
             sqlx::query("UPDATE users SET blocked_at = $2 WHERE id = $1 AND blocked_at IS NULL")
-                .bind(target)
+                .bind(target.as_str())
                 .bind(now)
         } else {
             sqlx::query(
                 "UPDATE users SET blocked_at = NULL
                  WHERE id = $1 AND blocked_at IS NOT NULL AND deleted_at IS NULL",
             )
-            .bind(target)
+            .bind(target.as_str())
         };
         let changed = change.execute(&mut *tx).await?.rows_affected() == 1;
         if blocked {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(target)
+                .bind(target.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -321,7 +325,7 @@ impl AccountStore for SqliteStore {
         Ok(changed)
     }
 
-    async fn set_role(&self, target: &str, role: Role) -> Result<()> {
+    async fn set_role(&self, target: &UserId, role: Role) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let current = role_of(&mut tx, target).await?;
         if current == Role::Admin
@@ -333,7 +337,7 @@ impl AccountStore for SqliteStore {
             ));
         }
         sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
-            .bind(target)
+            .bind(target.as_str())
             .bind(role.as_str())
             .execute(&mut *tx)
             .await?;
@@ -345,30 +349,30 @@ impl AccountStore for SqliteStore {
 /// Fails with `NoSuchUser` unless the user exists and is not blocked.
 pub(super) async fn require_active_user(
     conn: &mut sqlx::SqliteConnection,
-    user: &str,
+    user: &UserId,
 ) -> Result<()> {
     let found: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND blocked_at IS NULL")
-            .bind(user)
+            .bind(user.as_str())
             .fetch_optional(conn)
             .await?;
     found.map(|_| ()).ok_or(StoreError::NoSuchUser)
 }
 
-async fn role_of(conn: &mut sqlx::SqliteConnection, user: &str) -> Result<Role> {
+async fn role_of(conn: &mut sqlx::SqliteConnection, user: &UserId) -> Result<Role> {
     let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
-        .bind(user)
+        .bind(user.as_str())
         .fetch_optional(conn)
         .await?;
     let role = role.ok_or(StoreError::NoSuchUser)?;
     Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))
 }
 
-async fn other_active_admins(conn: &mut sqlx::SqliteConnection, except: &str) -> Result<i64> {
+async fn other_active_admins(conn: &mut sqlx::SqliteConnection, except: &UserId) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM users WHERE role = 'admin' AND blocked_at IS NULL AND id <> $1",
     )
-    .bind(except)
+    .bind(except.as_str())
     .fetch_one(conn)
     .await?)
 }

@@ -49,7 +49,13 @@ mod tests {
                 while !stop.is_cancelled() {
                     n += 1;
                     let sent = store
-                        .send_message(&dm, &ann, &format!("m{n}"), &format!("message {n}"), n)
+                        .send_message(
+                            &dm,
+                            &ann,
+                            &format!("m{n}").into(),
+                            &format!("message {n}"),
+                            n,
+                        )
                         .await
                         .unwrap();
                     acknowledged.lock().unwrap().push(sent.message.seq);

@@ -6,9 +6,11 @@ use super::accounts::require_active_user;
 use super::blocks::block_between;
 use super::messages::append_message;
 use super::notifications::notify;
-use super::{prefixed_user_from_row, SqliteStore};
+use super::{id_column, prefixed_user_from_row, SqliteStore};
 use crate::domain::call::{transition, Call, CallAction, CallMedia, CallState, Party};
-use crate::domain::{Message, MessageKind, NotificationKind};
+use crate::domain::{
+    CallId, ClientMsgId, ConversationId, Message, MessageKind, NotificationKind, UserId,
+};
 use crate::server::store::{CallChange, CallStore, Result, StoreError};
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
@@ -24,8 +26,8 @@ fn call_from_row(row: &SqliteRow) -> Result<Call> {
     let media: String = row.try_get("media")?;
     let state: String = row.try_get("state")?;
     Ok(Call {
-        id: row.try_get("id")?,
-        conversation_id: row.try_get("conversation_id")?,
+        id: id_column(row, "id")?,
+        conversation_id: id_column(row, "conversation_id")?,
         caller: prefixed_user_from_row(row, "a_")?,
         callee: prefixed_user_from_row(row, "b_")?,
         media: CallMedia::parse(&media)
@@ -42,8 +44,8 @@ fn call_from_row(row: &SqliteRow) -> Result<Call> {
 impl CallStore for SqliteStore {
     async fn start_call(
         &self,
-        conversation_id: &str,
-        caller: &str,
+        conversation_id: &ConversationId,
+        caller: &UserId,
         media: CallMedia,
         now: i64,
     ) -> Result<CallChange> {
@@ -55,15 +57,15 @@ impl CallStore for SqliteStore {
              LEFT JOIN members other ON other.conversation_id = c.id AND other.user_id <> $2
              WHERE c.id = $1",
         )
-        .bind(conversation_id)
-        .bind(caller)
+        .bind(conversation_id.as_str())
+        .bind(caller.as_str())
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotMember)?;
         let kind: String = row.try_get("kind")?;
         let callee: Option<String> = row.try_get("callee")?;
         let callee = match (kind.as_str(), callee) {
-            ("direct", Some(callee)) => callee,
+            ("direct", Some(callee)) => UserId::from(callee),
             _ => return Err(StoreError::NotDirect),
         };
         require_active_user(&mut tx, caller).await?;
@@ -75,7 +77,7 @@ impl CallStore for SqliteStore {
             return Err(StoreError::AlreadyInCall);
         }
         let busy = in_live_call(&mut tx, &callee).await?;
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = CallId::from(uuid::Uuid::now_v7().to_string());
         let (state, ended_at) = if busy {
             (CallState::Busy, Some(now))
         } else {
@@ -85,10 +87,10 @@ impl CallStore for SqliteStore {
             "INSERT INTO calls (id, conversation_id, caller_id, callee_id, media, state, created_at, ended_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(&id)
-        .bind(conversation_id)
-        .bind(caller)
-        .bind(&callee)
+        .bind(id.as_str())
+        .bind(conversation_id.as_str())
+        .bind(caller.as_str())
+        .bind(callee.as_str())
         .bind(media.as_str())
         .bind(state.as_str())
         .bind(now)
@@ -108,8 +110,8 @@ impl CallStore for SqliteStore {
 
     async fn change_call(
         &self,
-        call_id: &str,
-        asker: Option<&str>,
+        call_id: &CallId,
+        asker: Option<&UserId>,
         action: CallAction,
         now: i64,
     ) -> Result<CallChange> {
@@ -117,8 +119,8 @@ impl CallStore for SqliteStore {
         let mut call = fetch_call(&mut tx, call_id).await?;
         let party = match asker {
             None => Party::Server,
-            Some(id) if id == call.caller.id => Party::Caller,
-            Some(id) if id == call.callee.id => Party::Callee,
+            Some(id) if *id == call.caller.id => Party::Caller,
+            Some(id) if *id == call.callee.id => Party::Callee,
             Some(_) => return Err(StoreError::NotMember),
         };
         let next = transition(call.state, party, action).map_err(StoreError::Call)?;
@@ -130,7 +132,7 @@ impl CallStore for SqliteStore {
             "UPDATE calls SET state = $2, answered_at = $3, ended_at = $4
              WHERE id = $1 AND state = $5",
         )
-        .bind(call_id)
+        .bind(call_id.as_str())
         .bind(next.as_str())
         .bind(answered_at)
         .bind(ended_at)
@@ -151,69 +153,71 @@ impl CallStore for SqliteStore {
         })
     }
 
-    async fn call_conversation(&self, call_id: &str) -> Result<Option<String>> {
-        Ok(
+    async fn call_conversation(&self, call_id: &CallId) -> Result<Option<ConversationId>> {
+        let id: Option<String> =
             sqlx::query_scalar("SELECT conversation_id FROM calls WHERE id = $1")
-                .bind(call_id)
+                .bind(call_id.as_str())
                 .fetch_optional(&self.pool)
-                .await?,
-        )
+                .await?;
+        Ok(id.map(ConversationId::from))
     }
 
-    async fn call_for(&self, call_id: &str, asker: &str) -> Result<Call> {
+    async fn call_for(&self, call_id: &CallId, asker: &UserId) -> Result<Call> {
         let mut conn = self.pool.acquire().await?;
         let call = fetch_call(&mut conn, call_id).await?;
-        if call.caller.id != asker && call.callee.id != asker {
+        if call.caller.id != *asker && call.callee.id != *asker {
             return Err(StoreError::NotMember);
         }
         Ok(call)
     }
 
-    async fn live_calls_between(&self, a: &str, b: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+    async fn live_calls_between(&self, a: &UserId, b: &UserId) -> Result<Vec<CallId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM calls WHERE state IN ('ringing', 'active')
              AND ((caller_id = $1 AND callee_id = $2) OR (caller_id = $2 AND callee_id = $1))",
         )
-        .bind(a)
-        .bind(b)
+        .bind(a.as_str())
+        .bind(b.as_str())
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(ids.into_iter().map(CallId::from).collect())
     }
 
-    async fn live_call_ids_of(&self, user: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+    async fn live_call_ids_of(&self, user: &UserId) -> Result<Vec<CallId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM calls WHERE state IN ('ringing', 'active')
              AND (caller_id = $1 OR callee_id = $1)",
         )
-        .bind(user)
+        .bind(user.as_str())
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(ids.into_iter().map(CallId::from).collect())
     }
 
-    async fn live_call_ids(&self) -> Result<Vec<String>> {
-        Ok(
+    async fn live_call_ids(&self) -> Result<Vec<CallId>> {
+        let ids: Vec<String> =
             sqlx::query_scalar("SELECT id FROM calls WHERE state IN ('ringing', 'active')")
                 .fetch_all(&self.pool)
-                .await?,
-        )
+                .await?;
+        Ok(ids.into_iter().map(CallId::from).collect())
     }
 }
 
-async fn fetch_call(conn: &mut sqlx::SqliteConnection, call_id: &str) -> Result<Call> {
+async fn fetch_call(conn: &mut sqlx::SqliteConnection, call_id: &CallId) -> Result<Call> {
     let row = sqlx::query(&format!("{CALL_SELECT} WHERE k.id = $1"))
-        .bind(call_id)
+        .bind(call_id.as_str())
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(StoreError::NotMember)?;
     call_from_row(&row)
 }
 
-async fn in_live_call(conn: &mut sqlx::SqliteConnection, user: &str) -> Result<bool> {
+async fn in_live_call(conn: &mut sqlx::SqliteConnection, user: &UserId) -> Result<bool> {
     let found: Option<i64> = sqlx::query_scalar(
         "SELECT 1 FROM calls WHERE state IN ('ringing', 'active')
          AND (caller_id = $1 OR callee_id = $1) LIMIT 1",
     )
-    .bind(user)
+    .bind(user.as_str())
     .fetch_optional(conn)
     .await?;
     Ok(found.is_some())
@@ -237,8 +241,8 @@ async fn mark_read_by_callee(
         "UPDATE members SET last_read_seq = $3
          WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq = $3 - 1",
     )
-    .bind(&log.conversation_id)
-    .bind(&call.callee.id)
+    .bind(log.conversation_id.as_str())
+    .bind(call.callee.id.as_str())
     .bind(log.seq)
     .execute(&mut *conn)
     .await?
@@ -261,7 +265,7 @@ async fn log_if_over(
         notify(conn, callee, kind, &call.conversation_id, caller, now).await?;
     }
     // Clients may only use letters, digits and '-' in their ids, so this cannot collide.
-    let client_msg_id = format!("call:{}", call.id);
+    let client_msg_id = ClientMsgId::from(format!("call:{}", call.id));
     let message = append_message(
         conn,
         &call.conversation_id,

@@ -5,9 +5,10 @@ use super::accounts::require_active_user;
 use super::blocks::{block_between, require_not_blocked_by};
 use super::messages::{message_from_row, MESSAGE_COLUMNS};
 use super::notifications::notify;
-use super::{user_from_row, SqliteStore};
+use super::{id_column, user_from_row, SqliteStore};
 use crate::domain::{
-    BlockSide, ConversationKind, ConversationSummary, GroupTitle, Member, NotificationKind, User,
+    BlockSide, ConversationId, ConversationKind, ConversationSummary, GroupTitle, Member,
+    NotificationKind, User, UserId,
 };
 use crate::server::store::{ConversationStore, Result, StoreError, GROUP_MAX_MEMBERS};
 use async_trait::async_trait;
@@ -15,7 +16,7 @@ use sqlx::Row;
 
 #[async_trait]
 impl ConversationStore for SqliteStore {
-    async fn open_direct(&self, me: &str, other: &str, now: i64) -> Result<String> {
+    async fn open_direct(&self, me: &UserId, other: &UserId, now: i64) -> Result<ConversationId> {
         let (a, b) = if me <= other {
             (me, other)
         } else {
@@ -29,7 +30,7 @@ impl ConversationStore for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some(id) = exists {
-            return Ok(id);
+            return Ok(ConversationId::from(id));
         }
         require_active_user(&mut tx, other).await?;
         if let Some(side) = block_between(&mut tx, me, other).await? {
@@ -45,12 +46,12 @@ impl ConversationStore for SqliteStore {
 
     async fn create_group(
         &self,
-        owner: &str,
+        owner: &UserId,
         title: &GroupTitle,
-        members: &[String],
+        members: &[UserId],
         now: i64,
-    ) -> Result<String> {
-        let mut others: Vec<&String> = members.iter().filter(|m| m.as_str() != owner).collect();
+    ) -> Result<ConversationId> {
+        let mut others: Vec<&UserId> = members.iter().filter(|m| *m != owner).collect();
         others.sort();
         others.dedup();
         if others.len() + 1 > GROUP_MAX_MEMBERS {
@@ -80,9 +81,9 @@ impl ConversationStore for SqliteStore {
 
     async fn add_group_member(
         &self,
-        conversation_id: &str,
-        owner: &str,
-        user: &str,
+        conversation_id: &ConversationId,
+        owner: &UserId,
+        user: &UserId,
         now: i64,
     ) -> Result<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -91,7 +92,7 @@ impl ConversationStore for SqliteStore {
         require_not_blocked_by(&mut tx, user, owner).await?;
         let count: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE conversation_id = $1")
-                .bind(conversation_id)
+                .bind(conversation_id.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
         if count as usize >= GROUP_MAX_MEMBERS {
@@ -101,8 +102,8 @@ impl ConversationStore for SqliteStore {
             "INSERT INTO members (conversation_id, user_id, role, joined_at) VALUES ($1, $2, 'member', $3)
              ON CONFLICT (conversation_id, user_id) DO NOTHING",
         )
-        .bind(conversation_id)
-        .bind(user)
+        .bind(conversation_id.as_str())
+        .bind(user.as_str())
         .bind(now)
         .execute(&mut *tx)
         .await?
@@ -118,17 +119,17 @@ impl ConversationStore for SqliteStore {
 
     async fn remove_group_member(
         &self,
-        conversation_id: &str,
-        owner: &str,
-        user: &str,
+        conversation_id: &ConversationId,
+        owner: &UserId,
+        user: &UserId,
     ) -> Result<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         require_group_owner(&mut tx, conversation_id, owner).await?;
         let removed = sqlx::query(
             "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 AND role <> 'owner'",
         )
-        .bind(conversation_id)
-        .bind(user)
+        .bind(conversation_id.as_str())
+        .bind(user.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -137,8 +138,8 @@ impl ConversationStore for SqliteStore {
         Ok(removed)
     }
 
-    async fn direct_conversation_ids_of(&self, user: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+    async fn direct_conversation_ids_of(&self, user: &UserId) -> Result<Vec<ConversationId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
             "SELECT m.conversation_id FROM members m
              JOIN conversations c ON c.id = m.conversation_id AND c.kind = 'direct'
              WHERE m.user_id = $1 AND NOT EXISTS (
@@ -147,22 +148,27 @@ impl ConversationStore for SqliteStore {
                                OR (b.blocker_id = o.user_id AND b.blocked_id = $1)
                  WHERE o.conversation_id = m.conversation_id AND o.user_id <> $1)",
         )
-        .bind(user)
+        .bind(user.as_str())
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(ids.into_iter().map(ConversationId::from).collect())
     }
 
-    async fn is_member(&self, conversation_id: &str, user: &str) -> Result<bool> {
+    async fn is_member(&self, conversation_id: &ConversationId, user: &UserId) -> Result<bool> {
         let found: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2")
-                .bind(conversation_id)
-                .bind(user)
+                .bind(conversation_id.as_str())
+                .bind(user.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(found.is_some())
     }
 
-    async fn members(&self, conversation_id: &str, asker: &str) -> Result<Vec<Member>> {
+    async fn members(
+        &self,
+        conversation_id: &ConversationId,
+        asker: &UserId,
+    ) -> Result<Vec<Member>> {
         self.require_member(conversation_id, asker).await?;
         let rows = sqlx::query(
             "SELECT u.id, u.username, u.display_name, u.role, m.last_read_seq, m.role AS member_role,
@@ -172,8 +178,8 @@ impl ConversationStore for SqliteStore {
              JOIN users u ON u.id = m.user_id
              WHERE m.conversation_id = $1 ORDER BY u.display_name",
         )
-        .bind(conversation_id)
-        .bind(asker)
+        .bind(conversation_id.as_str())
+        .bind(asker.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -188,7 +194,7 @@ impl ConversationStore for SqliteStore {
             .collect()
     }
 
-    async fn conversations_of(&self, user: &str) -> Result<Vec<ConversationSummary>> {
+    async fn conversations_of(&self, user: &UserId) -> Result<Vec<ConversationSummary>> {
         let rows = sqlx::query(
             "SELECT c.id, c.kind, c.title, c.last_seq, c.last_activity_at, me.last_read_seq,
                     me.muted,
@@ -207,19 +213,19 @@ impl ConversationStore for SqliteStore {
              WHERE me.user_id = $1
              ORDER BY c.last_activity_at DESC, c.id DESC",
         )
-        .bind(user)
+        .bind(user.as_str())
         .fetch_all(&self.pool)
         .await?;
         let mut list = Vec::with_capacity(rows.len());
         for row in rows {
-            let id: String = row.try_get("id")?;
+            let id: ConversationId = id_column(&row, "id")?;
             let kind = match row.try_get::<String, _>("kind")?.as_str() {
                 "direct" => ConversationKind::Direct,
                 _ => ConversationKind::Group,
             };
             let peer = match row.try_get::<Option<String>, _>("peer_id")? {
                 Some(peer_id) => Some(User {
-                    id: peer_id,
+                    id: UserId::from(peer_id),
                     username: row.try_get("peer_username")?,
                     display_name: row.try_get("peer_display_name")?,
                     role: crate::domain::Role::parse(&row.try_get::<String, _>("peer_role")?)
@@ -232,7 +238,7 @@ impl ConversationStore for SqliteStore {
                 let m = sqlx::query(&format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = $1 AND m.seq = $2"
                 ))
-                .bind(&id)
+                .bind(id.as_str())
                 .bind(last_seq)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -258,20 +264,20 @@ impl ConversationStore for SqliteStore {
                 peer_presence: None,
                 peer_last_seen_at: row.try_get("peer_last_seen_at")?,
                 muted: row.try_get::<i64, _>("muted")? != 0,
-                block: row
-                    .try_get::<Option<String>, _>("blocker")?
-                    .map(|b| match b == user {
+                block: row.try_get::<Option<String>, _>("blocker")?.map(|b| {
+                    match b == user.as_str() {
                         true => BlockSide::ByMe,
                         false => BlockSide::ByThem,
-                    }),
+                    }
+                }),
             });
         }
         Ok(list)
     }
 
-    async fn membership_count(&self, user: &str) -> Result<usize> {
+    async fn membership_count(&self, user: &UserId) -> Result<usize> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE user_id = $1")
-            .bind(user)
+            .bind(user.as_str())
             .fetch_one(&self.pool)
             .await?;
         Ok(usize::try_from(n).unwrap_or(0))
@@ -280,7 +286,11 @@ impl ConversationStore for SqliteStore {
 
 impl SqliteStore {
     /// Fails with `NotMember` unless `user` is a member of the conversation.
-    pub(super) async fn require_member(&self, conversation_id: &str, user: &str) -> Result<()> {
+    pub(super) async fn require_member(
+        &self,
+        conversation_id: &ConversationId,
+        user: &UserId,
+    ) -> Result<()> {
         if self.is_member(conversation_id, user).await? {
             Ok(())
         } else {
@@ -295,19 +305,19 @@ async fn insert_conversation(
     kind: &str,
     title: Option<&str>,
     direct_key: Option<&str>,
-    created_by: &str,
+    created_by: &UserId,
     now: i64,
-) -> Result<String> {
-    let id = uuid::Uuid::now_v7().to_string();
+) -> Result<ConversationId> {
+    let id = ConversationId::from(uuid::Uuid::now_v7().to_string());
     sqlx::query(
         "INSERT INTO conversations (id, kind, title, direct_key, created_by, created_at, last_activity_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
     )
-    .bind(&id)
+    .bind(id.as_str())
     .bind(kind)
     .bind(title)
     .bind(direct_key)
-    .bind(created_by)
+    .bind(created_by.as_str())
     .bind(now)
     .execute(conn)
     .await?;
@@ -316,15 +326,15 @@ async fn insert_conversation(
 
 async fn require_group_owner(
     conn: &mut sqlx::SqliteConnection,
-    conversation_id: &str,
-    owner: &str,
+    conversation_id: &ConversationId,
+    owner: &UserId,
 ) -> Result<()> {
     let role: Option<String> = sqlx::query_scalar(
         "SELECT m.role FROM members m JOIN conversations c ON c.id = m.conversation_id
          WHERE m.conversation_id = $1 AND m.user_id = $2 AND c.kind = 'group'",
     )
-    .bind(conversation_id)
-    .bind(owner)
+    .bind(conversation_id.as_str())
+    .bind(owner.as_str())
     .fetch_optional(&mut *conn)
     .await?;
     match role.as_deref() {
@@ -336,8 +346,8 @@ async fn require_group_owner(
 
 async fn add_member(
     conn: &mut sqlx::SqliteConnection,
-    conversation_id: &str,
-    user: &str,
+    conversation_id: &ConversationId,
+    user: &UserId,
     role: &str,
     now: i64,
 ) -> Result<()> {
@@ -345,8 +355,8 @@ async fn add_member(
         "INSERT INTO members (conversation_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (conversation_id, user_id) DO NOTHING",
     )
-    .bind(conversation_id)
-    .bind(user)
+    .bind(conversation_id.as_str())
+    .bind(user.as_str())
     .bind(role)
     .bind(now)
     .execute(conn)

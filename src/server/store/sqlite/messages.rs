@@ -1,8 +1,10 @@
 //! Messages: the write path (membership, idempotency, the gap-free seq, in one
 //! transaction; many sends to a commit) and reading history.
 
-use super::SqliteStore;
-use crate::domain::{BlockSide, Message, MessageKind};
+use super::{id_column, SqliteStore};
+use crate::domain::{
+    BlockSide, ClientMsgId, ConversationId, Message, MessageId, MessageKind, UserId,
+};
 use crate::server::store::{MessageStore, NewMessage, Result, Sent, StoreError};
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
@@ -14,11 +16,11 @@ pub(super) const MESSAGE_COLUMNS: &str =
 pub(super) fn message_from_row(row: &SqliteRow) -> Result<Message> {
     let kind: String = row.try_get("kind")?;
     Ok(Message {
-        id: row.try_get("id")?,
-        conversation_id: row.try_get("conversation_id")?,
+        id: id_column(row, "id")?,
+        conversation_id: id_column(row, "conversation_id")?,
         seq: row.try_get("seq")?,
-        sender_id: row.try_get("sender_id")?,
-        client_msg_id: row.try_get("client_msg_id")?,
+        sender_id: id_column(row, "sender_id")?,
+        client_msg_id: id_column(row, "client_msg_id")?,
         kind: MessageKind::parse(&kind)
             .ok_or_else(|| StoreError::Corrupt(format!("message kind {kind:?}")))?,
         body: row.try_get("body")?,
@@ -28,7 +30,7 @@ pub(super) fn message_from_row(row: &SqliteRow) -> Result<Message> {
 
 #[async_trait]
 impl MessageStore for SqliteStore {
-    async fn may_send(&self, conversation_id: &str, sender: &str) -> Result<()> {
+    async fn may_send(&self, conversation_id: &ConversationId, sender: &UserId) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         check_sender(&mut conn, conversation_id, sender).await
     }
@@ -60,8 +62,8 @@ impl MessageStore for SqliteStore {
 
     async fn messages_before(
         &self,
-        conversation_id: &str,
-        reader: &str,
+        conversation_id: &ConversationId,
+        reader: &UserId,
         before: i64,
         limit: i64,
     ) -> Result<Vec<Message>> {
@@ -74,8 +76,8 @@ impl MessageStore for SqliteStore {
 
     async fn messages_after(
         &self,
-        conversation_id: &str,
-        reader: &str,
+        conversation_id: &ConversationId,
+        reader: &UserId,
         after: i64,
         limit: i64,
     ) -> Result<Vec<Message>> {
@@ -85,21 +87,21 @@ impl MessageStore for SqliteStore {
 
     async fn can_resume(
         &self,
-        conversation_id: &str,
-        user: &str,
+        conversation_id: &ConversationId,
+        user: &UserId,
         seq: i64,
-        message_id: &str,
+        message_id: &MessageId,
     ) -> Result<Option<bool>> {
         let row: Option<Option<String>> = sqlx::query_scalar(
             "SELECT (SELECT m.id FROM messages m WHERE m.conversation_id = $1 AND m.seq = $3)
              FROM members WHERE conversation_id = $1 AND user_id = $2",
         )
-        .bind(conversation_id)
-        .bind(user)
+        .bind(conversation_id.as_str())
+        .bind(user.as_str())
         .bind(seq)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|at| at.as_deref() == Some(message_id)))
+        Ok(row.map(|at| at.as_deref() == Some(message_id.as_str())))
     }
 }
 
@@ -109,8 +111,8 @@ async fn send_in(conn: &mut sqlx::SqliteConnection, m: &NewMessage) -> Result<Se
     let earlier = sqlx::query(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.sender_id = $1 AND m.client_msg_id = $2"
     ))
-    .bind(&m.sender)
-    .bind(&m.client_msg_id)
+    .bind(m.sender.as_str())
+    .bind(m.client_msg_id.as_str())
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(row) = earlier {
@@ -143,8 +145,8 @@ async fn send_in(conn: &mut sqlx::SqliteConnection, m: &NewMessage) -> Result<Se
 /// blocked the other. One query, so the check cannot be skipped.
 async fn check_sender(
     conn: &mut sqlx::SqliteConnection,
-    conversation_id: &str,
-    sender: &str,
+    conversation_id: &ConversationId,
+    sender: &UserId,
 ) -> Result<()> {
     let row = sqlx::query(
         "SELECT CASE WHEN c.kind = 'direct' THEN (
@@ -162,8 +164,8 @@ async fn check_sender(
          FROM members me JOIN conversations c ON c.id = me.conversation_id
          WHERE me.conversation_id = $1 AND me.user_id = $2",
     )
-    .bind(conversation_id)
-    .bind(sender)
+    .bind(conversation_id.as_str())
+    .bind(sender.as_str())
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotMember)?;
@@ -172,7 +174,7 @@ async fn check_sender(
     }
     match row.try_get::<Option<String>, _>("blocker")? {
         None => Ok(()),
-        Some(b) if b == sender => Err(StoreError::Blocked(BlockSide::ByMe)),
+        Some(b) if b == sender.as_str() => Err(StoreError::Blocked(BlockSide::ByMe)),
         Some(_) => Err(StoreError::Blocked(BlockSide::ByThem)),
     }
 }
@@ -181,9 +183,9 @@ async fn check_sender(
 /// and the sender's read mark. Gap-free because the UPDATE holds the conversation's row.
 pub(super) async fn append_message(
     conn: &mut sqlx::SqliteConnection,
-    conversation_id: &str,
-    sender: &str,
-    client_msg_id: &str,
+    conversation_id: &ConversationId,
+    sender: &UserId,
+    client_msg_id: &ClientMsgId,
     kind: MessageKind,
     body: &str,
     now: i64,
@@ -192,7 +194,7 @@ pub(super) async fn append_message(
         "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $2
          WHERE id = $1 RETURNING last_seq",
     )
-    .bind(conversation_id)
+    .bind(conversation_id.as_str())
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
@@ -202,10 +204,10 @@ pub(super) async fn append_message(
          RETURNING id, conversation_id, seq, sender_id, client_msg_id, kind, body, created_at",
     )
     .bind(uuid::Uuid::now_v7().to_string())
-    .bind(conversation_id)
+    .bind(conversation_id.as_str())
     .bind(seq)
-    .bind(sender)
-    .bind(client_msg_id)
+    .bind(sender.as_str())
+    .bind(client_msg_id.as_str())
     .bind(kind.as_str())
     .bind(body)
     .bind(now)
@@ -216,8 +218,8 @@ pub(super) async fn append_message(
     sqlx::query(
         "UPDATE members SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
     )
-    .bind(conversation_id)
-    .bind(sender)
+    .bind(conversation_id.as_str())
+    .bind(sender.as_str())
     .bind(seq)
     .execute(&mut *conn)
     .await?;
@@ -237,8 +239,8 @@ impl SqliteStore {
     /// [`Direction`] gives, for a reader who must be a member (`NotMember` otherwise).
     async fn page(
         &self,
-        conversation_id: &str,
-        reader: &str,
+        conversation_id: &ConversationId,
+        reader: &UserId,
         direction: Direction,
         limit: i64,
     ) -> Result<Vec<Message>> {
@@ -251,8 +253,8 @@ impl SqliteStore {
              JOIN members me ON me.conversation_id = m.conversation_id AND me.user_id = $2
              WHERE m.conversation_id = $1 AND {condition} LIMIT $4"
         ))
-        .bind(conversation_id)
-        .bind(reader)
+        .bind(conversation_id.as_str())
+        .bind(reader.as_str())
         .bind(seq)
         .bind(limit)
         .fetch_all(&self.pool)

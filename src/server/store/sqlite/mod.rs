@@ -149,11 +149,16 @@ fn prefixed_user_from_row(row: &SqliteRow, prefix: &str) -> Result<User> {
     let col = |name: &str| format!("{prefix}{name}");
     let role: String = row.try_get(col("role").as_str())?;
     Ok(User {
-        id: row.try_get(col("id").as_str())?,
+        id: id_column(row, &col("id"))?,
         username: row.try_get(col("username").as_str())?,
         display_name: row.try_get(col("display_name").as_str())?,
         role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
     })
+}
+
+/// An id column of `row` as the id type it holds (`UserId`, `ConversationId`, ...).
+fn id_column<T: From<String>>(row: &SqliteRow, column: &str) -> Result<T> {
+    Ok(T::from(row.try_get::<String, _>(column)?))
 }
 
 /// A LIKE pattern matching a search key (or a lower-case username) that contains `query`,

@@ -1,14 +1,14 @@
 //! The bell (missed calls, being added to a group) and muting a conversation.
 
-use super::SqliteStore;
-use crate::domain::{Notification, NotificationKind, Role, User};
+use super::{id_column, SqliteStore};
+use crate::domain::{ConversationId, Notification, NotificationKind, Role, User, UserId};
 use crate::server::store::{NotificationStore, Result, StoreError};
 use async_trait::async_trait;
 use sqlx::Row;
 
 #[async_trait]
 impl NotificationStore for SqliteStore {
-    async fn notifications_of(&self, user: &str, limit: i64) -> Result<Vec<Notification>> {
+    async fn notifications_of(&self, user: &UserId, limit: i64) -> Result<Vec<Notification>> {
         let rows = sqlx::query(
             "SELECT n.id, n.kind, n.conversation_id, n.created_at, n.read_at,
                     a.id AS actor_id, a.username, a.display_name, a.role,
@@ -19,7 +19,7 @@ impl NotificationStore for SqliteStore {
              WHERE n.user_id = $1
              ORDER BY n.created_at DESC, n.id DESC LIMIT $2",
         )
-        .bind(user)
+        .bind(user.as_str())
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -30,10 +30,10 @@ impl NotificationStore for SqliteStore {
                     id: r.try_get("id")?,
                     kind: NotificationKind::parse(&kind)
                         .ok_or_else(|| StoreError::Corrupt(format!("notification {kind:?}")))?,
-                    conversation_id: r.try_get("conversation_id")?,
+                    conversation_id: id_column(r, "conversation_id")?,
                     conversation_title: r.try_get("conversation_title")?,
                     actor: User {
-                        id: r.try_get("actor_id")?,
+                        id: id_column(r, "actor_id")?,
                         username: r.try_get("username")?,
                         display_name: r.try_get("display_name")?,
                         role: Role::parse(&r.try_get::<String, _>("role")?).unwrap_or(Role::User),
@@ -45,12 +45,17 @@ impl NotificationStore for SqliteStore {
             .collect()
     }
 
-    async fn mark_notifications_read(&self, user: &str, id: Option<&str>, now: i64) -> Result<u64> {
+    async fn mark_notifications_read(
+        &self,
+        user: &UserId,
+        id: Option<&str>,
+        now: i64,
+    ) -> Result<u64> {
         Ok(sqlx::query(
             "UPDATE notifications SET read_at = $3
              WHERE user_id = $1 AND read_at IS NULL AND ($2 IS NULL OR id = $2)",
         )
-        .bind(user)
+        .bind(user.as_str())
         .bind(id)
         .bind(now)
         .execute(&self.pool)
@@ -58,12 +63,17 @@ impl NotificationStore for SqliteStore {
         .rows_affected())
     }
 
-    async fn set_muted(&self, conversation_id: &str, user: &str, muted: bool) -> Result<()> {
+    async fn set_muted(
+        &self,
+        conversation_id: &ConversationId,
+        user: &UserId,
+        muted: bool,
+    ) -> Result<()> {
         let updated = sqlx::query(
             "UPDATE members SET muted = $3 WHERE conversation_id = $1 AND user_id = $2",
         )
-        .bind(conversation_id)
-        .bind(user)
+        .bind(conversation_id.as_str())
+        .bind(user.as_str())
         .bind(muted)
         .execute(&self.pool)
         .await?
@@ -79,10 +89,10 @@ impl NotificationStore for SqliteStore {
 /// Inserts a notification inside the caller's transaction.
 pub(super) async fn notify(
     conn: &mut sqlx::SqliteConnection,
-    user: &str,
+    user: &UserId,
     kind: NotificationKind,
-    conversation_id: &str,
-    actor: &str,
+    conversation_id: &ConversationId,
+    actor: &UserId,
     now: i64,
 ) -> Result<()> {
     sqlx::query(
@@ -90,10 +100,10 @@ pub(super) async fn notify(
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(uuid::Uuid::now_v7().to_string())
-    .bind(user)
+    .bind(user.as_str())
     .bind(kind.as_str())
-    .bind(conversation_id)
-    .bind(actor)
+    .bind(conversation_id.as_str())
+    .bind(actor.as_str())
     .bind(now)
     .execute(conn)
     .await?;

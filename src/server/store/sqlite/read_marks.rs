@@ -1,6 +1,7 @@
 //! Read marks: up to which seq each member has read a conversation.
 
-use super::SqliteStore;
+use super::{id_column, SqliteStore};
+use crate::domain::{ConversationId, UserId};
 use crate::server::store::{ReadMarkStore, Result, StoreError};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -9,8 +10,8 @@ use sqlx::Row;
 impl ReadMarkStore for SqliteStore {
     async fn move_read_mark(
         &self,
-        conversation_id: &str,
-        reader: &str,
+        conversation_id: &ConversationId,
+        reader: &UserId,
         seq: i64,
     ) -> Result<(i64, bool)> {
         // Written only when it moves; a mark already there is read, not rewritten.
@@ -21,8 +22,8 @@ impl ReadMarkStore for SqliteStore {
                AND last_read_seq < MIN($3, (SELECT last_seq FROM conversations WHERE id = $1))
              RETURNING last_read_seq",
         )
-        .bind(conversation_id)
-        .bind(reader)
+        .bind(conversation_id.as_str())
+        .bind(reader.as_str())
         .bind(seq)
         .fetch_optional(&self.pool)
         .await?;
@@ -32,14 +33,17 @@ impl ReadMarkStore for SqliteStore {
         let mark: Option<i64> = sqlx::query_scalar(
             "SELECT last_read_seq FROM members WHERE conversation_id = $1 AND user_id = $2",
         )
-        .bind(conversation_id)
-        .bind(reader)
+        .bind(conversation_id.as_str())
+        .bind(reader.as_str())
         .fetch_optional(&self.pool)
         .await?;
         Ok((mark.ok_or(StoreError::NotMember)?, false))
     }
 
-    async fn mark_all_conversations_read(&self, user: &str) -> Result<Vec<(String, i64)>> {
+    async fn mark_all_conversations_read(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<(ConversationId, i64)>> {
         let rows = sqlx::query(
             "UPDATE members SET last_read_seq = (
                  SELECT c.last_seq FROM conversations c WHERE c.id = members.conversation_id)
@@ -47,11 +51,16 @@ impl ReadMarkStore for SqliteStore {
                  SELECT c.last_seq FROM conversations c WHERE c.id = members.conversation_id)
              RETURNING conversation_id, last_read_seq",
         )
-        .bind(user)
+        .bind(user.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("conversation_id")?, r.try_get("last_read_seq")?)))
+            .map(|r| {
+                Ok((
+                    id_column(r, "conversation_id")?,
+                    r.try_get("last_read_seq")?,
+                ))
+            })
             .collect()
     }
 }

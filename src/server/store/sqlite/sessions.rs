@@ -1,14 +1,14 @@
 //! Login sessions, stored by the hash of their token.
 
 use super::{user_from_row, SqliteStore};
-use crate::domain::{SessionInfo, User};
+use crate::domain::{SessionInfo, User, UserId};
 use crate::server::store::{NewSession, Result, SessionStore};
 use async_trait::async_trait;
 use sqlx::Row;
 
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn create_session(&self, user_id: &str, session: &NewSession<'_>) -> Result<()> {
+    async fn create_session(&self, user_id: &UserId, session: &NewSession<'_>) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         insert_session(&mut conn, user_id, session).await
     }
@@ -43,10 +43,10 @@ impl SessionStore for SqliteStore {
             .rows_affected())
     }
 
-    async fn delete_sessions_of(&self, user: &str, except: Option<&str>) -> Result<u64> {
+    async fn delete_sessions_of(&self, user: &UserId, except: Option<&str>) -> Result<u64> {
         Ok(
             sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS NOT $2")
-                .bind(user)
+                .bind(user.as_str())
                 .bind(except)
                 .execute(&self.pool)
                 .await?
@@ -54,14 +54,14 @@ impl SessionStore for SqliteStore {
         )
     }
 
-    async fn sessions_of(&self, user: &str, now: i64) -> Result<Vec<SessionInfo>> {
+    async fn sessions_of(&self, user: &UserId, now: i64) -> Result<Vec<SessionInfo>> {
         let rows = sqlx::query(
             "SELECT id, user_agent, address, created_at,
                     COALESCE(last_active_at, created_at) AS last_active_at
              FROM sessions WHERE user_id = $1 AND expires_at > $2
              ORDER BY last_active_at DESC, created_at DESC",
         )
-        .bind(user)
+        .bind(user.as_str())
         .bind(now)
         .fetch_all(&self.pool)
         .await?;
@@ -79,11 +79,11 @@ impl SessionStore for SqliteStore {
             .collect()
     }
 
-    async fn delete_session_of(&self, user: &str, session: &str) -> Result<bool> {
+    async fn delete_session_of(&self, user: &UserId, session: &str) -> Result<bool> {
         Ok(
             sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
                 .bind(session)
-                .bind(user)
+                .bind(user.as_str())
                 .execute(&self.pool)
                 .await?
                 .rows_affected()
@@ -108,7 +108,7 @@ impl SessionStore for SqliteStore {
 /// Inserts a session inside the caller's transaction (or on a connection).
 pub(super) async fn insert_session(
     conn: &mut sqlx::SqliteConnection,
-    user_id: &str,
+    user_id: &UserId,
     s: &NewSession<'_>,
 ) -> Result<()> {
     sqlx::query(
@@ -116,7 +116,7 @@ pub(super) async fn insert_session(
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(s.token_hash)
-    .bind(user_id)
+    .bind(user_id.as_str())
     .bind(s.created_at)
     .bind(s.expires_at)
     .bind(s.user_agent)

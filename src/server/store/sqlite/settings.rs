@@ -1,6 +1,7 @@
 //! Settings changed in the admin area.
 
 use super::SqliteStore;
+use crate::domain::UserId;
 use crate::server::store::{Result, SettingStore};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -16,7 +17,7 @@ impl SettingStore for SqliteStore {
             .collect()
     }
 
-    async fn store_setting(&self, key: &str, value: &str, by: &str, now: i64) -> Result<()> {
+    async fn store_setting(&self, key: &str, value: &str, by: &UserId, now: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4)
              ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = $3, updated_by = $4",
@@ -24,7 +25,7 @@ impl SettingStore for SqliteStore {
         .bind(key)
         .bind(value)
         .bind(now)
-        .bind(by)
+        .bind(by.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())
