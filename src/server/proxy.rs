@@ -70,8 +70,10 @@ pub fn host_allowed(host: &str, public_url: &PublicUrl) -> bool {
 /// what to set), and records the client's address ([`ClientAddr`]) for the rest.
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let settings = state.settings();
-    let host = request_host(&request).unwrap_or_default().to_string();
-    if !host_allowed(&host, &settings.public_url) {
+    // No Host at all is no browser's (they always send one), so no page of another site:
+    // an HTTP/1.0 client or a health check, answered as usual.
+    let host = request_host(&request).map(str::to_string);
+    if let Some(host) = host.filter(|h| !host_allowed(h, &settings.public_url)) {
         tracing::warn!(host = %host, "refused a request for another host");
         let message = match settings.public_url.get() {
             Some(p) => format!("This server answers at {} only.", p.origin),
