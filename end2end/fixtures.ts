@@ -110,11 +110,12 @@ class ConsoleWatcher {
     // it was, with its headers, next to the violations it causes.
     page.on('response', async (response) => {
       if (response.request().resourceType() !== 'document' || response.status() >= 300) return;
-      const policy = (await response.allHeaders())['content-security-policy'] ?? '';
+      const headers = await response.allHeaders();
+      if (!(headers['content-type'] ?? '').startsWith('text/html')) return;
+      const policy = headers['content-security-policy'] ?? '';
       if (policy.includes('nonce-')) return;
-      const headers = JSON.stringify(await response.allHeaders());
       this.entries.push({
-        text: `[document without a page policy] ${response.status()} ${response.url()} ${headers}`,
+        text: `[page without a page policy] ${response.status()} ${response.url()} ${JSON.stringify(headers)}`,
         fatal: true,
       });
     });

@@ -11,14 +11,39 @@ use {
     crate::server::{auth, AppState},
 };
 
-/// The signed-in asker with their session (the hash of its token) and address.
+/// Who asks: the signed-in user, the session of this page (its token's hash) and the
+/// client's address.
 #[cfg(feature = "ssr")]
-async fn asking() -> Result<(AppState, User, String, std::net::IpAddr), AppError> {
-    let state = AppState::current()?;
-    let found =
-        auth::session_from_headers(&*state.store, &state.settings(), &request_headers()).await?;
-    let (user, session) = found.ok_or(AppError::Unauthorized)?;
-    Ok((state, user, session, client_ip().await))
+struct Asking {
+    state: AppState,
+    user: User,
+    session: String,
+    address: std::net::IpAddr,
+}
+
+#[cfg(feature = "ssr")]
+impl Asking {
+    async fn now() -> Result<Asking, AppError> {
+        let state = AppState::current()?;
+        let found =
+            auth::session_from_headers(&*state.store, &state.settings(), &request_headers())
+                .await?;
+        let (user, session) = found.ok_or(AppError::Unauthorized)?;
+        Ok(Asking {
+            state,
+            user,
+            session,
+            address: client_ip().await,
+        })
+    }
+
+    fn asker(&self) -> Asker<'_> {
+        Asker {
+            user: &self.user,
+            session: &self.session,
+            address: self.address,
+        }
+    }
 }
 
 /// Replaces the asker's password (checking the current one); their other sessions end.
@@ -33,13 +58,8 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     answer_account(
         async move {
-            let (state, user, session, address) = asking().await?;
-            let asker = Asker {
-                user: &user,
-                session: &session,
-                address,
-            };
-            own_account::change_password(&state, &asker, current_password, new_password).await
+            let a = Asking::now().await?;
+            own_account::change_password(&a.state, &a.asker(), current_password, new_password).await
         }
         .await,
     )
@@ -54,8 +74,8 @@ pub async fn change_password(
 pub async fn change_display_name(display_name: String) -> Result<User, AppError> {
     answer_account(
         async move {
-            let (state, user, ..) = asking().await?;
-            own_account::change_display_name(&state, &user, &display_name).await
+            let a = Asking::now().await?;
+            own_account::change_display_name(&a.state, &a.user, &display_name).await
         }
         .await,
     )
@@ -67,16 +87,8 @@ pub async fn change_display_name(display_name: String) -> Result<User, AppError>
 pub async fn my_sessions() -> Result<Vec<SessionInfo>, AppError> {
     answer_account(
         async move {
-            let (state, user, session, address) = asking().await?;
-            own_account::sessions(
-                &state,
-                &Asker {
-                    user: &user,
-                    session: &session,
-                    address,
-                },
-            )
-            .await
+            let a = Asking::now().await?;
+            own_account::sessions(&a.state, &a.asker()).await
         }
         .await,
     )
@@ -91,13 +103,8 @@ pub async fn my_sessions() -> Result<Vec<SessionInfo>, AppError> {
 pub async fn log_out_session(id: String) -> Result<(), AppError> {
     answer_account(
         async move {
-            let (state, user, session, address) = asking().await?;
-            let asker = Asker {
-                user: &user,
-                session: &session,
-                address,
-            };
-            own_account::log_out_session(&state, &asker, &id).await
+            let a = Asking::now().await?;
+            own_account::log_out_session(&a.state, &a.asker(), &id).await
         }
         .await,
     )
@@ -112,16 +119,8 @@ pub async fn log_out_session(id: String) -> Result<(), AppError> {
 pub async fn log_out_other_sessions() -> Result<u64, AppError> {
     answer_account(
         async move {
-            let (state, user, session, address) = asking().await?;
-            own_account::log_out_others(
-                &state,
-                &Asker {
-                    user: &user,
-                    session: &session,
-                    address,
-                },
-            )
-            .await
+            let a = Asking::now().await?;
+            own_account::log_out_others(&a.state, &a.asker()).await
         }
         .await,
     )
@@ -136,17 +135,12 @@ pub async fn log_out_other_sessions() -> Result<u64, AppError> {
 pub async fn delete_account(current_password: String) -> Result<(), AppError> {
     answer_account(
         async move {
-            let (state, user, session, address) = asking().await?;
-            let asker = Asker {
-                user: &user,
-                session: &session,
-                address,
-            };
-            own_account::delete_account(&state, &asker, current_password).await?;
+            let a = Asking::now().await?;
+            own_account::delete_account(&a.state, &a.asker(), current_password).await?;
             set_cookie(auth::session_cookie(
                 None,
                 0,
-                &state.settings(),
+                &a.state.settings(),
                 &request_headers(),
             ));
             Ok(())

@@ -135,6 +135,21 @@ async fn checked_login(
     Ok(record)
 }
 
+/// Starts a session for `user` in this browser: the cookie goes with the answer.
+#[cfg(feature = "ssr")]
+async fn log_in(state: &AppState, user: &crate::domain::UserId) -> Result<(), AppError> {
+    let cookie = session::start_session(
+        &*state.store,
+        &state.settings(),
+        user,
+        &request_headers(),
+        client_ip().await,
+    )
+    .await?;
+    set_cookie(cookie);
+    Ok(())
+}
+
 #[server(endpoint = "login")]
 #[cfg_attr(feature = "ssr", tracing::instrument(name = "login", skip_all))]
 pub async fn login(username: String, password: String) -> Result<User, AppError> {
@@ -145,16 +160,7 @@ pub async fn login(username: String, password: String) -> Result<User, AppError>
             if record.must_change_password {
                 return Err(AppError::PasswordChangeRequired);
             }
-            let headers = request_headers();
-            let cookie = session::start_session(
-                &*state.store,
-                &state.settings(),
-                &record.user.id,
-                &headers,
-                client_ip().await,
-            )
-            .await?;
-            set_cookie(cookie);
+            log_in(&state, &record.user.id).await?;
             Ok(record.user)
         }
         .await,
@@ -175,16 +181,7 @@ pub async fn change_temporary_password(
     answer_account(
         async move {
             check_login_input(&username, &password)?;
-            crate::domain::check_new_password(&new_password).map_err(|_| {
-                AppError::invalid(
-                    "new_password",
-                    format!(
-                        "Choose a password of {} to {} characters.",
-                        crate::domain::PASSWORD_MIN_CHARS,
-                        crate::domain::PASSWORD_MAX_CHARS
-                    ),
-                )
-            })?;
+            crate::domain::check_chosen_password(&new_password, "new_password")?;
             if new_password == password {
                 return Err(AppError::invalid(
                     "new_password",
@@ -209,16 +206,7 @@ pub async fn change_temporary_password(
                     "The password was changed meanwhile; log in again.".into(),
                 ));
             }
-            let headers = request_headers();
-            let cookie = session::start_session(
-                &*state.store,
-                &state.settings(),
-                &record.user.id,
-                &headers,
-                client_ip().await,
-            )
-            .await?;
-            set_cookie(cookie);
+            log_in(&state, &record.user.id).await?;
             tracing::info!(user = %record.user.id, "temporary password replaced");
             Ok(record.user)
         }

@@ -182,6 +182,22 @@ pub fn check_name(name: &str, what: &str, max_chars: usize) -> Result<(), String
     Ok(())
 }
 
+/// Checks a new password someone chooses in place of another, on the form field `field`,
+/// naming both bounds ("Choose a password of 8 to 128 characters.").
+///
+/// # Errors
+/// [`AppError::Invalid`] on `field` when it is too short or too long.
+pub fn check_chosen_password(password: &str, field: &'static str) -> Result<(), AppError> {
+    check_password(password).map_err(|_| {
+        AppError::invalid(
+            field,
+            format!(
+                "Choose a password of {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters."
+            ),
+        )
+    })
+}
+
 /// Checks a password someone chooses (or an admin sets), as a one-field error.
 pub fn check_new_password(password: &str) -> Result<(), AppError> {
     check_password(password).map_err(|e| AppError::Invalid(vec![e]))

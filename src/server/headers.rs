@@ -17,10 +17,12 @@ use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The policy of responses that are not pages (files, server functions, errors): nothing
-/// runs, nothing frames them.
+/// runs, nothing frames them. (`connect-src 'self'` gives nothing to a document in which no
+/// script may run; it lets a tool that evaluates code in such a document, as the end-to-end
+/// tests do on `/healthz`, open the site's own socket.)
 pub const STATIC_POLICY: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; \
-     base-uri 'none'; form-action 'none'";
+    "default-src 'none'; connect-src 'self'; style-src 'self'; img-src 'self'; \
+     frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// Camera and microphone for this site only (calls), and none of the rest.
 pub const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(self), display-capture=(), \

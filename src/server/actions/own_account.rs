@@ -62,16 +62,7 @@ pub async fn change_password(
     current: String,
     new: String,
 ) -> Result<(), AppError> {
-    crate::domain::check_new_password(&new).map_err(|_| {
-        AppError::invalid(
-            "new_password",
-            format!(
-                "Choose a password of {} to {} characters.",
-                crate::domain::PASSWORD_MIN_CHARS,
-                crate::domain::PASSWORD_MAX_CHARS
-            ),
-        )
-    })?;
+    crate::domain::check_chosen_password(&new, "new_password")?;
     auth::not_the_demo_password(&state.settings(), &new, "new_password")?;
     if new == current {
         return Err(AppError::invalid(
