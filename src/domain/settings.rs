@@ -42,9 +42,10 @@ macro_rules! settings_table {
                 expected: "a URL like https://chat.example.com (no path), or nothing",
                 valid: |_| true,
             }
-            /// Reverse proxies (addresses or CIDR networks) whose `Forwarded` and
-            /// `X-Forwarded-For` headers say who the client is. From anyone else those
-            /// headers are ignored.
+            /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` says
+            /// who the client is (its rightmost address, the one the proxy added). From
+            /// anyone else it is ignored; `Forwarded` is never believed (proxies pass a
+            /// client's own on).
             trusted_proxies: ProxyList {
                 default: ProxyList::default(),
                 expected: "addresses or networks like 127.0.0.1, 10.0.0.0/8, ::1",

@@ -8,8 +8,11 @@
 //! address as `Host`, as nginx does by default.
 //!
 //! The client's address is the TCP peer's, unless the peer is a trusted proxy: then it is
-//! the rightmost address of its `Forwarded` or `X-Forwarded-For` header, the one that
-//! proxy added (read by the `client-ip` crate). Logins, sign-ups and logs use it.
+//! the rightmost address of its `X-Forwarded-For` header, the one that proxy added (read by
+//! the `client-ip` crate). Logins, sign-ups and logs use it. Only that header: nginx, Caddy,
+//! HAProxy and Apache append the address they saw to it, while they pass a client's own
+//! `Forwarded` header on untouched, so believing `Forwarded` would let a client name any
+//! address it likes (and so escape its login throttle).
 
 use super::config::{canonical, PublicUrl};
 use super::AppState;
@@ -34,8 +37,7 @@ pub fn client_addr(
     if !trusted.contains(peer) {
         return peer;
     }
-    client_ip::rightmost_forwarded(headers)
-        .or_else(|_| client_ip::rightmost_x_forwarded_for(headers))
+    client_ip::rightmost_x_forwarded_for(headers)
         .map(canonical)
         .unwrap_or(peer)
 }
@@ -173,11 +175,17 @@ mod tests {
             "192.0.2.1".parse::<IpAddr>().unwrap()
         );
         assert_eq!(client_addr(stranger, &xff, &trusted), stranger);
-        let rfc = forwarded(&[("forwarded", "for=192.0.2.60;proto=https")]);
+        // A Forwarded header the proxy passed on from the client says nothing.
+        let both = forwarded(&[
+            ("forwarded", "for=10.9.9.9"),
+            ("x-forwarded-for", "192.0.2.60"),
+        ]);
         assert_eq!(
-            client_addr("10.9.8.7".parse().unwrap(), &rfc, &trusted),
+            client_addr("10.9.8.7".parse().unwrap(), &both, &trusted),
             "192.0.2.60".parse::<IpAddr>().unwrap()
         );
+        let only_forwarded = forwarded(&[("forwarded", "for=10.9.9.9")]);
+        assert_eq!(client_addr(proxy, &only_forwarded, &trusted), proxy);
         // A trusted proxy that says nothing (or nonsense) is the client.
         assert_eq!(client_addr(proxy, &HeaderMap::new(), &trusted), proxy);
         assert_eq!(
