@@ -13,8 +13,6 @@ use crate::server::{csrf, headers, health, proxy, realtime, startup, AppState};
 use axum::http::{HeaderName, Request, Response};
 use axum::routing::get;
 use axum::Router;
-use leptos::config::LeptosOptions;
-use leptos::prelude::IntoView;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::time::Duration;
 use tower::ServiceBuilder;
@@ -29,12 +27,6 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The target of the access log's lines (`RUST_LOG=info,natter::access=warn` drops them).
 const ACCESS_LOG: &str = "natter::access";
 
-/// A page: the app in its shell, with the Content-Security-Policy of its nonce.
-fn page(options: LeptosOptions) -> impl IntoView {
-    headers::set_page_policy(&options);
-    shell(options)
-}
-
 /// The whole router, with `state` for every handler.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -43,15 +35,19 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
         .route("/ws", get(realtime::upgrade))
-        .leptos_routes_with_context(&state, routes, || (), {
+        .leptos_routes_with_context(&state, routes, headers::use_page_nonce, {
             let options = state.leptos_options.clone();
-            move || page(options.clone())
+            move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(page))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(headers::use_page_nonce, shell))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::guard,
         ))
+        .layer(axum::middleware::from_fn(headers::page_policy_layer))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             startup::limit_body,

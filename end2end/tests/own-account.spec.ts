@@ -128,7 +128,7 @@ test('the list of sessions names each browser, and one can be logged out, or all
 
   await iphone.getByRole('button', { name: 'Log out', exact: true }).click();
   await expect(rows).toHaveCount(2);
-  await gotoHydrated(third, '/');
+  await third.goto('/');
   await expect(third).toHaveURL(/\/login$/);
 
   await sessions.getByRole('button', { name: 'Log out everywhere else', exact: true }).click();

@@ -132,11 +132,11 @@ pub async fn log_out_other_sessions() -> Result<u64, AppError> {
     feature = "ssr",
     tracing::instrument(name = "delete_account", skip_all)
 )]
-pub async fn delete_account(current_password: String) -> Result<(), AppError> {
+pub async fn delete_account(password: String) -> Result<(), AppError> {
     answer_account(
         async move {
             let a = Asking::now().await?;
-            own_account::delete_account(&a.state, &a.asker(), current_password).await?;
+            own_account::delete_account(&a.state, &a.asker(), password).await?;
             set_cookie(auth::session_cookie(
                 None,
                 0,

@@ -245,10 +245,10 @@ fn DeleteAccountCard() -> impl IntoView {
                 <FormError message=Signal::derive(move || error.get().and_then(|e| e.form_message())) />
                 <TextField
                     label="Your password"
-                    name="current_password"
+                    name="password"
                     input_type="password"
                     autocomplete="current-password"
-                    error=Signal::derive(move || error.get().and_then(|e| e.field("current_password")))
+                    error=Signal::derive(move || error.get().and_then(|e| e.field("password")))
                 />
                 <button type="submit" class="button danger" disabled=move || delete.pending().get()>
                     "Delete my account"

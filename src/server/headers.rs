@@ -1,8 +1,9 @@
 //! Security headers on every response (tower-http's `SetResponseHeaderLayer`).
 //!
 //! Pages get a Content-Security-Policy whose scripts are this site's files and the inline
-//! scripts Leptos writes with the page's nonce ([`page_policy`], set while the page
-//! renders); every other response gets [`STATIC_POLICY`], which allows no script at all.
+//! scripts Leptos writes with the response's nonce ([`page_policy`], set on every HTML
+//! answer by [`page_policy_layer`]); every other response gets [`STATIC_POLICY`], which
+//! allows no script at all.
 //! Both forbid framing (`frame-ancestors 'none'`, and `X-Frame-Options` for old
 //! browsers), so no other site can lay Natter's call buttons under a decoy.
 //!
@@ -86,21 +87,54 @@ pub fn with_security_headers<S: Clone + Send + Sync + 'static>(
     router
 }
 
-/// Sets the page policy on the response being rendered, with the nonce Leptos made for
-/// it. Called inside the render, where the response's options are in context.
-pub fn set_page_policy(options: &leptos::config::LeptosOptions) {
-    use leptos::prelude::use_context;
-    let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) else {
-        return;
-    };
-    let reload = std::env::var("LEPTOS_WATCH")
-        .is_ok()
-        .then(|| format!("ws://{}:{}", options.site_addr.ip(), options.reload_port));
-    if let Ok(value) = HeaderValue::from_str(&page_policy(&nonce, reload.as_deref())) {
-        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+/// The nonce of one response, made by [`page_policy_layer`] before the request reaches
+/// the app and kept in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct PageNonce(pub String);
+
+/// Makes a nonce for every request (16 random bytes, base64url: 128 bits, as CSP asks for
+/// at least), hands it to Leptos through the request ([`use_page_nonce`]), and sets the
+/// page policy with it on every HTML answer. Set here rather than while rendering, so that
+/// no HTML answer, whichever way Leptos renders it, leaves without its policy.
+pub async fn page_policy_layer(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    request.extensions_mut().insert(PageNonce(nonce.clone()));
+    let mut response = next.run(request).await;
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if html {
+        let reload = std::env::var("LEPTOS_WATCH")
+            .ok()
+            .and_then(|_| std::env::var("LEPTOS_RELOAD_PORT").ok())
+            .map(|port| format!("ws://127.0.0.1:{port} ws://localhost:{port}"));
+        if let Ok(value) = HeaderValue::from_str(&page_policy(&nonce, reload.as_deref())) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    response
+}
+
+/// Gives Leptos this request's nonce (from [`page_policy_layer`]) for its inline scripts,
+/// in place of the one it made itself. Called as the render's additional context, after
+/// Leptos provided its own.
+pub fn use_page_nonce() {
+    use leptos::prelude::{provide_context, use_context};
+    let nonce = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<PageNonce>().cloned());
+    if let Some(PageNonce(nonce)) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(nonce));
     }
 }
 

@@ -24,6 +24,7 @@ async fn check_password(
     state: &AppState,
     asker: &Asker<'_>,
     password: String,
+    field: &'static str,
 ) -> Result<String, AppError> {
     let attempt = state
         .login_throttle
@@ -40,7 +41,7 @@ async fn check_password(
     let hash = record.password_hash.clone();
     if !auth::verify_password(password, Some(record.password_hash)).await? {
         return Err(AppError::invalid(
-            "current_password",
+            field,
             "That is not your current password.",
         ));
     }
@@ -70,7 +71,7 @@ pub async fn change_password(
             "Choose a password other than the current one.",
         ));
     }
-    let checked = check_password(state, asker, current).await?;
+    let checked = check_password(state, asker, current, "current_password").await?;
     let hash = auth::hash_password(new).await?;
     let replaced = state
         .store
@@ -185,7 +186,7 @@ pub async fn log_out_others(state: &AppState, asker: &Asker<'_>) -> Result<u64, 
 /// talked with see the change.
 ///
 /// # Errors
-/// [`AppError::Invalid`] on `current_password`; [`AppError::TooManyAttempts`];
+/// [`AppError::Invalid`] on `password`; [`AppError::TooManyAttempts`];
 /// [`AppError::Refused`] for the last admin; the database.
 #[tracing::instrument(skip_all, fields(user = %asker.user.id))]
 pub async fn delete_account(
@@ -193,7 +194,7 @@ pub async fn delete_account(
     asker: &Asker<'_>,
     password: String,
 ) -> Result<(), AppError> {
-    check_password(state, asker, password).await?;
+    check_password(state, asker, password, "password").await?;
     let contacts = state.store.contacts_of(&asker.user.id).await?;
     state.store.delete_account(&asker.user.id, now_ms()).await?;
     state.blocks.forget(&asker.user.id);
