@@ -2,7 +2,8 @@
 # Installs the tools that build and run Natter: the wasm32 target, cargo-leptos, the
 # wasm-bindgen CLI that matches Cargo.lock, and wasm-opt (binaryen from npm; Debian's older
 # binaryen breaks release builds). With --test it also installs what the test suite needs:
-# clippy, rustfmt, Chromium and the end2end packages.
+# clippy, rustfmt, Chromium, nginx and openssl (the suite runs Natter behind a real TLS
+# proxy), curl (the release bundle's check) and the end2end packages.
 #
 # Every step runs on every call. Each installer is idempotent (it does nothing when the
 # version asked for is there), so a step that would fail on a new machine fails here too,
@@ -41,6 +42,10 @@ if [ "${1:-}" = "--test" ]; then
   say "Chromium (Debian package)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  # The suite starts its own nginx, as the user running it, on a free port with a
+  # certificate openssl makes; the system's nginx service is never used.
+  say "nginx, openssl and curl (Debian packages)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx openssl curl >/dev/null
   say "the end2end packages"
   (cd end2end && npm ci --no-audit --no-fund)
 fi
