@@ -1,6 +1,7 @@
 # The two commands: `make dev` runs Natter, `make test` runs every check.
 # `make bench` measures Natter against a Socket.io relay (bench/run.sh).
-.PHONY: dev test bench
+# `make dist` packs a release into target/dist/natter-<version>-<arch>-linux.tar.gz.
+.PHONY: dev test bench dist
 
 dev:
 	scripts/dev.sh
@@ -10,3 +11,6 @@ test:
 
 bench:
 	bench/run.sh
+
+dist:
+	scripts/dist.sh

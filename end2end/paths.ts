@@ -5,8 +5,13 @@ import path from 'node:path';
 /** The Rust crate's root: this folder's parent. */
 export const repoRoot = path.resolve(__dirname, '..');
 
-/** cargo-leptos `site-root`: the server serves `/pkg/*` from here. */
-export const siteRoot = path.join(repoRoot, 'target', 'site');
+/**
+ * cargo-leptos `site-root`: the server serves `/pkg/*` from here. NATTER_SITE_ROOT overrides
+ * it (relative paths are taken from the repo root), for a site unpacked from a release bundle.
+ */
+export const siteRoot = process.env.NATTER_SITE_ROOT
+  ? path.resolve(repoRoot, process.env.NATTER_SITE_ROOT)
+  : path.join(repoRoot, 'target', 'site');
 
 /** cargo-leptos `site-pkg-dir` under the site root: the WASM, JS and CSS bundle. */
 export const pkgDir = path.join(siteRoot, 'pkg');

@@ -11,6 +11,7 @@ import { defineConfig } from '@playwright/test';
  *   NATTER_CHROMIUM        Chromium binary (default /usr/bin/chromium)
  *   NATTER_E2E_SKIP_BUILD  =1 skips `cargo leptos build` in global setup
  *   NATTER_SERVER_BIN      server binary (default <repo>/target/debug/natter)
+ *   NATTER_SITE_ROOT       the site it serves (default <repo>/target/site)
  *   NATTER_NGINX           nginx for behind-proxy.spec.ts (default /usr/sbin/nginx)
  *   NATTER_E2E_KEEP_DATA   =1 keeps each worker's temp dir (database + server.log)
  */
