@@ -1053,10 +1053,14 @@ async fn a_deleted_account_leaves_its_messages_as_deleted_user_and_nothing_else(
         .await
         .unwrap()
         .is_empty());
-    assert!(store
+    let refused = store
         .send_message(&dm, &ben, &"m2".into(), "still there?", 12)
         .await
-        .is_err());
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::Refused("This account was deleted.")),
+        "{refused}"
+    );
     user(&*store, "ann").await;
     assert!(matches!(
         store.delete_account(&ann, 13).await,

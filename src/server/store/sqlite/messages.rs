@@ -169,7 +169,7 @@ async fn check_sender(
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotMember)?;
-    if row.try_get::<Option<bool>, _>("peer_deleted")? == Some(true) {
+    if row.try_get::<Option<i64>, _>("peer_deleted")?.unwrap_or(0) != 0 {
         return Err(StoreError::Refused("This account was deleted."));
     }
     match row.try_get::<Option<String>, _>("blocker")? {
