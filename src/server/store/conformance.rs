@@ -1061,6 +1061,21 @@ async fn a_deleted_account_leaves_its_messages_as_deleted_user_and_nothing_else(
         matches!(refused, StoreError::Refused("This account was deleted.")),
         "{refused}"
     );
+    // In a shared commit, that refusal leaves the other sends written.
+    let other = store.open_direct(&ben, &eve, 12).await.unwrap();
+    let send = |c: &ConversationId, id: &str| NewMessage {
+        conversation_id: c.clone(),
+        sender: ben.clone(),
+        client_msg_id: id.into(),
+        body: "hi".into(),
+        now: 13,
+    };
+    let outcomes = store
+        .send_messages(&[send(&dm, "m3"), send(&other, "m4")])
+        .await
+        .unwrap();
+    assert!(matches!(outcomes[0], Err(StoreError::Refused(_))));
+    assert!(outcomes[1].is_ok());
     user(&*store, "ann").await;
     assert!(matches!(
         store.delete_account(&ann, 13).await,

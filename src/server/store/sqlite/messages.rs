@@ -45,8 +45,13 @@ impl MessageStore for SqliteStore {
             let outcome = send_in(&mut tx, m).await;
             match outcome {
                 Ok(_)
+                // A refusal of this one send (every refusal `check_sender` and the
+                // idempotency check make) leaves the others of the batch be.
                 | Err(
-                    StoreError::NotMember | StoreError::ClientMsgIdReused | StoreError::Blocked(_),
+                    StoreError::NotMember
+                    | StoreError::ClientMsgIdReused
+                    | StoreError::Blocked(_)
+                    | StoreError::Refused(_),
                 ) => {}
                 Err(e) => return Err(e),
             }
