@@ -112,9 +112,13 @@ test('the list of sessions names each browser, and one can be logged out, or all
   const ann = freshAccount('ann_', 'Ann');
   await signUp(page, ann);
   const second = await newSessionPage();
+  const secondSockets = new SocketWatch(second);
   await logIn(second, ann.username, ann.password);
+  await secondSockets.waitForConnected();
   const third = await newSessionPage({ userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1' });
+  const thirdSockets = new SocketWatch(third);
   await logIn(third, ann.username, ann.password);
+  await thirdSockets.waitForConnected();
 
   await gotoHydrated(page, '/settings');
   const sessions = card(page, "Where you're logged in");
@@ -128,8 +132,8 @@ test('the list of sessions names each browser, and one can be logged out, or all
 
   await iphone.getByRole('button', { name: 'Log out', exact: true }).click();
   await expect(rows).toHaveCount(2);
-  await third.goto('/');
-  await expect(third).toHaveURL(/\/login$/);
+  // Its open tab is logged out at once.
+  await expect(third).toHaveURL(/\/login$/, { timeout: AUTH_TIMEOUT });
 
   await sessions.getByRole('button', { name: 'Log out everywhere else', exact: true }).click();
   await expect(rows).toHaveCount(1);
