@@ -15,6 +15,7 @@ import {
   freshAccount,
   gotoHydrated,
   logIn,
+  saveScreenshot,
   logOutButton,
   messageInLog,
   sendMessage,
@@ -186,4 +187,27 @@ test('deleting the account asks for the password, leaves the messages as Deleted
   });
   expect(login.status()).toBe(401);
   await signUpViaApi(stranger.request, baseURL!, { ...ann.account, displayName: 'Someone new' });
+});
+
+test('the settings page, as screenshots', async ({ page, newSessionPage }) => {
+  test.slow();
+  const ann = freshAccount('ann_', 'Ann');
+  await signUp(page, ann);
+  const phone = await newSessionPage({
+    userAgent:
+      'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36',
+  });
+  const phoneSockets = new SocketWatch(phone);
+  await logIn(phone, ann.username, ann.password);
+  await phoneSockets.waitForConnected();
+  await gotoHydrated(page, '/settings');
+  const sessions = card(page, "Where you're logged in");
+  await expect(sessions.locator('li.session')).toHaveCount(2);
+  await saveScreenshot(page, 'settings.png');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await saveScreenshot(page, 'settings-dark.png');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(card(page, 'Delete account')).toBeVisible();
+  await saveScreenshot(page, 'settings-phone.png');
 });
