@@ -44,9 +44,13 @@ pub async fn update(
     if key == "demo_mode" && value == "true" {
         demo_accounts_ready(state).await?;
     }
-    if key == "demo_mode" && value == "false" {
-        not_locking_myself_out(state, me).await?;
-    }
+    // Switching demo mode off ends the sessions of the accounts that still have its password
+    // (found once, before the change, so the asker is not among them).
+    let retiring = if key == "demo_mode" && value == "false" {
+        demo_password_holders_but_me(state, me).await?
+    } else {
+        Vec::new()
+    };
     let settings = state
         .config
         .change(
@@ -67,12 +71,9 @@ pub async fn update(
             SettingError::App(e) => e,
         })?;
     tracing::info!(admin = %me.id, setting = %key, "setting changed");
-    if key == "demo_mode" {
-        for user in
-            crate::server::demo::end_demo_password_sessions(&*state.store, &settings).await?
-        {
-            moderation::sessions_ended(state, &user.id, "session ended");
-        }
+    for user in retiring {
+        state.store.delete_sessions_of(&user.id, None).await?;
+        moderation::sessions_ended(state, &user.id, "session ended");
     }
     let stored = state.store.stored_settings().await?;
     Ok(setting_views(&settings, &stored))
@@ -102,9 +103,10 @@ async fn demo_accounts_ready(state: &AppState) -> Result<(), AppError> {
     ))
 }
 
-/// Outside demo mode the demo password stops working, so an admin who still has it would
-/// lock themselves out by switching demo mode off.
-async fn not_locking_myself_out(state: &AppState, me: &User) -> Result<(), AppError> {
+/// The accounts that still have the demo password, when `me` is not one of them: outside
+/// demo mode that password stops working, so an admin who still has it would lock
+/// themselves out by switching demo mode off.
+async fn demo_password_holders_but_me(state: &AppState, me: &User) -> Result<Vec<User>, AppError> {
     let password = state.settings().demo_password.clone();
     let holders = crate::server::demo::demo_password_holders(&*state.store, &password).await?;
     if holders.iter().any(|u| u.id == me.id) {
@@ -114,7 +116,7 @@ async fn not_locking_myself_out(state: &AppState, me: &User) -> Result<(), AppEr
              off. Change your password first.",
         ));
     }
-    Ok(())
+    Ok(holders)
 }
 
 /// Why a setting was not changed: its value, or the server.

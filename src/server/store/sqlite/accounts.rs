@@ -50,16 +50,15 @@ impl AccountStore for SqliteStore {
         role: Role,
         now: i64,
     ) -> Result<User> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let user = insert_user(
-            &mut tx,
+        // One INSERT: atomic on its own.
+        let mut conn = self.pool.acquire().await?;
+        insert_user(
+            &mut conn,
             (username, display_name, password_hash, role),
             true,
             now,
         )
-        .await?;
-        tx.commit().await?;
-        Ok(user)
+        .await
     }
 
     async fn set_display_name(&self, user: &UserId, display_name: &str) -> Result<User> {

@@ -225,15 +225,22 @@ pub(crate) mod tests {
         assert_eq!(mode, "wal");
     }
 
-    #[tokio::test]
-    async fn a_ping_answers_while_another_program_writes_and_fails_once_closed() {
-        use crate::server::store::HealthStore;
+    /// A store that waits at most 100 ms for a lock, and another program holding the write
+    /// lock of its database.
+    async fn store_locked_by_another_program() -> (SqliteStore, WriteLock, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/natter.db", dir.path().display());
         let store = SqliteStore::open_with(&url, Duration::from_millis(100))
             .await
             .unwrap();
         let lock = WriteLock::take(&url).await;
+        (store, lock, dir)
+    }
+
+    #[tokio::test]
+    async fn a_ping_answers_while_another_program_writes_and_fails_once_closed() {
+        use crate::server::store::HealthStore;
+        let (store, lock, _dir) = store_locked_by_another_program().await;
         store.ping().await.unwrap();
         lock.release().await;
         store.pool.close().await;
@@ -242,12 +249,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn a_locked_database_is_unavailable_and_a_duplicate_is_a_conflict() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/natter.db", dir.path().display());
-        let store = SqliteStore::open_with(&url, Duration::from_millis(100))
-            .await
-            .unwrap();
-        let lock = WriteLock::take(&url).await;
+        let (store, lock, _dir) = store_locked_by_another_program().await;
         let locked =
             sqlx::query("INSERT INTO settings (key, value, updated_at) VALUES ('k', 'v', 1)")
                 .execute(&store.pool)
